@@ -1,0 +1,332 @@
+"""The kernel's trading config, and the strict converter that reads it.
+
+The same schema is used in scenario files and live config files. Reading is strict
+on purpose: a typo in a risk limit that silently falls back to a default is how a
+trader loses money, so unknown keys, wrong types and floats-for-integers are errors
+that name the key path.
+"""
+from __future__ import annotations
+
+import typing
+from decimal import Decimal
+from typing import Any, NewType
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+
+from .units import NS_PER_S, UnitError, parse_decimal, parse_duration, to_units
+
+Duration = NewType("Duration", int)  # nanoseconds
+Money = NewType("Money", int)  # price/money units (1e-8)
+Price = NewType("Price", int)
+
+
+@attrs.frozen
+class Distance:
+    """A price distance: ``"2%"`` of the reference price, or an absolute ``"1.50"``."""
+
+    pct: Decimal | None = None
+    units: int | None = None
+
+    def below(self, ref: int) -> int:
+        """The distance in price units from reference ``ref``."""
+        if self.pct is not None:
+            return int(Decimal(ref) * self.pct / 100)
+        assert self.units is not None
+        return self.units
+
+    def __str__(self) -> str:
+        if self.pct is not None:
+            return f"{self.pct}%"
+        from .units import fmt_units
+
+        return fmt_units(self.units or 0)
+
+
+def parse_distance(value: object) -> Distance:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        pct = parse_decimal(value.strip()[:-1])
+        if pct <= 0 or pct >= 100:
+            raise UnitError(f"percentage must be between 0 and 100, got {value!r}")
+        return Distance(pct=pct)
+    units = to_units(value)
+    if units <= 0:
+        raise UnitError(f"distance must be positive, got {value!r}")
+    return Distance(units=units)
+
+
+@attrs.frozen
+class Tier:
+    price_min: Decimal
+    price_max: Decimal
+    unit_position_size: int
+    max_position_size: int
+
+
+@attrs.frozen
+class Sizing:
+    unit_position_size: int = 100
+    max_position_size: int = 300
+    tier_list: list[Tier] = attrs.Factory(list)
+
+
+@attrs.frozen
+class Entries:
+    staggered_order_delay: Duration = Duration(8 * NS_PER_S)
+    entry_order_ttl: Duration = Duration(5 * NS_PER_S)
+    signal_freshness: Duration = Duration(10 * NS_PER_S)
+
+
+@attrs.frozen
+class Exits:
+    stop_loss: Distance | None = Distance(pct=Decimal(2))
+    take_profit: Distance | None = None
+    trailing_stop: Distance | None = None
+    hold_threshold: Duration | None = None
+    exit_order_ttl: Duration = Duration(10 * NS_PER_S)
+
+
+@attrs.frozen
+class Monitor:
+    check_interval: Duration = Duration(NS_PER_S)
+    gap_threshold_pct: Decimal = Decimal(2)
+    stale_after: Duration = Duration(60 * NS_PER_S)
+
+
+@attrs.frozen
+class Emergency:
+    retry_interval: Duration = Duration(10 * NS_PER_S)
+
+
+@attrs.frozen
+class Risk:
+    max_loss_per_trade: Money | None = None
+    max_loss_cumulative: Money | None = None
+    daily_loss_limit: Money | None = None
+    max_order_rate: int = 10
+
+
+@attrs.frozen
+class StrategySpec:
+    """Which signal generator drives a ticker (in addition to scenario/news signals)."""
+
+    kind: str  # "ma_cross"
+    fast: int = 20
+    slow: int = 50
+
+
+@attrs.frozen
+class TradingConfig:
+    tickers: list[str] = attrs.Factory(list)
+    sizing: Sizing = Sizing()
+    entries: Entries = Entries()
+    exits: Exits = Exits()
+    monitor: Monitor = Monitor()
+    emergency: Emergency = Emergency()
+    risk: Risk = Risk()
+    strategies: dict[str, StrategySpec] = attrs.Factory(dict)
+
+
+class ConfigError(Exception):
+    """Invalid input; ``problems`` holds (key.path, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in problems))
+
+
+# ---------------------------------------------------------------- converter
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnitError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _nonneg(kind: str, value: int) -> int:
+    if value < 0:
+        raise UnitError(f"{kind} must not be negative, got {value}")
+    return value
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise UnitError(f"expected a string, got {value!r}")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise UnitError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _decimal(value: Any, _: type) -> Decimal:
+    return parse_decimal(value)
+
+
+def _duration(value: Any, _: type) -> int:
+    return parse_duration(value)
+
+
+def _money(value: Any, _: type) -> int:
+    units = to_units(value)
+    return _nonneg("amount", units)
+
+
+def _distance(value: Any, _: type) -> Distance:
+    return parse_distance(value)
+
+
+def make_converter() -> cattrs.Converter:
+    """A converter that refuses what it does not understand."""
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook(Decimal, _decimal)
+    conv.register_structure_hook(Duration, _duration)
+    conv.register_structure_hook(Money, _money)
+    conv.register_structure_hook(Price, lambda v, _: to_units(v))
+    conv.register_structure_hook(Distance, _distance)
+
+    def is_str_dict(t: Any) -> bool:
+        return typing.get_origin(t) is dict and typing.get_args(t)[:1] == (str,)
+
+    def is_list(t: Any) -> bool:
+        return typing.get_origin(t) is list
+
+    def str_dict_factory(t: Any) -> Any:
+        value_type = typing.get_args(t)[1]
+
+        def hook(value: Any, _: Any) -> dict[str, Any]:
+            if not isinstance(value, dict):
+                raise UnitError(f"expected a mapping, got {type(value).__name__}")
+            out: dict[str, Any] = {}
+            errors: list[Exception] = []
+            for key, item in value.items():
+                try:
+                    out[_strict_str(key, str)] = conv.structure(item, value_type)
+                except Exception as exc:  # noqa: BLE001 - regrouped with its path below
+                    exc.add_note(IterableValidationNote(f"@ key {key!r}", key, value_type))
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError("invalid mapping", errors, t)
+            return out
+
+        return hook
+
+    def list_factory(t: Any) -> Any:
+        (elem_type,) = typing.get_args(t) or (Any,)
+
+        def hook(value: Any, _: Any) -> list[Any]:
+            # cattrs alone would iterate a string or a mapping: refuse both
+            if not isinstance(value, list):
+                raise UnitError(f"expected a list, got {type(value).__name__}")
+            out: list[Any] = []
+            errors: list[Exception] = []
+            for i, item in enumerate(value):
+                try:
+                    out.append(conv.structure(item, elem_type))
+                except Exception as exc:  # noqa: BLE001
+                    exc.add_note(IterableValidationNote(f"@ index {i}", i, elem_type))
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError("invalid list", errors, t)
+            return out
+
+        return hook
+
+    conv.register_structure_hook_factory(is_str_dict, str_dict_factory)
+    conv.register_structure_hook_factory(is_list, list_factory)
+    return conv
+
+
+def flatten_errors(exc: BaseException, path: str = "") -> list[tuple[str, str]]:
+    """Turn cattrs' exception groups into ``(key.path, problem)`` pairs."""
+    out: list[tuple[str, str]] = []
+    if isinstance(exc, (ClassValidationError, IterableValidationError)):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            if isinstance(note, AttributeValidationNote):
+                sub_path = f"{path}.{note.name}" if path else note.name
+            elif isinstance(note, IterableValidationNote):
+                idx = note.index
+                sub_path = f"{path}.{idx}" if isinstance(idx, str) else f"{path}[{idx}]"
+            else:
+                sub_path = path
+            out.extend(flatten_errors(sub, sub_path))
+        for sub in without:
+            out.extend(flatten_errors(sub, path))
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        for key in sorted(exc.extra_fields):
+            out.append((f"{path}.{key}" if path else key, "unknown key"))
+    elif isinstance(exc, KeyError):
+        out.append((path, f"required key {exc.args[0]!r} is missing"))
+    elif isinstance(exc, UnitError):
+        out.append((path, str(exc)))
+    elif isinstance(exc, TypeError) and "missing" in str(exc) and "argument" in str(exc):
+        out.append((path, "required key missing: " + str(exc).split(":")[-1].strip()))
+    else:
+        out.append((path, str(exc) or type(exc).__name__))
+    return out
+
+
+_CONVERTER: cattrs.Converter | None = None
+
+
+def converter() -> cattrs.Converter:
+    global _CONVERTER
+    if _CONVERTER is None:
+        _CONVERTER = make_converter()
+    return _CONVERTER
+
+
+def structure(data: Any, cls: type, path: str = "") -> Any:
+    """Structure ``data`` as ``cls`` or raise ConfigError naming every bad key path."""
+    try:
+        return converter().structure(data, cls)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(flatten_errors(exc, path)) from None
+
+
+def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str, str]]:
+    """Cross-field checks the types cannot express."""
+    problems: list[tuple[str, str]] = []
+    s = cfg.sizing
+    for key in ("unit_position_size", "max_position_size"):
+        if getattr(s, key) <= 0:
+            problems.append((f"{path}.sizing.{key}", "must be positive"))
+    if s.unit_position_size > s.max_position_size > 0:
+        problems.append((f"{path}.sizing.unit_position_size", "is above max_position_size"))
+    for i, tier in enumerate(s.tier_list):
+        if tier.price_min > tier.price_max:
+            problems.append((f"{path}.sizing.tier_list[{i}]", "price_min is above price_max"))
+        if tier.unit_position_size <= 0 or tier.max_position_size <= 0:
+            problems.append((f"{path}.sizing.tier_list[{i}]", "sizes must be positive"))
+    if cfg.monitor.check_interval <= 0:
+        problems.append((f"{path}.monitor.check_interval", "must be positive"))
+    if cfg.monitor.gap_threshold_pct <= 0:
+        problems.append((f"{path}.monitor.gap_threshold_pct", "must be positive"))
+    if cfg.emergency.retry_interval <= 0:
+        problems.append((f"{path}.emergency.retry_interval", "must be positive"))
+    if cfg.entries.entry_order_ttl <= 0:
+        problems.append((f"{path}.entries.entry_order_ttl", "must be positive"))
+    if cfg.exits.exit_order_ttl <= 0:
+        problems.append((f"{path}.exits.exit_order_ttl", "must be positive"))
+    if cfg.risk.max_order_rate <= 0:
+        problems.append((f"{path}.risk.max_order_rate", "must be positive"))
+    for sym, spec in cfg.strategies.items():
+        if spec.kind not in ("ma_cross",):
+            problems.append((f"{path}.strategies.{sym}.kind", f"unknown strategy {spec.kind!r}"))
+        elif not 0 < spec.fast < spec.slow:
+            problems.append((f"{path}.strategies.{sym}", "need 0 < fast < slow"))
+    return problems

@@ -1,0 +1,102 @@
+"""The append-only JSONL journal and its digest.
+
+Every line is canonical JSON (sorted keys, no spaces, no floats), so the SHA-256 of
+the bytes is a fingerprint of the run: same scenario + seed => same digest. Listeners
+(the invariant checker, the live summary) see each event as it is written, which is
+how invariants are checked on every event rather than at the end.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from decimal import Decimal
+from fractions import Fraction
+from typing import IO, Any, Callable
+
+FORMAT_VERSION = 1
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class JournalError(Exception):
+    pass
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float):
+        raise JournalError(f"float {value!r} in a journal event: money must be exact")
+    if isinstance(value, Fraction):
+        raise JournalError("Fraction in a journal event: format it first")
+    raise JournalError(f"cannot journal a {type(value).__name__}")
+
+
+def canonical(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as it will read back from the journal (enums and Decimals as text)."""
+    return _canonical(event)  # type: ignore[no-any-return]
+
+
+def canonical_line(event: dict[str, Any]) -> bytes:
+    """One journal line: sorted keys, no spaces, UTF-8, newline-terminated."""
+    return (
+        json.dumps(canonical(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        + "\n"
+    ).encode("utf-8")
+
+
+class Journal:
+    """Writes canonical lines, hashes them, and keeps the events for the run's checks."""
+
+    def __init__(self, sink: IO[bytes] | None = None, *, keep: bool = True) -> None:
+        self._sink = sink
+        self._hash = hashlib.sha256()
+        self._keep = keep
+        self.events: list[dict[str, Any]] = []
+        self._listeners: list[Listener] = []
+        self.lines = 0
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def header(self, **fields: Any) -> None:
+        if self.lines:
+            raise JournalError("the header must be the first line")
+        self._write(canonical({"type": "header", "format": FORMAT_VERSION, **fields}))
+
+    def emit(self, ts_ns: int, type_: str, **fields: Any) -> dict[str, Any]:
+        """Write one event; listeners see it in its canonical (read-back) form."""
+        event = canonical({"ts_ns": ts_ns, "type": type_, **fields})
+        self._write(event)
+        for listener in self._listeners:
+            listener(event)
+        return event
+
+    def _write(self, event: dict[str, Any]) -> None:
+        line = (json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                + "\n").encode("utf-8")
+        self._hash.update(line)
+        if self._sink is not None:
+            self._sink.write(line)
+        if self._keep:
+            self.events.append(event)
+        self.lines += 1
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+    def flush(self) -> None:
+        if self._sink is not None:
+            self._sink.flush()

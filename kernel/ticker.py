@@ -1,0 +1,455 @@
+"""One ticker's supervisor: the synchronous tick path and the four async loops.
+
+Per symbol a nursery runs the order queue, the position monitor and the stale-feed
+watch of the gap detector; the emergency retry is started in the same nursery only
+when an exit fails. The tick path (``on_quote``) is synchronous: it records the quote,
+detects gaps, feeds the strategy and, only when something must happen, sets a
+Wakeup so an async loop acts. A normal tick costs no trio wake-up at all.
+"""
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import trio
+
+from .instruments import Instrument
+from .orders import Order, OrderType, Role, Side
+from .positions import Position
+from .units import fmt_units
+from .wakeup import Wakeup
+
+if TYPE_CHECKING:
+    from ..strategies.base import Strategy
+    from .runtime import Kernel
+
+EXIT_ROLE = {
+    "stop_loss": Role.STOP_LOSS,
+    "trailing_stop": Role.STOP_LOSS,
+    "take_profit": Role.TAKE_PROFIT,
+    "hold_time": Role.EXIT,
+    "signal": Role.EXIT,
+    "max_loss": Role.EMERGENCY_EXIT,
+    "kill_switch": Role.EMERGENCY_EXIT,
+    "shutdown": Role.EXIT,
+}
+
+
+class Ticker:
+    """State and loops of one symbol. Prices are integer 1e-8 units throughout."""
+
+    def __init__(self, kernel: "Kernel", instrument: Instrument,
+                 strategy: "Strategy | None" = None) -> None:
+        self.k = kernel
+        self.inst = instrument
+        self.symbol = instrument.symbol
+        cfg = kernel.config
+        self.strategy = strategy
+        # market state
+        self.bid = 0
+        self.ask = 0
+        self.last = 0
+        self.last_ts = kernel.clock.now_ns()
+        self.stale = False
+        self.has_quote = False
+        gap = cfg.monitor.gap_threshold_pct
+        frac = Fraction(gap) / 100
+        self._gap_num = frac.numerator
+        self._gap_den = frac.denominator
+        self._stale_after = cfg.monitor.stale_after
+        # trading state
+        self.position = Position(self.symbol)
+        self.trade_realized = Fraction(0)
+        self.entries: dict[str, Order] = {}
+        self.exit_order: Order | None = None
+        self.pending_entries: deque[tuple[Side, int, str]] = deque()
+        self.exit_request: tuple[str, str | None] | None = None
+        self.exiting = False  # an exit was triggered and the position is not flat yet
+        self.emergency_running = False
+        self.cancel_entries_pending = False
+        self.last_entry_sent_ns: int | None = None
+        self.hwm = 0  # best price since the position opened (for trailing stops)
+        self.max_exposure = 0
+        self.exits_by_reason: dict[str, int] = {}
+        self.trades = 0
+        # wake-ups for the async loops
+        self.wake_queue = Wakeup()
+        self.wake_monitor = Wakeup()
+        self.wake_stale = Wakeup()
+        self.wake_emergency = Wakeup()
+        self._nursery: trio.Nursery | None = None
+
+    # ------------------------------------------------------------ the tick path
+
+    def on_quote(self, ts: int, bid: int, ask: int, last: int, bid_size: int,
+                 ask_size: int) -> None:
+        prev = self.last
+        self.bid = bid
+        self.ask = ask
+        self.last = last
+        self.last_ts = ts
+        if self.stale:
+            self.stale = False
+            self.k.journal.emit(ts, "feed_resumed", symbol=self.symbol)
+            self.wake_stale.set()
+        if not self.has_quote:
+            self.has_quote = True
+            self.wake_stale.set()
+        pos = self.position.qty
+        if pos:
+            if pos > 0:
+                if bid > self.hwm:
+                    self.hwm = bid
+            elif ask < self.hwm or not self.hwm:
+                self.hwm = ask
+        if prev and abs(last - prev) * self._gap_den >= prev * self._gap_num:
+            self._on_gap(ts, prev, last)
+        strat = self.strategy
+        if strat is not None:
+            side = strat.on_price(ts, last)
+            if side is not None:
+                self.k.strategy_signal(self.symbol, side, ts)
+
+    def _on_gap(self, ts: int, prev: int, last: int) -> None:
+        places = self.inst.price_places
+        pct = (Decimal(last - prev) * 100 / Decimal(prev)).quantize(Decimal("0.01"))
+        self.k.journal.emit(ts, "gap_detected", symbol=self.symbol,
+                            from_price=fmt_units(prev, places), to_price=fmt_units(last, places),
+                            pct=pct)
+        if self.position.qty:
+            self.check_exits("gap")
+
+    # ------------------------------------------------------------ exposure
+
+    def working_entry_qty(self) -> int:
+        return sum(o.remaining for o in self.entries.values())
+
+    def pending_entry_qty(self) -> int:
+        return sum(q for _, q, _ in self.pending_entries)
+
+    def exposure(self) -> int:
+        """Filled position plus working (and queued) entries: what risk limits count."""
+        return abs(self.position.qty) + self.working_entry_qty() + self.pending_entry_qty()
+
+    def sizing(self) -> tuple[int, int]:
+        """(unit size, max size) for the current price, from the tier list if any."""
+        s = self.k.config.sizing
+        if s.tier_list and self.last:
+            px = Decimal(self.last) / Decimal(10**8)
+            for tier in s.tier_list:
+                if tier.price_min <= px <= tier.price_max:
+                    return tier.unit_position_size, tier.max_position_size
+        return s.unit_position_size, s.max_position_size
+
+    # ------------------------------------------------------------ entries
+
+    def request_entry(self, side: Side, ts: int, reason: str) -> tuple[bool, str]:
+        """Decide synchronously whether an entry may be queued; queue it if so."""
+        k = self.k
+        refusal = k.entry_block_reason()
+        if refusal is None:
+            if self.stale:
+                refusal = "feed stale"
+            elif not self.has_quote:
+                refusal = "no market data yet"
+            elif self.exiting or self.exit_order is not None or self.emergency_running:
+                refusal = "exit in progress"
+            elif self.position.qty and (self.position.qty > 0) != (side is Side.BUY):
+                refusal = "opposite position open"
+        if refusal is not None:
+            k.journal.emit(ts, "risk_rejected", symbol=self.symbol, reason=refusal)
+            return False, refusal
+        unit, cap = self.sizing()
+        room = cap - self.exposure()
+        qty = self.inst.round_lots(min(unit, room))
+        if qty <= 0:
+            k.journal.emit(ts, "risk_rejected", symbol=self.symbol,
+                           reason=f"max_position_size {cap} reached")
+            return False, "max_position_size reached"
+        self.pending_entries.append((side, qty, reason))
+        self.wake_queue.set()
+        return True, "queued"
+
+    def cancel_entries(self) -> None:
+        """Cancel every working and queued entry (never exits)."""
+        self.pending_entries.clear()
+        if any(not o.cancel_requested for o in self.entries.values()):
+            self.cancel_entries_pending = True
+            self.wake_queue.set()
+
+    # ------------------------------------------------------------ exits
+
+    def exit_levels(self) -> dict[str, int]:
+        """Current trigger prices (units) of the configured exit rules."""
+        pos = self.position
+        if not pos.qty:
+            return {}
+        ex = self.k.config.exits
+        avg = int(pos.avg_price)
+        out: dict[str, int] = {}
+        sign = 1 if pos.qty > 0 else -1
+        if ex.stop_loss is not None:
+            out["stop_loss"] = avg - sign * ex.stop_loss.below(avg)
+        if ex.take_profit is not None:
+            out["take_profit"] = avg + sign * ex.take_profit.below(avg)
+        if ex.trailing_stop is not None and self.hwm:
+            out["trailing_stop"] = self.hwm - sign * ex.trailing_stop.below(self.hwm)
+        return out
+
+    def check_exits(self, via: str) -> None:
+        """Run every exit rule against the current quote; trigger at most one exit."""
+        pos = self.position
+        if not pos.qty:
+            return
+        k = self.k
+        now = k.clock.now_ns()
+        long = pos.qty > 0
+        mark = (self.bid if long else self.ask) or self.last
+        reason: str | None = None
+        risk = k.config.risk
+        if risk.max_loss_per_trade is not None:
+            pnl = self.trade_realized + pos.unrealized(mark)
+            if pnl <= -risk.max_loss_per_trade:
+                reason = "max_loss"
+        if reason is None and mark:
+            for rule, level in self.exit_levels().items():
+                if rule == "take_profit":
+                    hit = mark >= level if long else mark <= level
+                else:
+                    hit = mark <= level if long else mark >= level
+                if hit:
+                    reason = rule
+                    break
+        hold = k.config.exits.hold_threshold
+        if reason is None and hold is not None and pos.opened_ns is not None:
+            if now - pos.opened_ns >= hold:
+                reason = "hold_time"
+        if reason is not None:
+            self.request_exit(reason, via)
+
+    def request_exit(self, reason: str, via: str | None) -> None:
+        k = self.k
+        now = k.clock.now_ns()
+        fields: dict[str, str] = {"symbol": self.symbol, "reason": reason}
+        if via is not None:
+            fields["via"] = via
+        if not self.position.qty:
+            if self.entries or self.pending_entries:
+                self.cancel_entries()
+            return
+        if self.exit_order is not None or self.emergency_running or self.exit_request:
+            working = self.exit_order.order_id if self.exit_order is not None else ""
+            k.journal.emit(now, "exit_ignored", working_order_id=working, **fields)
+            return
+        k.journal.emit(now, "exit_triggered", **fields)
+        self.exits_by_reason[reason] = self.exits_by_reason.get(reason, 0) + 1
+        self.exiting = True
+        self.cancel_entries()
+        if reason in ("max_loss", "kill_switch"):
+            self.start_emergency(reason)
+        else:
+            self.exit_request = (reason, via)
+            self.wake_queue.set()
+
+    def start_emergency(self, reason: str) -> None:
+        if self.emergency_running or self._nursery is None:
+            return
+        self.emergency_running = True
+        self.exiting = True
+        self.k.journal.emit(self.k.clock.now_ns(), "emergency_started", symbol=self.symbol,
+                            reason=reason)
+        self._nursery.start_soon(self._emergency_loop, reason)
+
+    # ------------------------------------------------------------ reports
+
+    def on_order_update(self, order: Order) -> None:
+        """Called by the kernel after an order of ours changed state."""
+        if order.role is Role.ENTRY:
+            if not order.is_working:
+                self.entries.pop(order.order_id, None)
+            return
+        if order is self.exit_order and not order.is_working:
+            self.exit_order = None
+            if self.position.qty and not self.emergency_running:
+                self.start_emergency(f"exit order {order.state.value.lower()}")
+            self.wake_emergency.set()
+
+    def on_fill(self, order: Order, qty: int, price: int, ts: int) -> None:
+        pos = self.position
+        was_flat = pos.qty == 0
+        if was_flat:
+            self.trade_realized = Fraction(0)
+        realized = pos.apply_fill(order.side.sign, qty, price, ts)
+        self.trade_realized += realized
+        if was_flat and pos.qty:
+            self.trades += 1
+            self.hwm = price
+        k = self.k
+        k.realized_total += realized
+        k.journal.emit(ts, "position_changed", symbol=self.symbol, qty=str(pos.qty),
+                       avg_price=fmt_units(pos.avg_price, self.inst.price_places),
+                       realized_pnl=fmt_units(pos.realized))
+        exposure = self.exposure()
+        if exposure > self.max_exposure:
+            self.max_exposure = exposure
+        if order.role is Role.ENTRY:
+            _, cap = self.sizing()
+            if k.fill_time_exposure_check and exposure >= cap:
+                self.cancel_entries()
+        if pos.qty == 0:
+            self.exiting = False
+            self.exit_request = None
+            self.hwm = 0
+            self.wake_emergency.set()
+        self.wake_monitor.set()
+        k.after_fill(self)
+
+    # ------------------------------------------------------------ loops
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._order_queue_loop)
+            nursery.start_soon(self._monitor_loop)
+            nursery.start_soon(self._stale_loop)
+            task_status.started()
+
+    async def _order_queue_loop(self) -> None:
+        """Serialises this ticker's order actions: exits first, entries staggered."""
+        k = self.k
+        delay = k.config.entries.staggered_order_delay
+        while True:
+            next_entry: int | None = None
+            if self.pending_entries and self.last_entry_sent_ns is not None:
+                next_entry = self.last_entry_sent_ns + delay
+            if not (self.exit_request or self.cancel_entries_pending or
+                    (self.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))):
+                await self.wake_queue.wait_until(k.clock, next_entry)
+            if self.exit_request is not None:
+                reason, via = self.exit_request
+                await self._send_exit(reason)
+                self.exit_request = None
+            if self.cancel_entries_pending:
+                self.cancel_entries_pending = False
+                for order in list(self.entries.values()):
+                    if not order.cancel_requested:
+                        await k.cancel(order)
+            if self.pending_entries:
+                now = k.clock.now_ns()
+                if self.last_entry_sent_ns is None or now >= self.last_entry_sent_ns + delay:
+                    side, qty, reason = self.pending_entries.popleft()
+                    await self._send_entry(side, qty)
+
+    async def _send_entry(self, side: Side, qty: int) -> None:
+        k = self.k
+        refusal = k.entry_block_reason()
+        if refusal is None and (self.exiting or self.exit_order is not None):
+            refusal = "exit in progress"
+        if refusal is None and self.stale:
+            refusal = "feed stale"
+        now = k.clock.now_ns()
+        if refusal is not None:
+            k.journal.emit(now, "risk_rejected", symbol=self.symbol, reason=refusal)
+            return
+        # re-check the cap at send time: fills may have landed since the signal
+        _, cap = self.sizing()
+        room = cap - abs(self.position.qty) - self.working_entry_qty() - self.pending_entry_qty()
+        qty = self.inst.round_lots(min(qty, room))
+        if qty <= 0:
+            k.journal.emit(now, "risk_rejected", symbol=self.symbol,
+                           reason=f"max_position_size {cap} reached")
+            return
+        price = self.ask if side is Side.BUY else self.bid
+        order = k.new_order(self.symbol, Role.ENTRY, side, qty, OrderType.LIMIT, price,
+                            now + k.config.entries.entry_order_ttl)
+        self.entries[order.order_id] = order
+        self.last_entry_sent_ns = now
+        self.wake_monitor.set()
+        exposure = self.exposure()
+        if exposure > self.max_exposure:
+            self.max_exposure = exposure
+        await k.submit(order)
+
+    async def _send_exit(self, reason: str) -> None:
+        k = self.k
+        qty = abs(self.position.qty)
+        if not qty or self.exit_order is not None or self.emergency_running:
+            return
+        side = Side.SELL if self.position.qty > 0 else Side.BUY
+        now = k.clock.now_ns()
+        order = k.new_order(self.symbol, EXIT_ROLE.get(reason, Role.EXIT), side, qty,
+                            OrderType.MARKET, None, now + k.config.exits.exit_order_ttl)
+        self.exit_order = order
+        await k.submit(order)
+
+    async def _monitor_loop(self) -> None:
+        """Every check_interval while a position or order is live; idle when flat."""
+        k = self.k
+        interval = k.config.monitor.check_interval
+        while True:
+            if not self.position.qty and not self.entries and self.exit_order is None:
+                await self.wake_monitor.wait()
+                continue
+            await k.clock.sleep_until(k.clock.now_ns() + interval)
+            self.check_exits("monitor")
+
+    async def _stale_loop(self) -> None:
+        """No tick for stale_after: journal feed_stale and block entries until a tick."""
+        k = self.k
+        while True:
+            deadline = self.last_ts + self._stale_after
+            if self.stale:
+                await self.wake_stale.wait()
+                continue
+            if k.clock.now_ns() < deadline:
+                await k.clock.sleep_until(deadline)
+                continue
+            self.stale = True
+            k.journal.emit(k.clock.now_ns(), "feed_stale", symbol=self.symbol)
+
+    async def _emergency_loop(self, reason: str) -> None:
+        """Cancel the previous exit, send a fresh one at the touch, until flat."""
+        k = self.k
+        interval = k.config.emergency.retry_interval
+        attempt = 0
+        try:
+            while self.position.qty:
+                if not k.connected:
+                    await k.wait_connected()
+                    continue
+                old = self.exit_order
+                if old is not None and old.is_working:
+                    if not old.cancel_requested:
+                        await k.cancel(old)
+                    deadline = k.clock.now_ns() + interval
+                    while old.is_working and k.clock.now_ns() < deadline:
+                        await self.wake_emergency.wait_until(k.clock, deadline)
+                    if old.is_working:
+                        continue  # the venue has not confirmed the cancel: never two exits
+                if not self.position.qty:
+                    break
+                attempt += 1
+                qty = abs(self.position.qty)
+                side = Side.SELL if self.position.qty > 0 else Side.BUY
+                price = self.bid if side is Side.SELL else self.ask
+                now = k.clock.now_ns()
+                k.journal.emit(now, "emergency_retry", symbol=self.symbol, attempt=attempt)
+                if price:
+                    order = k.new_order(self.symbol, Role.EMERGENCY_EXIT, side, qty,
+                                        OrderType.LIMIT, price, now + interval)
+                else:
+                    order = k.new_order(self.symbol, Role.EMERGENCY_EXIT, side, qty,
+                                        OrderType.MARKET, None, now + interval)
+                self.exit_order = order
+                await k.submit(order)
+                # wait out the interval even after a reject: retries are paced, not spun
+                deadline = now + interval
+                while self.position.qty and k.clock.now_ns() < deadline:
+                    await self.wake_emergency.wait_until(k.clock, deadline)
+            k.journal.emit(k.clock.now_ns(), "emergency_finished", symbol=self.symbol,
+                           attempt=attempt)
+        finally:
+            self.emergency_running = False
+            self.exiting = bool(self.position.qty)

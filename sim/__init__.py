@@ -1,0 +1,1 @@
+"""The deterministic simulated exchange, scenario loader/runner and fuzzing."""

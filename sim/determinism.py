@@ -1,0 +1,93 @@
+"""Everything that makes a simulation reproducible, in one place.
+
+* One root seed derives every named sub-seed (``derive_seed``) with SHA-256, so adding
+  a new consumer of randomness never shifts the others.
+* trio's scheduler is made deterministic through two private knobs of
+  ``trio._core._run``: ``_ALLOW_DETERMINISTIC_SCHEDULING`` (sort each batch by task
+  creation order before shuffling) and ``_r`` (the shuffling Random). We seed ``_r``
+  before each run. These are private: trio is pinned to a tested range in
+  pyproject.toml and ``tests/test_determinism_canary.py`` fails loudly if an upgrade
+  moves them.
+* Threads and real I/O are refused inside a simulation (``forbid_real_world``): a
+  thread or a socket would make a run depend on the machine.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import threading
+import time
+from typing import Any, Iterator
+
+import trio
+import trio._core._run as _trio_run
+
+
+class DeterminismError(RuntimeError):
+    pass
+
+
+def derive_seed(root: int, name: str) -> int:
+    """A 64-bit sub-seed for ``name``, independent of every other name."""
+    digest = hashlib.sha256(f"{root}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def check_trio_knobs() -> None:
+    """Raise if trio no longer has the private knobs we rely on."""
+    if not hasattr(_trio_run, "_ALLOW_DETERMINISTIC_SCHEDULING"):
+        raise DeterminismError(
+            f"trio {trio.__version__} has no trio._core._run._ALLOW_DETERMINISTIC_SCHEDULING; "
+            "deterministic scheduling is broken: pin trio to the tested range"
+        )
+    r = getattr(_trio_run, "_r", None)
+    if r is None or not hasattr(r, "seed") or not hasattr(r, "shuffle"):
+        raise DeterminismError(f"trio {trio.__version__} has no seedable trio._core._run._r")
+    if not hasattr(_trio_run, "GLOBAL_RUN_CONTEXT"):
+        raise DeterminismError(f"trio {trio.__version__} has no GLOBAL_RUN_CONTEXT")
+
+
+def make_scheduler_deterministic(seed: int) -> None:
+    """Call before each trio.run of a simulation."""
+    check_trio_knobs()
+    _trio_run._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
+    _trio_run._r.seed(seed)
+
+
+def runq_has_tasks() -> bool:
+    """True when some trio task is runnable (used to yield only when needed)."""
+    return bool(_trio_run.GLOBAL_RUN_CONTEXT.runner.runq)
+
+
+def runq_getter() -> Any:
+    """The current runner's run queue, for a cheap per-event emptiness check."""
+    return _trio_run.GLOBAL_RUN_CONTEXT.runner.runq
+
+
+def _refuse(what: str) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise DeterminismError(f"{what} is forbidden inside a simulation")
+
+    return refuse
+
+
+@contextlib.contextmanager
+def forbid_real_world() -> Iterator[None]:
+    """Refuse threads, sockets and wall-clock sleeps while a simulation runs."""
+    patches = [
+        (threading.Thread, "start", _refuse("starting a thread")),
+        (socket.socket, "connect", _refuse("opening a network connection")),
+        (socket.socket, "bind", _refuse("binding a socket")),
+        (socket, "create_connection", _refuse("opening a network connection")),
+        (time, "sleep", _refuse("time.sleep")),
+        (trio.to_thread, "run_sync", _refuse("trio.to_thread.run_sync")),
+    ]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    try:
+        for obj, name, fn in patches:
+            setattr(obj, name, fn)
+        yield
+    finally:
+        for obj, name, fn in saved:
+            setattr(obj, name, fn)

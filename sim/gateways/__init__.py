@@ -1,0 +1,1 @@
+"""Wire-protocol gateways that serve the simulated exchange to real client libraries."""

@@ -1,0 +1,165 @@
+"""Market paths: explicit ticks, a seeded random walk, gaps and halts.
+
+A path is a generator of ticks ``(t_ns, idx, bid, ask, last, bid_size, ask_size)``
+with integer prices (1e-8 units). Randomness is integer-only: a walk step draws 12
+bits from its own seeded ``random.Random`` and looks up a fixed table of normal
+quantiles, so a path is bit-identical on every platform (no libm in the loop).
+
+Rules, in the order they apply at equal times: an explicit tick sets the quote; a
+gap jumps the path level by ``pct`` at its time; the walk steps every ``every`` after
+the last explicit tick. A halt drops every tick in ``[t, t+for)``; the walk keeps
+moving underneath, so the first tick after a halt can itself be a gap.
+"""
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from statistics import NormalDist
+from typing import Iterator
+
+import attrs
+
+_Z_BITS = 12
+_Z_SCALE = 1 << 16
+
+
+def _normal_table() -> tuple[int, ...]:
+    nd = NormalDist()
+    n = 1 << _Z_BITS
+    return tuple(round(nd.inv_cdf((i + 0.5) / n) * _Z_SCALE) for i in range(n))
+
+
+Z_TABLE = _normal_table()
+
+
+@attrs.frozen
+class PathTick:
+    t: int
+    last: int | None
+    bid: int | None
+    ask: int | None
+    bid_size: int | None
+    ask_size: int | None
+
+
+@attrs.frozen
+class WalkSpec:
+    every: int  # ns
+    vol_bps: Fraction
+    drift_bps: Fraction = Fraction(0)
+    start: int | None = None  # price units, when there is no explicit tick before it
+
+
+@attrs.frozen
+class PathSpec:
+    tick_units: int
+    spread: int = 0
+    depth: int = 1_000_000
+    ticks: tuple[PathTick, ...] = ()
+    walk: WalkSpec | None = None
+    gaps: tuple[tuple[int, Fraction], ...] = ()  # (t, pct)
+    halts: tuple[tuple[int, int], ...] = ()  # (start, end)
+
+
+def _snap(units: int, tick: int) -> int:
+    q, r = divmod(units, tick)
+    if 2 * r >= tick:
+        q += 1
+    return max(q, 1) * tick
+
+
+def generate(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tuple[int, ...]]:
+    """Yield the instrument's ticks up to and including ``horizon``."""
+    rng = random.Random(seed)
+    getbits = rng.getrandbits
+    table = Z_TABLE
+    tick = spec.tick_units
+    spread = spec.spread
+    half = spread // 2
+    depth = spec.depth
+    halts = list(spec.halts)
+    gaps = list(spec.gaps)
+    explicit = list(spec.ticks)
+    walk = spec.walk
+
+    level = 0
+    bid = ask = 0
+    bsz = asz = depth
+    gi = ei = hi = 0
+
+    def halted(t: int) -> bool:
+        nonlocal hi
+        while hi < len(halts) and halts[hi][1] <= t:
+            hi += 1
+        return hi < len(halts) and halts[hi][0] <= t
+
+    walk_t: int | None = None
+    if walk is not None:
+        walk_t = (explicit[-1].t + walk.every) if explicit else 0
+        if not explicit:
+            assert walk.start is not None
+            level = walk.start
+            bid, ask = level - half, level - half + spread
+        vol = walk.vol_bps
+        drift = walk.drift_bps
+        # step = price * (vol * z / Z_SCALE + drift) / 10000, rounded to the tick grid
+        den = 10000 * _Z_SCALE * vol.denominator * drift.denominator * tick
+        vnum = vol.numerator * drift.denominator
+        dnum = drift.numerator * vol.denominator * _Z_SCALE
+        every = walk.every
+        hden = den // 2
+
+    while True:
+        te = explicit[ei].t if ei < len(explicit) else None
+        tg = gaps[gi][0] if gi < len(gaps) else None
+        tw = walk_t if (walk_t is not None and walk_t <= horizon) else None
+        candidates = [x for x in (te, tg, tw) if x is not None]
+        if not candidates:
+            return
+        t = min(candidates)
+        if t > horizon:
+            return
+        if te == t:
+            pt = explicit[ei]
+            ei += 1
+            if pt.bid is not None or pt.ask is not None:
+                bid = pt.bid if pt.bid is not None else (pt.ask or 0) - spread
+                ask = pt.ask if pt.ask is not None else bid + spread
+                level = pt.last if pt.last is not None else (bid + ask) // 2
+            else:
+                assert pt.last is not None
+                level = pt.last
+                bid, ask = level - half, level - half + spread
+            bsz = pt.bid_size if pt.bid_size is not None else depth
+            asz = pt.ask_size if pt.ask_size is not None else depth
+        elif tg == t:
+            pct = gaps[gi][1]
+            gi += 1
+            level = _snap(int(level * (100 + pct) / 100), tick)
+            bid, ask = level - half, level - half + spread
+            bsz = asz = depth
+            if tw == t:
+                walk_t = t + every  # the gap replaces this walk step
+        else:
+            # the walk: a tight loop up to the next explicit tick, gap or horizon
+            limit = horizon
+            if te is not None and te - 1 < limit:
+                limit = te - 1
+            if tg is not None and tg - 1 < limit:
+                limit = tg - 1
+            wt = t
+            bsz = asz = depth
+            while wt <= limit:
+                num = level * (vnum * table[getbits(12)] + dnum)
+                step = (num + hden) // den
+                level += step * tick
+                if level < tick:
+                    level = tick
+                if not halts or not halted(wt):
+                    yield (wt, idx, level - half, level - half + spread, level, depth, depth)
+                wt += every
+            walk_t = wt
+            bid, ask = level - half, level - half + spread
+            continue
+        if not halted(t):
+            yield (t, idx, bid, ask, level, bsz, asz)

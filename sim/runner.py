@@ -1,0 +1,216 @@
+"""Run a scenario: build the world, run it under the determinism harness, judge it.
+
+One run = one ``trio.run`` under ``MockClock(autojump_threshold=0)`` with trio's
+scheduler seeded from the run seed, threads and real I/O refused, and a watchdog
+that turns a livelock into a reported failure. The journal's SHA-256 is the digest.
+"""
+from __future__ import annotations
+
+import heapq
+import io
+import platform
+import random
+from pathlib import Path
+from typing import IO, Any, Callable
+
+import attrs
+import trio
+import trio.testing
+
+from .. import __version__
+from ..kernel.journal import Journal
+from ..kernel.runtime import Kernel
+from ..kernel.signals import Signal
+from ..kernel.units import NS_PER_S, fmt_units
+from ..strategies.ma_cross import MovingAverageCross
+from .determinism import derive_seed, forbid_real_world, make_scheduler_deterministic
+from .engine import Engine, Watchdog
+from .exchange import Exchange, ExchangeFaults, Window
+from .expect import Check, check
+from .invariants import InvariantChecker
+from .market import generate
+from .scenario import Scenario, market_path_specs
+from .venue import Latency, SimVenue
+
+SHUTDOWN_GRACE_NS = 60 * NS_PER_S
+
+KernelHook = Callable[[Kernel], None]
+
+
+@attrs.define
+class RunResult:
+    scenario: Scenario
+    seed: int
+    digest: str
+    events: list[dict[str, Any]]
+    checks: list[Check]
+    violations: list[dict[str, str]]
+    summary: dict[str, Any]
+    final_positions: dict[str, int]
+    realized: dict[str, Any]
+    max_positions: dict[str, int]
+    ticks: int = 0
+    journal_path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and all(c.ok for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
+    specs = scn.config.strategies
+
+    def make(symbol: str) -> Any:
+        spec = specs.get(symbol)
+        if spec is None:
+            return None
+        return MovingAverageCross(spec.fast, spec.slow)
+
+    return make
+
+
+def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
+        *, kernel_hook: KernelHook | None = None, keep_events: bool = True) -> RunResult:
+    """Run ``scn`` in the simulator. ``kernel_hook`` lets tests weaken the kernel."""
+    seed = scn.seed if seed is None else seed
+    sink: IO[bytes]
+    if journal_path is not None:
+        Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
+        sink = open(journal_path, "wb")  # noqa: SIM115 - closed below
+    else:
+        sink = io.BytesIO()
+    try:
+        journal = Journal(sink, keep=keep_events)
+        result = _run(scn, seed, journal, kernel_hook)
+    finally:
+        sink.close()
+    result.journal_path = str(journal_path) if journal_path is not None else None
+    return result
+
+
+def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | None) -> RunResult:
+    mock = trio.testing.MockClock(autojump_threshold=0)
+    engine = Engine(mock)
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        state.update(await _main(scn, seed, journal, engine, kernel_hook))
+
+    make_scheduler_deterministic(derive_seed(seed, "scheduler"))
+    watchdog_box: list[Watchdog] = []
+
+    async def guarded() -> None:
+        with trio.CancelScope() as scope:
+            watchdog = Watchdog(engine, scope.cancel)
+            watchdog_box.append(watchdog)
+            trio.lowlevel.add_instrument(watchdog)
+            await main()
+
+    with forbid_real_world():
+        trio.run(guarded, clock=mock)
+    violations = list(state.get("violations", []))
+    if watchdog_box and watchdog_box[0].tripped:
+        violations.append({"invariant": "liveness", "detail": watchdog_box[0].tripped})
+    if "kernel" not in state:
+        raise RuntimeError("simulation ended before the kernel was built")
+    kernel: Kernel = state["kernel"]
+    checker: InvariantChecker = state["checker"]
+    final_positions = {s: t.position.qty for s, t in kernel.tickers.items()}
+    realized = {s: t.position.realized for s, t in kernel.tickers.items()}
+    checks = check(scn, journal.events, final_positions, realized, checker.max_abs_position)
+    return RunResult(scn, seed, journal.digest, journal.events, checks, violations,
+                     state["summary"], final_positions, realized, checker.max_abs_position,
+                     engine.ticks_processed)
+
+
+async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
+                kernel_hook: KernelHook | None) -> dict[str, Any]:
+    instruments = scn.instrument_map
+    symbols = [i.symbol for i in scn.instruments]
+    journal.header(
+        scenario=scn.name, seed=seed, scenario_sha256=scn.sha256, start=scn.start,
+        duration_ns=scn.duration,
+        versions={"triotrade": __version__, "trio": trio.__version__,
+                  "python": platform.python_version()},
+    )
+    fault_rng = random.Random(derive_seed(seed, "faults"))
+    faults = ExchangeFaults()
+    latency = Latency()
+    timed: list[tuple[int, str, Callable[[Any], None] | None]] = []
+    venue_box: list[SimVenue] = []
+    for f in scn.faults:
+        if f.kind == "latency":
+            latency = Latency(f.order or 0, f.report or 0, f.data or 0)
+        elif f.kind == "reject":
+            assert f.t is not None and f.for_ is not None
+            faults.rejects.append(Window(f.t, f.t + f.for_, f.role))
+        elif f.kind == "no_fill":
+            assert f.t is not None and f.for_ is not None
+            faults.no_fills.append(Window(f.t, f.t + f.for_))
+        elif f.kind == "partial_fill":
+            faults.partial_max_qty = f.max_qty
+        elif f.kind == "duplicate_reports":
+            assert f.p is not None
+            faults.duplicate_p = int(f.p * (1 << 32))
+        elif f.kind == "disconnect":
+            assert f.t is not None and f.for_ is not None
+            timed.append((f.t, "down", None))
+            timed.append((f.t + f.for_, "up", None))
+    exchange = Exchange(engine, symbols, faults, fault_rng, lambda r: venue_box[0].on_exchange_report(r))
+    venue = SimVenue(engine, exchange, instruments, latency, scn.account.cash)
+    venue_box.append(venue)
+
+    kernel = Kernel(config=scn.config, clock=engine, venue=venue, journal=journal,
+                    instruments=dict(instruments), strategy_factory=_strategy_factory(scn))
+    if kernel_hook is not None:
+        kernel_hook(kernel)
+
+    def cap_for(symbol: str) -> int:
+        t = kernel.tickers.get(symbol)
+        return t.sizing()[1] if t is not None else scn.config.sizing.max_position_size
+
+    checker = InvariantChecker(journal, cap_for)
+    journal.add_listener(checker)
+
+    # scheduled inputs: signals, fault switches, halts
+    for f in scn.faults:
+        t0 = f.t or 0
+        engine.call_at(t0, lambda kind: journal.emit(engine.now, "fault_injected", kind=kind),
+                       f.kind)
+    for t, what, _ in timed:
+        engine.call_at(t, venue.set_down if what == "down" else venue.set_up)
+    specs = market_path_specs(scn)
+    for sym, spec in specs.items():
+        idx = exchange.index[sym]
+        for start, end in spec.halts:
+            engine.call_at(start, lambda i: exchange.set_halted(i, True), idx)
+            engine.call_at(end, lambda i: exchange.set_halted(i, False), idx)
+    for sig in scn.signals:
+        engine.call_at(sig.t, kernel.on_signal,
+                       Signal(sig.symbol, sig.side, sig.t, sig.published, source="scenario"))
+
+    gens = [generate(exchange.index[sym], spec, scn.duration,
+                     derive_seed(seed, f"market:{sym}")) for sym, spec in specs.items()]
+    ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(kernel.run)
+        await engine.run(ticks, venue.deliver_tick, scn.duration)
+        kernel.shutdown_orders()
+        await engine._yield()  # noqa: SLF001 - let the order queues send their cancels
+        nursery.cancel_scope.cancel()
+
+    summary = kernel.summary()
+    for sym, row in summary.items():
+        row["max_position"] = str(checker.max_abs_position.get(sym, 0))
+    journal.emit(engine.now, "run_finished",
+                 positions={s: str(t.position.qty) for s, t in sorted(kernel.tickers.items())},
+                 realized_pnl={s: fmt_units(t.position.realized)
+                               for s, t in sorted(kernel.tickers.items())},
+                 violations=[v["invariant"] for v in checker.violations])
+    return {"kernel": kernel, "checker": checker, "violations": checker.violations,
+            "summary": summary}

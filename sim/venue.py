@@ -1,0 +1,148 @@
+"""SimVenue: the Venue protocol over the simulated exchange.
+
+Latency lives here: orders and cancels reach the exchange ``order`` later, reports
+reach the kernel ``report`` later, quotes ``data`` later. A disconnect window takes
+the session down: no quotes, orders refused, reports held until it comes back (as a
+broker replays them on reconnect).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import trio
+
+from ..kernel.instruments import Instrument
+from ..kernel.orders import Order, Side
+from ..kernel.venue import ExecReport, OpenOrder, QuoteHandler, VenueError, VenueSink
+from .engine import Engine
+from .exchange import Exchange, XOrder
+
+
+@attrs.define
+class Latency:
+    order: int = 0
+    report: int = 0
+    data: int = 0
+
+
+class SimVenue:
+    name = "sim"
+
+    def __init__(self, engine: Engine, exchange: Exchange, instruments: dict[str, Instrument],
+                 latency: Latency, start_cash: int) -> None:
+        self.engine = engine
+        self.exchange = exchange
+        self.instruments = instruments
+        self.latency = latency
+        self.sink: VenueSink | None = None
+        self.up = False
+        self.handlers: list[QuoteHandler | None] = [None] * len(exchange.books)
+        self._held: list[ExecReport] = []
+        self.start_cash = start_cash
+        self.submitted: dict[str, XOrder] = {}
+
+    # ------------------------------------------------------------ session
+
+    async def connect(self, sink: VenueSink) -> None:
+        self.sink = sink
+        self.up = True
+        await trio.lowlevel.checkpoint()
+
+    async def close(self) -> None:
+        self.up = False
+        await trio.lowlevel.checkpoint()
+
+    def set_down(self, _: Any = None) -> None:
+        if self.up and self.sink is not None:
+            self.up = False
+            self.sink.on_connection(False, "simulated disconnect")
+
+    def set_up(self, _: Any = None) -> None:
+        if not self.up and self.sink is not None:
+            self.up = True
+            held, self._held = self._held, []
+            for report in held:
+                self.sink.on_report(report)
+            self.sink.on_connection(True, "simulated reconnect")
+
+    # ------------------------------------------------------------ data
+
+    async def instrument(self, symbol: str) -> Instrument:
+        await trio.lowlevel.checkpoint()
+        try:
+            return self.instruments[symbol]
+        except KeyError:
+            raise VenueError(f"no instrument {symbol!r} at this venue") from None
+
+    async def subscribe(self, instrument: Instrument, on_quote: QuoteHandler) -> None:
+        self.handlers[self.exchange.index[instrument.symbol]] = on_quote
+        await trio.lowlevel.checkpoint()
+
+    def deliver_tick(self, tick: tuple[int, ...]) -> None:
+        """The engine's tick callback: the exchange sees it now, the kernel after ``data``."""
+        self.exchange.on_tick(tick)
+        if self.latency.data:
+            self.engine.call_at(self.engine.now + self.latency.data, self._to_kernel, tick)
+        else:
+            self._to_kernel(tick)
+
+    def _to_kernel(self, tick: tuple[int, ...]) -> None:
+        if self.up:
+            handler = self.handlers[tick[1]]
+            if handler is not None:
+                handler(self.engine.now, tick[2], tick[3], tick[4], tick[5], tick[6])
+
+    # ------------------------------------------------------------ orders
+
+    async def submit(self, order: Order) -> None:
+        if not self.up:
+            raise VenueError("session is down")
+        idx = self.exchange.index.get(order.symbol)
+        if idx is None:
+            raise VenueError(f"no instrument {order.symbol!r} at this venue")
+        xo = XOrder(order.order_id, idx, order.role.value, order.side.sign, order.qty,
+                    order.order_type.value, order.price, order.expire_ns)
+        self.submitted[order.order_id] = xo
+        self.engine.call_at(self.engine.now + self.latency.order, self.exchange.arrive, xo)
+        await trio.lowlevel.checkpoint()
+
+    async def cancel(self, order_id: str) -> None:
+        if not self.up:
+            raise VenueError("session is down")
+        self.engine.call_at(self.engine.now + self.latency.order, self.exchange.cancel_arrive,
+                            order_id)
+        await trio.lowlevel.checkpoint()
+
+    def on_exchange_report(self, report: ExecReport) -> None:
+        """The exchange's report callback: account for it, deliver after ``report``."""
+        self.engine.call_at(self.engine.now + self.latency.report, self._deliver, report)
+
+    def _deliver(self, report: ExecReport) -> None:
+        if self.sink is None:
+            return
+        if not self.up:
+            self._held.append(report)
+            return
+        self.sink.on_report(report)
+
+    # ------------------------------------------------------------ queries
+
+    async def positions(self) -> dict[str, int]:
+        await trio.lowlevel.checkpoint()
+        ex = self.exchange
+        return {b.symbol: ex.positions[b.idx] for b in ex.books if ex.positions[b.idx]}
+
+    async def open_orders(self) -> list[OpenOrder]:
+        await trio.lowlevel.checkpoint()
+        out = []
+        for xo in self.exchange.orders.values():
+            if xo.working:
+                side = Side.BUY.value if xo.sign > 0 else Side.SELL.value
+                out.append(OpenOrder(xo.order_id, self.exchange.books[xo.idx].symbol, side,
+                                     xo.qty, xo.filled, xo.role))
+        return out
+
+    async def cash(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return self.start_cash + self.exchange.cash_delta

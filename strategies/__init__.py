@@ -1,0 +1,1 @@
+"""Signal generators: pure, synchronous code. Prices in, intents out."""

@@ -1,0 +1,145 @@
+"""The one entry point: ``triotrade run | check`` (and, as they land, serve, fuzz, replay).
+
+Exit codes are part of the contract: 0 every expectation and invariant held, 1 some
+failed (each named), 2 the input was invalid and nothing ran. User mistakes get a
+message naming the file and key path, never a traceback.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .kernel.units import NS_PER_S
+
+DEFAULT_SCENARIO = "default.yaml"
+
+
+def _default_scenario_path() -> Path:
+    return Path(str(resources.files("triotrade.sim") / "data" / DEFAULT_SCENARIO))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="triotrade")
+def main() -> None:
+    """triotrade: the code that trades your money live is the code you tested.
+
+    \b
+    Run a scenario in the deterministic simulator:
+      triotrade run scenarios/incidents/gap_through_stop.yaml
+      triotrade run                      # the built-in default scenario
+    Validate scenario files without running them:
+      triotrade check scenarios/**/*.yaml
+    """
+
+
+@main.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=None,
+              help="Run seed (default: the scenario's `seed:`). Same seed, same digest.")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Where to write the JSONL journal "
+              "(default: runs/<scenario>-seed<N>.jsonl).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only failures and the digest.")
+def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool) -> None:
+    """Run SCENARIO in the simulator and judge it.
+
+    Prints a summary and, as its last line, `digest: sha256:<hex>`. Exits 0 when
+    every expectation and invariant holds, 1 when any fails, 2 when the input is
+    invalid (nothing ran). With no SCENARIO, runs the built-in default scenario.
+    """
+    from .sim import runner, scenario as scenario_mod
+
+    path = scenario if scenario is not None else _default_scenario_path()
+    try:
+        scn = scenario_mod.load(path)
+    except scenario_mod.ScenarioError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        sys.exit(2)
+    seed_used = scn.seed if seed is None else seed
+    if journal_path is None:
+        journal_path = Path("runs") / f"{_slug(scn.name)}-seed{seed_used}.jsonl"
+    try:
+        result = runner.run(scn, seed_used, journal_path)
+    except OSError as exc:
+        click.echo(f"{journal_path}: cannot write journal: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    _print_result(result, quiet)
+    sys.exit(result.exit_code)
+
+
+def _print_result(result: Any, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
+    scn = result.scenario
+    if not quiet:
+        console.print(f"scenario: {scn.name}  ({scn.source})")
+        if scn.description:
+            console.print(f"  {' '.join(scn.description.split())}")
+        console.print(f"seed: {result.seed}   horizon: {scn.duration // NS_PER_S}s   "
+                      f"ticks: {result.ticks}   events: {len(result.events)}")
+        table = Table(title="per ticker", title_justify="left")
+        for col in ("ticker", "trades", "realized P&L", "final pos", "max pos",
+                    "max exposure", "exits by reason"):
+            table.add_column(col, justify="left" if col in ("ticker", "exits by reason") else "right")
+        for sym, row in result.summary.items():
+            exits = ", ".join(f"{k} {v}" for k, v in row["exits"].items()) or "-"
+            table.add_row(sym, row["trades"], row["realized_pnl"], row["position"],
+                          row["max_position"], row["max_exposure"], exits)
+        console.print(table)
+    failed = [c for c in result.checks if not c.ok]
+    if not quiet:
+        for c in result.checks:
+            console.print(f"  {'PASS' if c.ok else 'FAIL'}  {c.name}  ({c.detail})")
+    else:
+        for c in failed:
+            console.print(f"  FAIL  {c.name}  ({c.detail})")
+    if result.violations:
+        for v in result.violations:
+            console.print(f"  FAIL  invariant {v['invariant']}: {v['detail']}")
+    elif not quiet:
+        console.print("  PASS  invariants (exposure cap, single exit, fills known, "
+                      "position == fills, no entry after close_all, liveness)")
+    verdict = "OK" if result.ok else (
+        f"FAILED: {len(failed)} expectation(s), {len(result.violations)} invariant violation(s)")
+    console.print(f"result: {verdict}")
+    if result.journal_path:
+        console.print(f"journal: {result.journal_path}")
+    # the contract: the digest is the last line
+    sys.stdout.flush()
+    click.echo(f"digest: {result.digest}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+def check(files: tuple[Path, ...]) -> None:
+    """Validate scenario FILES without running them (exit 2 if any is invalid)."""
+    from .sim import scenario as scenario_mod
+
+    bad = 0
+    for f in files:
+        try:
+            scenario_mod.load(f)
+        except scenario_mod.ScenarioError as exc:
+            bad += 1
+            for line in exc.lines():
+                click.echo(line, err=True)
+        else:
+            click.echo(f"{f}: ok")
+    sys.exit(2 if bad else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
