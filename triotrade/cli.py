@@ -47,15 +47,46 @@ def main() -> None:
               help="Run seed (default: the scenario's `seed:`). Same seed, same digest.")
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Where to write the JSONL journal "
-              "(default: runs/<scenario>-seed<N>.jsonl).")
+              "(default: runs/<scenario>-seed<N>.jsonl, live: runs/live-<venue>-<time>.jsonl).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only failures and the digest.")
-def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool) -> None:
-    """Run SCENARIO in the simulator and judge it.
+@click.option("--venue", type=click.Choice(["sim", "ibkr", "kite"]), default="sim",
+              show_default=True, help="sim runs SCENARIO; ibkr/kite run the same kernel live.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Live runs: instruments + trading config (YAML).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Live runs: broker host.")
+@click.option("--port", type=int, default=None,
+              help="Live runs: broker port (ibkr default 4002; kite: REST/WS port of --root).")
+@click.option("--client-id", type=int, default=1, show_default=True, help="ibkr: API client id.")
+@click.option("--live", is_flag=True,
+              help="Live runs: actually send orders. Without it the kernel only watches.")
+def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool,
+        venue: str, config_path: Path | None, host: str, port: int | None, client_id: int,
+        live: bool) -> None:
+    """Run SCENARIO in the simulator and judge it, or run the kernel live.
 
-    Prints a summary and, as its last line, `digest: sha256:<hex>`. Exits 0 when
-    every expectation and invariant holds, 1 when any fails, 2 when the input is
-    invalid (nothing ran). With no SCENARIO, runs the built-in default scenario.
+    \b
+    Simulated: prints a summary and, as its last line, `digest: sha256:<hex>`. Exits
+    0 when every expectation and invariant holds, 1 when any fails, 2 when the input
+    is invalid (nothing ran). With no SCENARIO, runs the built-in default scenario.
+    \b
+    Live (--venue ibkr|kite --config FILE): the same kernel against a broker. Orders
+    are sent only with --live. Kite credentials come from KITE_API_KEY and
+    KITE_ACCESS_TOKEN in the environment, never from the command line.
     """
+    if venue != "sim":
+        if scenario is not None:
+            raise click.UsageError("a live run takes --config, not a SCENARIO file")
+        if config_path is None:
+            raise click.UsageError(f"--venue {venue} needs --config CONFIG.yaml")
+        if venue == "ibkr":
+            from .venues import ibkr as live_mod
+        else:
+            from .venues import kite as live_mod  # type: ignore[no-redef]
+        sys.exit(live_mod.cli_run(config_path=config_path, host=host, port=port,
+                                  client_id=client_id, live=live, journal_path=journal_path))
+    for flag, value in (("--config", config_path), ("--live", live or None)):
+        if value is not None:
+            raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
     from .sim import runner, scenario as scenario_mod
 
     path = scenario if scenario is not None else _default_scenario_path()
@@ -75,6 +106,49 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
         sys.exit(2)
     _print_result(result, quiet)
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--protocol", type=click.Choice(["tws", "kite"]), required=True,
+              help="tws: the TWS API as ib_async speaks it; kite: Kite Connect REST + ticker WS.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: 4002 (tws), 8765 (kite).")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Virtual seconds per wall-clock second (10 = ten times faster).")
+@click.option("--seed", type=int, default=None, help="Market/fault seed (default: the scenario's).")
+@click.option("--api-key", default=None, help="kite: the API key clients must present.")
+@click.option("--access-token", default=None, help="kite: the access token clients must present.")
+def serve(scenario: Path | None, protocol: str, host: str, port: int | None, speed: float,
+          seed: int | None, api_key: str | None, access_token: str | None) -> None:
+    """Serve the simulated exchange over a real broker wire protocol.
+
+    Point an ib_async or kiteconnect script at it and it trades against SCENARIO's
+    market (the built-in default with no SCENARIO). Prints `listening on HOST:PORT`
+    once it accepts connections.
+    """
+    from .sim import scenario as scenario_mod
+
+    if speed <= 0:
+        raise click.BadParameter("must be positive", param_hint="--speed")
+    path = scenario if scenario is not None else _default_scenario_path()
+    try:
+        scn = scenario_mod.load(path)
+    except scenario_mod.ScenarioError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        sys.exit(2)
+    if protocol == "tws":
+        from .sim.gateways import tws
+
+        sys.exit(tws.cli_serve(scn, host=host, port=4002 if port is None else port,
+                               speed=speed, seed=seed))
+    if not api_key or not access_token:
+        raise click.UsageError("--protocol kite needs --api-key and --access-token")
+    from .sim.gateways import kite
+
+    sys.exit(kite.cli_serve(scn, host=host, port=8765 if port is None else port, speed=speed,
+                            seed=seed, api_key=api_key, access_token=access_token))
 
 
 def _print_result(result: Any, quiet: bool) -> None:

@@ -1,0 +1,1 @@
+"""The Venue protocol and the live broker adapters."""

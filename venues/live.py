@@ -1,0 +1,169 @@
+"""Running the kernel live: the wall clock, the live config file, and the run loop.
+
+The kernel is the same object the simulator drives; only the Clock, the Venue and
+where the journal goes differ. Live order flow needs ``live=True`` (the CLI's
+``--live``): without it the venue is wrapped so every order is refused before it
+leaves the process, and the journal says why.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+import yaml
+
+from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, validate_config
+from ..kernel.instruments import Instrument
+from ..kernel.journal import Journal
+from ..kernel.orders import Order
+from ..kernel.runtime import Kernel
+from ..kernel.units import NS_PER_S, fmt_units
+from ..kernel.venue import Venue, VenueError
+
+
+class LiveClock:
+    """Unix nanoseconds from the system clock; sleeps on trio's clock."""
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    async def sleep_until(self, ts_ns: int) -> None:
+        delay = (ts_ns - time.time_ns()) / NS_PER_S
+        if delay > 0:
+            await trio.sleep(delay)
+        else:
+            await trio.lowlevel.checkpoint()
+
+
+@attrs.frozen
+class LiveInstrument:
+    symbol: str
+    tick_size: str = "0.01"
+    lot_size: int = 1
+    currency: str = "USD"
+    exchange: str = "SMART"
+
+
+@attrs.frozen
+class LiveConfig:
+    """``--config FILE`` for live runs: instruments, the trading config, a duration."""
+
+    instruments: list[LiveInstrument]
+    config: TradingConfig = TradingConfig()
+    duration: Duration | None = None  # stop after this long (default: until Ctrl-C)
+    news: str | None = None  # a JSONL file of alerts to tail (strategies/news.py)
+
+
+class LiveConfigError(Exception):
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {p}: {m}" if p else f"{self.source}: {m}" for p, m in self.problems]
+
+
+def load_live_config(path: str | Path) -> LiveConfig:
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LiveConfigError(source, [("", f"cannot read file: {exc.strerror or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise LiveConfigError(source, [("", f"invalid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise LiveConfigError(source, [("", "a config file must be a YAML mapping")])
+    try:
+        cfg: LiveConfig = converter().structure(data, LiveConfig)
+    except Exception as exc:  # noqa: BLE001
+        raise LiveConfigError(source, flatten_errors(exc)) from None
+    problems = validate_config(cfg.config)
+    symbols = {i.symbol for i in cfg.instruments}
+    for i, sym in enumerate(cfg.config.tickers):
+        if sym not in symbols:
+            problems.append((f"config.tickers[{i}]", f"symbol {sym!r} is not under instruments"))
+    if not cfg.instruments:
+        problems.append(("instruments", "at least one instrument is required"))
+    if problems:
+        raise LiveConfigError(source, problems)
+    return cfg
+
+
+def instruments_of(cfg: LiveConfig) -> dict[str, Instrument]:
+    from decimal import Decimal
+
+    return {i.symbol: Instrument(i.symbol, Decimal(i.tick_size), i.lot_size, i.currency,
+                                 i.exchange) for i in cfg.instruments}
+
+
+class DryRunVenue:
+    """Wraps a venue so market data flows but no order leaves the process."""
+
+    def __init__(self, inner: Venue) -> None:
+        self._inner = inner
+        self.name = f"{inner.name} (dry run)"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def submit(self, order: Order) -> None:
+        await trio.lowlevel.checkpoint()
+        raise VenueError("live order flow needs --live; this run only watches")
+
+    async def cancel(self, order_id: str) -> None:
+        await trio.lowlevel.checkpoint()
+        raise VenueError("live order flow needs --live; this run only watches")
+
+
+async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, live: bool,
+                   header: dict[str, Any] | None = None, duration_s: float | None = None,
+                   ready: trio.Event | None = None) -> Kernel:
+    """Run the kernel against ``venue`` until ``duration`` (or cancellation)."""
+    from .. import __version__
+
+    Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
+    clock = LiveClock()
+    with open(journal_path, "wb") as sink:
+        journal = Journal(sink)
+        journal.header(scenario=f"live:{venue.name}", seed=0, live=live,
+                       start_unix_ns=clock.now_ns(), versions={"triotrade": __version__,
+                                                               "trio": trio.__version__},
+                       **(header or {}))
+        use: Venue = venue if live else DryRunVenue(venue)  # type: ignore[assignment]
+        kernel = Kernel(config=cfg.config, clock=clock, venue=use, journal=journal,
+                        instruments=instruments_of(cfg))
+        if duration_s is None and cfg.duration is not None:
+            duration_s = cfg.duration / NS_PER_S
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(kernel.run)
+                if ready is not None:
+                    ready.set()
+                if duration_s is not None:
+                    await trio.sleep(duration_s)
+                else:
+                    await trio.sleep_forever()
+                kernel.shutdown_orders()
+                await trio.sleep(0.2)  # let the order queues send their cancels
+                nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                journal.emit(clock.now_ns(), "run_finished",
+                             positions={s: str(t.position.qty) for s, t in sorted(kernel.tickers.items())},
+                             realized_pnl={s: fmt_units(t.position.realized)
+                                           for s, t in sorted(kernel.tickers.items())},
+                             violations=[])
+                journal.flush()
+                try:
+                    await venue.close()
+                except Exception:  # noqa: BLE001 - closing is best effort on the way out
+                    pass
+    return kernel
+
+
+__all__ = ["LiveClock", "LiveConfig", "LiveConfigError", "load_live_config", "run_live",
+           "DryRunVenue", "ConfigError"]
