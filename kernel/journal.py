@@ -17,6 +17,7 @@ from typing import IO, Any, Callable
 FORMAT_VERSION = 1
 
 Listener = Callable[[dict[str, Any]], None]
+_PLAIN = frozenset({str, int, bool, type(None)})  # already canonical: the fast path
 
 
 class JournalError(Exception):
@@ -77,7 +78,11 @@ class Journal:
 
     def emit(self, ts_ns: int, type_: str, **fields: Any) -> dict[str, Any]:
         """Write one event; listeners see it in its canonical (read-back) form."""
-        event = canonical({"ts_ns": ts_ns, "type": type_, **fields})
+        event = {"ts_ns": ts_ns, "type": type_, **fields}
+        for value in fields.values():
+            if type(value) not in _PLAIN:
+                event = canonical(event)  # enums, Decimals, nested: convert (and vet) all
+                break
         self._write(event)
         for listener in self._listeners:
             listener(event)

@@ -78,18 +78,21 @@ class Kernel:
         self.cumulative_breached = False
         # test seam: the fill-time exposure check (the position-overshoot fix)
         self.fill_time_exposure_check = True
+        self._guard_timer: Any = None
 
     # ------------------------------------------------------------ lifecycle
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as root:
             self._root = root
+            serve = getattr(self.clock, "serve", None)
+            if serve is not None:  # a clock whose timers need a task (the live clock)
+                await root.start(serve)
             await self.venue.connect(self)
             self.connected = True
             symbols = self.config.tickers or list(self.instruments)
             for sym in symbols:
                 await self._start_ticker(self.instruments[sym])
-            root.start_soon(self._guard_loop)
             task_status.started()
 
     async def _start_ticker(self, inst: Instrument) -> Ticker:
@@ -341,6 +344,7 @@ class Kernel:
             for t in self.tickers.values():
                 t.cancel_entries()
         self._check_daily_loss()
+        self._arm_guard()
 
     def day_pnl(self) -> Fraction:
         total = self.realized_total
@@ -379,20 +383,17 @@ class Kernel:
         self.halt_reason = None
         self.close_all_active = False
 
-    async def _guard_loop(self) -> None:
-        interval = self.config.monitor.check_interval
-        while True:
-            await self.clock.sleep_until(self.clock.now_ns() + interval)
-            if any(t.position.qty for t in self.tickers.values()):
-                self._check_daily_loss()
-            else:
-                # idle until something is held: a fill wakes the guard via after_fill
-                await self._idle_until_position()
+    def _arm_guard(self) -> None:
+        """The portfolio guard's periodic check: a timer chain while anything is held."""
+        if self._guard_timer is None:
+            self._guard_timer = self.clock.call_at(
+                self.clock.now_ns() + self.config.monitor.check_interval, self._guard_fire)
 
-    async def _idle_until_position(self) -> None:
-        # Positions only change on fills, and after_fill checks the loss limit itself,
-        # so while flat the guard has nothing to do; poll slowly for robustness.
-        await self.clock.sleep_until(self.clock.now_ns() + 60 * NS_PER_S)
+    def _guard_fire(self, _: object = None) -> None:
+        self._guard_timer = None
+        if any(t.position.qty for t in self.tickers.values()):
+            self._check_daily_loss()
+            self._arm_guard()
 
     # ------------------------------------------------------------ summary
 

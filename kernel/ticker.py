@@ -1,10 +1,18 @@
-"""One ticker's supervisor: the synchronous tick path and the four async loops.
+"""One ticker's supervisor: the synchronous tick path and the four loops.
 
-Per symbol a nursery runs the order queue, the position monitor and the stale-feed
-watch of the gap detector; the emergency retry is started in the same nursery only
-when an exit fails. The tick path (``on_quote``) is synchronous: it records the quote,
-detects gaps, feeds the strategy and, only when something must happen, sets a
-Wakeup so an async loop acts. A normal tick costs no trio wake-up at all.
+Per symbol:
+
+* **order queue** - an async task in the ticker's nursery; every order action of the
+  ticker goes through it (exits first, entries staggered).
+* **position monitor** - every ``check_interval`` while a position or order is live,
+  idle when flat. It is a chain of synchronous clock timers, not a sleeping task:
+  its checks are pure computation, and waking a trio task every second per ticker
+  would dominate the cost of a simulation. It wakes the order queue when it fires.
+* **gap detector** - runs inside the synchronous tick path (a gap triggers the exit
+  checks on that very tick) plus a stale-feed timer.
+* **emergency retry** - an async task started in the ticker's nursery on demand.
+
+A normal tick costs no trio wake-up at all.
 """
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from .units import fmt_units
 from .wakeup import Wakeup
 
 if TYPE_CHECKING:
+    from .clock import TimerHandle
     from ..strategies.base import Strategy
     from .runtime import Kernel
 
@@ -74,17 +83,18 @@ class Ticker:
         self.max_exposure = 0
         self.exits_by_reason: dict[str, int] = {}
         self.trades = 0
-        # wake-ups for the async loops
+        # wake-ups for the async loops, timers for the synchronous ones
         self.wake_queue = Wakeup()
-        self.wake_monitor = Wakeup()
-        self.wake_stale = Wakeup()
         self.wake_emergency = Wakeup()
         self._nursery: trio.Nursery | None = None
+        self._monitor_timer: TimerHandle | None = None
+        self._stale_timer: TimerHandle | None = None
 
     # ------------------------------------------------------------ the tick path
 
     def on_quote(self, ts: int, bid: int, ask: int, last: int, bid_size: int,
                  ask_size: int) -> None:
+        """The tick path: synchronous, no allocation on a quiet tick."""
         prev = self.last
         self.bid = bid
         self.ask = ask
@@ -93,10 +103,7 @@ class Ticker:
         if self.stale:
             self.stale = False
             self.k.journal.emit(ts, "feed_resumed", symbol=self.symbol)
-            self.wake_stale.set()
-        if not self.has_quote:
-            self.has_quote = True
-            self.wake_stale.set()
+            self._arm_stale()
         pos = self.position.qty
         if pos:
             if pos > 0:
@@ -104,8 +111,14 @@ class Ticker:
                     self.hwm = bid
             elif ask < self.hwm or not self.hwm:
                 self.hwm = ask
-        if prev and abs(last - prev) * self._gap_den >= prev * self._gap_num:
-            self._on_gap(ts, prev, last)
+        if prev:
+            move = last - prev
+            if move < 0:
+                move = -move
+            if move * self._gap_den >= prev * self._gap_num:
+                self._on_gap(ts, prev, last)
+        else:
+            self.has_quote = True
         strat = self.strategy
         if strat is not None:
             side = strat.on_price(ts, last)
@@ -303,18 +316,23 @@ class Ticker:
             self.exit_request = None
             self.hwm = 0
             self.wake_emergency.set()
-        self.wake_monitor.set()
+        self.arm_monitor()
         k.after_fill(self)
 
     # ------------------------------------------------------------ loops
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self._order_queue_loop)
-            nursery.start_soon(self._monitor_loop)
-            nursery.start_soon(self._stale_loop)
-            task_status.started()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._order_queue_loop)
+                self._arm_stale()
+                task_status.started()
+        finally:
+            for timer in (self._monitor_timer, self._stale_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._monitor_timer = self._stale_timer = None
 
     async def _order_queue_loop(self) -> None:
         """Serialises this ticker's order actions: exits first, entries staggered."""
@@ -366,7 +384,7 @@ class Ticker:
                             now + k.config.entries.entry_order_ttl)
         self.entries[order.order_id] = order
         self.last_entry_sent_ns = now
-        self.wake_monitor.set()
+        self.arm_monitor()
         exposure = self.exposure()
         if exposure > self.max_exposure:
             self.max_exposure = exposure
@@ -384,30 +402,39 @@ class Ticker:
         self.exit_order = order
         await k.submit(order)
 
-    async def _monitor_loop(self) -> None:
-        """Every check_interval while a position or order is live; idle when flat."""
-        k = self.k
-        interval = k.config.monitor.check_interval
-        while True:
-            if not self.position.qty and not self.entries and self.exit_order is None:
-                await self.wake_monitor.wait()
-                continue
-            await k.clock.sleep_until(k.clock.now_ns() + interval)
-            self.check_exits("monitor")
+    # ------------------------------------------------------------ timers
 
-    async def _stale_loop(self) -> None:
-        """No tick for stale_after: journal feed_stale and block entries until a tick."""
+    def arm_monitor(self) -> None:
+        """Start the position monitor's timer chain if it is not running."""
+        if self._monitor_timer is None:
+            k = self.k
+            self._monitor_timer = k.clock.call_at(
+                k.clock.now_ns() + k.config.monitor.check_interval, self._monitor_fire)
+
+    def _monitor_fire(self, _: object = None) -> None:
+        """Every check_interval while a position or order is live; idle when flat."""
+        self._monitor_timer = None
+        if self.position.qty or self.entries or self.exit_order is not None:
+            self.check_exits("monitor")
+            self.arm_monitor()
+
+    def _arm_stale(self) -> None:
+        if self._stale_timer is not None:
+            self._stale_timer.cancel()
+        self._stale_timer = self.k.clock.call_at(self.last_ts + self._stale_after,
+                                                 self._stale_fire)
+
+    def _stale_fire(self, _: object = None) -> None:
+        """No tick for stale_after: journal feed_stale; entries wait for a fresh tick."""
+        self._stale_timer = None
         k = self.k
-        while True:
-            deadline = self.last_ts + self._stale_after
-            if self.stale:
-                await self.wake_stale.wait()
-                continue
-            if k.clock.now_ns() < deadline:
-                await k.clock.sleep_until(deadline)
-                continue
+        now = k.clock.now_ns()
+        if now - self.last_ts < self._stale_after:
+            self._arm_stale()  # ticks came since this timer was set: look again later
+            return
+        if not self.stale:
             self.stale = True
-            k.journal.emit(k.clock.now_ns(), "feed_stale", symbol=self.symbol)
+            k.journal.emit(now, "feed_stale", symbol=self.symbol)
 
     async def _emergency_loop(self, reason: str) -> None:
         """Cancel the previous exit, send a fresh one at the touch, until flat."""

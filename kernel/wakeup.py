@@ -3,26 +3,37 @@
 The tick path is synchronous; when it decides an async loop must act (a gap, a fill
 that needs follow-up) it sets a Wakeup. Setting costs a flag write when nobody waits
 and one reschedule when somebody does: no allocation, unlike a fresh trio.Event.
+A deadline is a synchronous clock timer, not a helper task.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import trio
+
+if TYPE_CHECKING:
+    from .clock import Clock
 
 
 class Wakeup:
-    __slots__ = ("_task", "_pending")
+    __slots__ = ("_task", "_pending", "_timed_out")
 
     def __init__(self) -> None:
         self._task: trio.lowlevel.Task | None = None
         self._pending = False
+        self._timed_out = False
 
-    def set(self) -> None:
+    def set(self, _: Any = None) -> None:
         task = self._task
         if task is not None:
             self._task = None
             trio.lowlevel.reschedule(task)
         else:
             self._pending = True
+
+    def _timeout(self, _: Any = None) -> None:
+        self._timed_out = True
+        self.set()
 
     async def wait(self) -> None:
         """Return once set() was called since the last wait() returned."""
@@ -40,7 +51,7 @@ class Wakeup:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
-    async def wait_until(self, clock: "ClockLike", deadline_ns: int | None) -> bool:
+    async def wait_until(self, clock: "Clock", deadline_ns: int | None) -> bool:
         """Wait for set() or the deadline, whichever first; True when woken by set()."""
         if deadline_ns is None:
             await self.wait()
@@ -49,19 +60,15 @@ class Wakeup:
             self._pending = False
             await trio.lowlevel.checkpoint()
             return True
-        woken = False
-        async with trio.open_nursery() as nursery:
-
-            async def timer() -> None:
-                await clock.sleep_until(deadline_ns)
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(timer)
+        if deadline_ns <= clock.now_ns():
+            await trio.lowlevel.checkpoint()
+            return False
+        self._timed_out = False
+        handle = clock.call_at(deadline_ns, self._timeout)
+        try:
             await self.wait()
-            woken = True
-            nursery.cancel_scope.cancel()
-        return woken
-
-
-class ClockLike:  # pragma: no cover - typing aid only
-    async def sleep_until(self, ts_ns: int) -> None: ...
+        finally:
+            handle.cancel()
+        timed_out = self._timed_out
+        self._timed_out = False
+        return not timed_out

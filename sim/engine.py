@@ -26,6 +26,15 @@ class LivenessError(Exception):
     pass
 
 
+class Timer(list):  # type: ignore[type-arg]
+    """A heap entry [t, seq, fn, arg]; cancelling blanks ``fn``. Lists compare by (t, seq)."""
+
+    __slots__ = ()
+
+    def cancel(self) -> None:
+        self[2] = None
+
+
 class Engine:
     def __init__(self, mock_clock: trio.testing.MockClock | None = None) -> None:
         self.now = 0
@@ -38,17 +47,17 @@ class Engine:
 
     # ------------------------------------------------------------ scheduling
 
-    def call_at(self, t: int, fn: Callable[[Any], None], arg: Any = None) -> list[Any]:
-        """Run ``fn(arg)`` at virtual time ``t``; returns a handle for ``cancel``."""
+    def call_at(self, t: int, fn: Callable[[Any], None], arg: Any = None) -> "Timer":
+        """Run ``fn(arg)`` at virtual time ``t`` (the Clock's synchronous timer)."""
         if t < self.now:
             t = self.now
         self._seq += 1
-        entry = [t, self._seq, fn, arg]
+        entry = Timer((t, self._seq, fn, arg))
         heapq.heappush(self._heap, entry)
         return entry
 
     @staticmethod
-    def cancel(handle: list[Any]) -> None:
+    def cancel(handle: "Timer") -> None:
         handle[2] = None
 
     def now_ns(self) -> int:
@@ -80,28 +89,40 @@ class Engine:
         heap = self._heap
         runq = runq_getter()
         pop = heapq.heappop
-        nxt = next(ticks, None) if ticks is not None else None
+        ticks_done = 0
+        if ticks is None:
+            ticks = iter(())
+        nxt = next(ticks, None)
         while True:
-            if heap and (nxt is None or heap[0][0] <= nxt[0]):
-                entry = heap[0]
-                if entry[0] > horizon:
-                    break
-                pop(heap)
-                fn = entry[2]
-                if fn is None:
-                    continue
-                self.now = entry[0]
-                self.events_processed += 1
-                fn(entry[3])
-            elif nxt is not None and nxt[0] <= horizon:
+            # 1. a tight run of ticks that come before the next scheduled event
+            limit = heap[0][0] if heap else horizon + 1
+            if limit > horizon + 1:
+                limit = horizon + 1
+            while nxt is not None and nxt[0] < limit:
                 self.now = nxt[0]
-                self.ticks_processed += 1
                 deliver(nxt)  # type: ignore[misc]
-                nxt = next(ticks, None)  # type: ignore[arg-type]
+                ticks_done += 1
+                nxt = next(ticks, None)
+                if runq:
+                    break
+                if heap and heap[0][0] < limit:
+                    limit = heap[0][0]
             else:
-                break
+                # 2. the next scheduled event (ties with a tick: the event first)
+                if not heap or heap[0][0] > horizon:
+                    if nxt is None or nxt[0] > horizon:
+                        break
+                    continue
+                entry = pop(heap)
+                fn = entry[2]
+                if fn is not None:
+                    self.now = entry[0]
+                    self.events_processed += 1
+                    fn(entry[3])
             if runq:
+                self.ticks_processed = ticks_done
                 await self._yield()
+        self.ticks_processed = ticks_done
         self.now = max(self.now, horizon)
         await self._yield()
 

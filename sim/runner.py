@@ -11,7 +11,7 @@ import io
 import platform
 import random
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import attrs
 import trio
@@ -74,8 +74,14 @@ def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
 
 
 def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
-        *, kernel_hook: KernelHook | None = None, keep_events: bool = True) -> RunResult:
-    """Run ``scn`` in the simulator. ``kernel_hook`` lets tests weaken the kernel."""
+        *, kernel_hook: KernelHook | None = None, keep_events: bool = True,
+        ticks: Iterable[tuple[int, ...]] | None = None) -> RunResult:
+    """Run ``scn`` in the simulator.
+
+    ``kernel_hook`` lets tests weaken the kernel (to prove a scenario can fail).
+    ``ticks`` replays a prepared market path instead of generating the scenario's
+    (the benchmarks use it to time the kernel apart from path generation).
+    """
     seed = scn.seed if seed is None else seed
     sink: IO[bytes]
     if journal_path is not None:
@@ -85,20 +91,21 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
         sink = io.BytesIO()
     try:
         journal = Journal(sink, keep=keep_events)
-        result = _run(scn, seed, journal, kernel_hook)
+        result = _run(scn, seed, journal, kernel_hook, ticks)
     finally:
         sink.close()
     result.journal_path = str(journal_path) if journal_path is not None else None
     return result
 
 
-def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | None) -> RunResult:
+def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | None,
+         ticks: Iterable[tuple[int, ...]] | None) -> RunResult:
     mock = trio.testing.MockClock(autojump_threshold=0)
     engine = Engine(mock)
     state: dict[str, Any] = {}
 
     async def main() -> None:
-        state.update(await _main(scn, seed, journal, engine, kernel_hook))
+        state.update(await _main(scn, seed, journal, engine, kernel_hook, ticks))
 
     make_scheduler_deterministic(derive_seed(seed, "scheduler"))
     watchdog_box: list[Watchdog] = []
@@ -128,7 +135,8 @@ def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | N
 
 
 async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
-                kernel_hook: KernelHook | None) -> dict[str, Any]:
+                kernel_hook: KernelHook | None,
+                prepared: Iterable[tuple[int, ...]] | None) -> dict[str, Any]:
     instruments = scn.instrument_map
     symbols = [i.symbol for i in scn.instruments]
     journal.header(
@@ -193,9 +201,13 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         engine.call_at(sig.t, kernel.on_signal,
                        Signal(sig.symbol, sig.side, sig.t, sig.published, source="scenario"))
 
-    gens = [generate(exchange.index[sym], spec, scn.duration,
-                     derive_seed(seed, f"market:{sym}")) for sym, spec in specs.items()]
-    ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
+    ticks: Iterator[tuple[int, ...]]
+    if prepared is not None:
+        ticks = iter(prepared)
+    else:
+        gens = [generate(exchange.index[sym], spec, scn.duration,
+                         derive_seed(seed, f"market:{sym}")) for sym, spec in specs.items()]
+        ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
 
     async with trio.open_nursery() as nursery:
         await nursery.start(kernel.run)

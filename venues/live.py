@@ -24,11 +24,55 @@ from ..kernel.units import NS_PER_S, fmt_units
 from ..kernel.venue import Venue, VenueError
 
 
+class _LiveTimer:
+    __slots__ = ("fn", "arg")
+
+    def __init__(self, fn: Any, arg: Any) -> None:
+        self.fn = fn
+        self.arg = arg
+
+    def cancel(self) -> None:
+        self.fn = None
+
+
 class LiveClock:
-    """Unix nanoseconds from the system clock; sleeps on trio's clock."""
+    """Unix nanoseconds from the system clock; sleeps on trio's clock.
+
+    Synchronous timers (``call_at``) are run by ``serve``, one task the kernel starts
+    in its root nursery: a heap of deadlines and a single sleep on the earliest.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, _LiveTimer]] = []
+        self._seq = 0
+        self._wake: trio.Event = trio.Event()
 
     def now_ns(self) -> int:
         return time.time_ns()
+
+    def call_at(self, ts_ns: int, fn: Any, arg: Any = None) -> _LiveTimer:
+        import heapq
+
+        timer = _LiveTimer(fn, arg)
+        self._seq += 1
+        heapq.heappush(self._heap, (ts_ns, self._seq, timer))
+        self._wake.set()
+        return timer
+
+    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        import heapq
+
+        task_status.started()
+        while True:
+            self._wake = trio.Event()
+            now = time.time_ns()
+            while self._heap and self._heap[0][0] <= now:
+                _, _, timer = heapq.heappop(self._heap)
+                if timer.fn is not None:
+                    timer.fn(timer.arg)
+            timeout = (self._heap[0][0] - now) / NS_PER_S if self._heap else 3600.0
+            with trio.move_on_after(timeout):
+                await self._wake.wait()
 
     async def sleep_until(self, ts_ns: int) -> None:
         delay = (ts_ns - time.time_ns()) / NS_PER_S
