@@ -13,6 +13,7 @@ from typing import Any, NewType
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn
 from cattrs.errors import (
     AttributeValidationNote,
     ClassValidationError,
@@ -111,6 +112,9 @@ class Risk:
     max_loss_cumulative: Money | None = None
     daily_loss_limit: Money | None = None
     max_order_rate: int = 10
+    # additions to format v1 (defaults keep v1 meaning):
+    max_errors: int = 20  # venue rejects/inconsistent reports before kill switch cancel_all
+    stale_kill_switch: bool = True  # every feed stale => kill switch stop_new_trades
 
 
 @attrs.frozen
@@ -245,9 +249,29 @@ def make_converter() -> cattrs.Converter:
 
         return hook
 
+    def attrs_factory(cls: Any) -> Any:
+        # cattrs alone would try `key in 5` and report "argument of type 'int' is not
+        # iterable": say what the file got wrong instead
+        inner = make_dict_structure_fn(cls, conv)
+
+        def hook(value: Any, t: Any) -> Any:
+            if not isinstance(value, dict):
+                raise UnitError(f"expected a mapping, got {_type_name(value)}")
+            return inner(value, t)
+
+        return hook
+
     conv.register_structure_hook_factory(is_str_dict, str_dict_factory)
     conv.register_structure_hook_factory(is_list, list_factory)
+    conv.register_structure_hook_factory(attrs.has, attrs_factory)
     return conv
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false",
+            list: "a list"}.get(type(value), type(value).__name__)
 
 
 def flatten_errors(exc: BaseException, path: str = "") -> list[tuple[str, str]]:
@@ -322,6 +346,8 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
         problems.append((f"{path}.entries.entry_order_ttl", "must be positive"))
     if cfg.exits.exit_order_ttl <= 0:
         problems.append((f"{path}.exits.exit_order_ttl", "must be positive"))
+    if cfg.risk.max_errors <= 0:
+        problems.append((f"{path}.risk.max_errors", "must be positive"))
     if cfg.risk.max_order_rate <= 0:
         problems.append((f"{path}.risk.max_order_rate", "must be positive"))
     for sym, spec in cfg.strategies.items():

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import trio
 
 from ..strategies.base import Strategy
+from ..strategies.news import NewsAlertFilter
 from .clock import Clock
 from .config import TradingConfig
 from .instruments import Instrument
@@ -70,15 +71,23 @@ class Kernel:
         self._send_times: deque[int] = deque()
         self._root: trio.Nursery | None = None
         self._starting: dict[str, list[Signal]] = {}
-        self._dedup: dict[tuple[str, str, int], int] = {}
+        self.news_filter = NewsAlertFilter(config.entries.signal_freshness)
         self.error_count = 0
         # kill switch state
         self.halt_reason: str | None = None  # entries blocked while set
         self.close_all_active = False
         self.cumulative_breached = False
-        # test seam: the fill-time exposure check (the position-overshoot fix)
-        self.fill_time_exposure_check = True
+        # Test seams: each disables one protection so the incident corpus can prove
+        # that its scenario fails without it. Never changed outside tests.
+        self.fill_time_exposure_check = True  # cancel entries when a fill reaches the cap
+        self.exposure_counts_working = True  # exposure = filled + working entries
+        self.single_exit_lock = True  # at most one working exit per ticker
+        self.gap_triggers_exit = True  # a gap runs the exit checks on that tick
+        self.emergency_max_attempts: int | None = None  # retry until flat
+        self.stale_blocks_entries = True
+        self.discover_tickers = True  # a signal for an unknown symbol starts its ticker
         self._guard_timer: Any = None
+        self._fired: set[tuple[str, str]] = set()  # membership only, never iterated
 
     # ------------------------------------------------------------ lifecycle
 
@@ -138,6 +147,10 @@ class Kernel:
         now = self.clock.now_ns()
         ticker = self.tickers.get(sig.symbol)
         if ticker is None:
+            if not self.discover_tickers:
+                self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side,
+                                  accepted=False, reason="not a configured ticker")
+                return
             if sig.side == "EXIT":
                 self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side,
                                   accepted=False, reason="no position in an unknown ticker")
@@ -150,28 +163,23 @@ class Kernel:
             else:
                 pending.append(sig)
             return
-        fresh = self.config.entries.signal_freshness
         if sig.published_ns is not None:
-            age = now - sig.published_ns
-            if age > fresh:
-                self._signal(sig, False, f"stale: published {age // 1_000_000}ms ago")
+            accepted, why = self.news_filter.judge(sig.symbol, sig.side, now, sig.published_ns)
+            if not accepted:
+                self._signal(sig, False, why)
                 return
-            key = (sig.symbol, sig.side, sig.published_ns)
-            if key in self._dedup:
-                self._signal(sig, False, "duplicate alert")
-                return
-            self._dedup[key] = now
         if sig.side == "EXIT":
             self._signal(sig, True, "exit")
             ticker.request_exit("signal", None)
             return
         side = Side.BUY if sig.side == "BUY" else Side.SELL
-        refusal = self.entry_block_reason()
+        qty, refusal = ticker.plan_entry(side)
         if refusal is not None:
             self._signal(sig, False, refusal)
+            self.journal.emit(now, "risk_rejected", symbol=sig.symbol, reason=refusal)
             return
         self._signal(sig, True, "entry")
-        ticker.request_entry(side, now, sig.source)
+        ticker.queue_entry(side, qty, sig.source)
 
     def _signal(self, sig: Signal, accepted: bool, reason: str) -> None:
         self.journal.emit(self.clock.now_ns(), "signal", symbol=sig.symbol, side=sig.side,
@@ -302,8 +310,19 @@ class Kernel:
         self.journal.emit(now, _REPORT_EVENT[report.kind], **fields)
         if report.kind is ReportKind.REJECTED:
             self.error_count += 1
+            self._check_errors()
         if not order.is_working:
             self._order_done(order)
+
+    def _check_errors(self) -> None:
+        if self.error_count == self.config.risk.max_errors:
+            self.kill_switch("error_count", "cancel_all")
+
+    def on_feed_stale(self) -> None:
+        """A ticker's feed went stale; when every feed is, stop opening anything."""
+        if (self.config.risk.stale_kill_switch and self.tickers
+                and all(t.stale for t in self.tickers.values())):
+            self.kill_switch("stale_data", "stop_new_trades")
 
     def _order_done(self, order: Order) -> None:
         ticker = self.tickers.get(order.symbol)
@@ -317,13 +336,57 @@ class Kernel:
         self.connected = up
         if not up:
             self.journal.emit(now, "venue_disconnected", reason=reason)
+            # entries working at the venue cannot be cancelled now: do it on reconnect
+            self.kill_switch("venue_disconnected", "cancel_all")
             return
         self.journal.emit(now, "venue_reconnected", reason=reason)
+        if self._root is not None:
+            self._root.start_soon(self._after_reconnect)
+        else:  # pragma: no cover - a venue that reconnects before the kernel runs
+            self._restore_protection()
+
+    async def _after_reconnect(self) -> None:
+        """Reconcile with the venue's books, then restore protection and wake waiters."""
+        now = self.clock.now_ns()
+        try:
+            venue_positions = await self.venue.positions()
+            open_orders = await self.venue.open_orders()
+        except VenueError as exc:
+            self.journal.emit(now, "reconcile_failed", reason=str(exc))
+            self.error_count += 1
+        else:
+            mismatches = []
+            for sym in sorted(set(venue_positions) | set(self.tickers)):
+                ours = self.tickers[sym].position.qty if sym in self.tickers else 0
+                theirs = venue_positions.get(sym, 0)
+                if ours != theirs:
+                    mismatches.append(f"{sym}: kernel {ours}, venue {theirs}")
+            venue_open = {o.order_id for o in open_orders}
+            for order in self.orders.values():
+                if order.is_working and order.order_id not in venue_open and not self._in_flight(order):
+                    mismatches.append(f"{order.order_id}: working here, unknown at venue")
+            self.journal.emit(self.clock.now_ns(), "reconciled",
+                              positions={s: str(q) for s, q in sorted(venue_positions.items())},
+                              open_orders=str(len(open_orders)), mismatches=mismatches)
+            if mismatches:
+                self.kill_switch("reconciliation_mismatch", "stop_new_trades")
+            # entries the disconnect kept us from cancelling
+            for ticker in self.tickers.values():
+                ticker.cancel_entries()
+        self._restore_protection()
+
+    def _in_flight(self, order: Order) -> bool:
+        """Submitted but not yet acknowledged: the venue may not list it yet."""
+        return order.state is OrderState.SUBMITTED
+
+    def _restore_protection(self) -> None:
         waiters, self._connected_waiters = self._connected_waiters, []
         for w in waiters:
             w.set()
         for ticker in self.tickers.values():
             ticker.check_exits("reconnect")
+            if ticker.exit_order is None and ticker.exiting and ticker.position.qty:
+                ticker.start_emergency("exit lost while disconnected")
 
     async def wait_connected(self) -> None:
         if self.connected:
@@ -362,8 +425,15 @@ class Kernel:
             self.kill_switch("daily_loss_limit", "close_all")
 
     def kill_switch(self, reason: str, action: str) -> None:
-        """Fire the kill switch. Actions escalate: stop_new_trades < cancel_all < close_all."""
+        """Fire the kill switch. Actions escalate: stop_new_trades < cancel_all < close_all.
+
+        Reset is manual (``reset_kill_switch``): the kernel never talks itself back
+        into opening positions after something went wrong.
+        """
         now = self.clock.now_ns()
+        if (reason, action) in self._fired:
+            return
+        self._fired.add((reason, action))
         self.journal.emit(now, "kill_switch", reason=reason, action=action)
         if self.halt_reason is None:
             self.halt_reason = reason
@@ -382,6 +452,8 @@ class Kernel:
                           was=self.halt_reason or "")
         self.halt_reason = None
         self.close_all_active = False
+        self.cumulative_breached = False
+        self._fired.clear()
 
     def _arm_guard(self) -> None:
         """The portfolio guard's periodic check: a timer chain while anything is held."""

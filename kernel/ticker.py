@@ -77,6 +77,7 @@ class Ticker:
         self.exit_request: tuple[str, str | None] | None = None
         self.exiting = False  # an exit was triggered and the position is not flat yet
         self.emergency_running = False
+        self.emergency_attempts = 0  # over the whole run, for the summary
         self.cancel_entries_pending = False
         self.last_entry_sent_ns: int | None = None
         self.hwm = 0  # best price since the position opened (for trailing stops)
@@ -88,6 +89,7 @@ class Ticker:
         self.wake_emergency = Wakeup()
         self._nursery: trio.Nursery | None = None
         self._monitor_timer: TimerHandle | None = None
+        self._ignored: set[tuple[str, str, str | None]] = set()  # membership only
         self._stale_timer: TimerHandle | None = None
 
     # ------------------------------------------------------------ the tick path
@@ -131,7 +133,7 @@ class Ticker:
         self.k.journal.emit(ts, "gap_detected", symbol=self.symbol,
                             from_price=fmt_units(prev, places), to_price=fmt_units(last, places),
                             pct=pct)
-        if self.position.qty:
+        if self.position.qty and self.k.gap_triggers_exit:
             self.check_exits("gap")
 
     # ------------------------------------------------------------ exposure
@@ -144,6 +146,8 @@ class Ticker:
 
     def exposure(self) -> int:
         """Filled position plus working (and queued) entries: what risk limits count."""
+        if not self.k.exposure_counts_working:  # test seam: the naive, overshooting design
+            return abs(self.position.qty)
         return abs(self.position.qty) + self.working_entry_qty() + self.pending_entry_qty()
 
     def sizing(self) -> tuple[int, int]:
@@ -158,12 +162,12 @@ class Ticker:
 
     # ------------------------------------------------------------ entries
 
-    def request_entry(self, side: Side, ts: int, reason: str) -> tuple[bool, str]:
-        """Decide synchronously whether an entry may be queued; queue it if so."""
+    def plan_entry(self, side: Side) -> tuple[int, str | None]:
+        """(quantity, None) when an entry may be queued now, else (0, why not)."""
         k = self.k
         refusal = k.entry_block_reason()
         if refusal is None:
-            if self.stale:
+            if self.stale and k.stale_blocks_entries:
                 refusal = "feed stale"
             elif not self.has_quote:
                 refusal = "no market data yet"
@@ -172,18 +176,16 @@ class Ticker:
             elif self.position.qty and (self.position.qty > 0) != (side is Side.BUY):
                 refusal = "opposite position open"
         if refusal is not None:
-            k.journal.emit(ts, "risk_rejected", symbol=self.symbol, reason=refusal)
-            return False, refusal
+            return 0, refusal
         unit, cap = self.sizing()
-        room = cap - self.exposure()
-        qty = self.inst.round_lots(min(unit, room))
+        qty = self.inst.round_lots(min(unit, cap - self.exposure()))
         if qty <= 0:
-            k.journal.emit(ts, "risk_rejected", symbol=self.symbol,
-                           reason=f"max_position_size {cap} reached")
-            return False, "max_position_size reached"
-        self.pending_entries.append((side, qty, reason))
+            return 0, f"max_position_size {cap} reached"
+        return qty, None
+
+    def queue_entry(self, side: Side, qty: int, source: str) -> None:
+        self.pending_entries.append((side, qty, source))
         self.wake_queue.set()
-        return True, "queued"
 
     def cancel_entries(self) -> None:
         """Cancel every working and queued entry (never exits)."""
@@ -252,9 +254,13 @@ class Ticker:
             if self.entries or self.pending_entries:
                 self.cancel_entries()
             return
-        if self.exit_order is not None or self.emergency_running or self.exit_request:
+        if k.single_exit_lock and (self.exit_order is not None or self.emergency_running
+                                   or self.exit_request):
             working = self.exit_order.order_id if self.exit_order is not None else ""
-            k.journal.emit(now, "exit_ignored", working_order_id=working, **fields)
+            key = (working, reason, via)
+            if key not in self._ignored:  # once per exit and rule, not every check
+                self._ignored.add(key)
+                k.journal.emit(now, "exit_ignored", working_order_id=working, **fields)
             return
         k.journal.emit(now, "exit_triggered", **fields)
         self.exits_by_reason[reason] = self.exits_by_reason.get(reason, 0) + 1
@@ -307,14 +313,20 @@ class Ticker:
         exposure = self.exposure()
         if exposure > self.max_exposure:
             self.max_exposure = exposure
-        if order.role is Role.ENTRY:
+        if order.role is Role.ENTRY and k.fill_time_exposure_check:
+            # The fill-time check (Newstrader's overshoot fix). Working entries are
+            # cancelled when the filled position alone has reached the cap, or when
+            # filled + working is above it (the cap can shrink under working orders:
+            # tiered sizing). Cancelling at exposure == cap, as a literal reading of
+            # the design says, would also cancel entries that fit, on every fill.
             _, cap = self.sizing()
-            if k.fill_time_exposure_check and exposure >= cap:
+            if abs(pos.qty) >= cap or exposure > cap:
                 self.cancel_entries()
         if pos.qty == 0:
             self.exiting = False
             self.exit_request = None
             self.hwm = 0
+            self._ignored.clear()
             self.wake_emergency.set()
         self.arm_monitor()
         k.after_fill(self)
@@ -365,7 +377,7 @@ class Ticker:
         refusal = k.entry_block_reason()
         if refusal is None and (self.exiting or self.exit_order is not None):
             refusal = "exit in progress"
-        if refusal is None and self.stale:
+        if refusal is None and self.stale and k.stale_blocks_entries:
             refusal = "feed stale"
         now = k.clock.now_ns()
         if refusal is not None:
@@ -373,7 +385,7 @@ class Ticker:
             return
         # re-check the cap at send time: fills may have landed since the signal
         _, cap = self.sizing()
-        room = cap - abs(self.position.qty) - self.working_entry_qty() - self.pending_entry_qty()
+        room = cap - self.exposure()  # this entry has left the queue: it is not counted
         qty = self.inst.round_lots(min(qty, room))
         if qty <= 0:
             k.journal.emit(now, "risk_rejected", symbol=self.symbol,
@@ -393,7 +405,8 @@ class Ticker:
     async def _send_exit(self, reason: str) -> None:
         k = self.k
         qty = abs(self.position.qty)
-        if not qty or self.exit_order is not None or self.emergency_running:
+        if not qty or (k.single_exit_lock and (self.exit_order is not None
+                                               or self.emergency_running)):
             return
         side = Side.SELL if self.position.qty > 0 else Side.BUY
         now = k.clock.now_ns()
@@ -435,6 +448,7 @@ class Ticker:
         if not self.stale:
             self.stale = True
             k.journal.emit(now, "feed_stale", symbol=self.symbol)
+            k.on_feed_stale()
 
     async def _emergency_loop(self, reason: str) -> None:
         """Cancel the previous exit, send a fresh one at the touch, until flat."""
@@ -443,6 +457,9 @@ class Ticker:
         attempt = 0
         try:
             while self.position.qty:
+                if (k.emergency_max_attempts is not None
+                        and self.emergency_attempts >= k.emergency_max_attempts):
+                    await trio.sleep_forever()  # test seam only: the naive "try once" exit
                 if not k.connected:
                     await k.wait_connected()
                     continue
@@ -458,6 +475,7 @@ class Ticker:
                 if not self.position.qty:
                     break
                 attempt += 1
+                self.emergency_attempts += 1
                 qty = abs(self.position.qty)
                 side = Side.SELL if self.position.qty > 0 else Side.BUY
                 price = self.bid if side is Side.SELL else self.ask

@@ -102,6 +102,10 @@ class Exchange:
         # the venue's own books of record: what reconciliation compares against
         self.positions = [0] * len(symbols)
         self.cash_delta = 0
+        # when a no_fill window closes the venue works again: orders that waited match
+        # against the quote in force then, not only when the next quote happens to come
+        for w in faults.no_fills:
+            engine.call_at(w.end, self._rematch_all)
 
     # ------------------------------------------------------------ market data
 
@@ -115,6 +119,11 @@ class Exchange:
         book.has_quote = True
         if book.active:
             self._match(book)
+
+    def _rematch_all(self, _: object = None) -> None:
+        for book in self.books:
+            if book.active:
+                self._match(book)
 
     def set_halted(self, idx: int, halted: bool) -> None:
         self.books[idx].halted = halted

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ..kernel.journal import Journal
 
-CapFn = Callable[[str], int]
+CapFn = Callable[[str], tuple[int, int]]  # symbol -> (cap now, highest cap any tier allows)
 
 
 class InvariantChecker:
@@ -69,7 +69,9 @@ class InvariantChecker:
                 self.max_abs_position[sym] = absq
             if o["role"] == "ENTRY":
                 self.working_entry[sym] = self.working_entry.get(sym, 0) - qty
-                self._check_exposure(ev, sym)
+            ceiling = self.cap_for(sym)[1]
+            if absq > ceiling:
+                self._violate(ev, "exposure_cap", f"{sym} position {absq} above cap {ceiling}")
             if o["filled"] >= o["qty"]:
                 self._done(oid)
         elif t in ("order_cancelled", "order_rejected", "order_expired"):
@@ -97,8 +99,13 @@ class InvariantChecker:
             self.working_exits.get(sym, set()).discard(oid)
 
     def _check_exposure(self, ev: dict[str, Any], sym: str) -> None:
+        """Checked when an entry is sent: filled + working entries within today's cap.
+
+        (Fills move quantity from working to filled, so they cannot raise exposure;
+        they are checked against the highest cap, which a shrinking tier cap may
+        leave exposure above until the cancels land.)"""
         exposure = abs(self.position.get(sym, 0)) + self.working_entry.get(sym, 0)
-        cap = self.cap_for(sym)
+        cap = self.cap_for(sym)[0]
         if exposure > cap:
             self._violate(ev, "exposure_cap", f"{sym} exposure {exposure} above cap {cap}")
 

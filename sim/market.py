@@ -7,15 +7,20 @@ quantiles, so a path is bit-identical on every platform (no libm in the loop).
 
 Rules, in the order they apply at equal times: an explicit tick sets the quote; a
 gap jumps the path level by ``pct`` at its time; the walk steps every ``every`` after
-the last explicit tick. A halt drops every tick in ``[t, t+for)``; the walk keeps
-moving underneath, so the first tick after a halt can itself be a gap.
+the last explicit tick. A halt drops every tick in ``[t, t+for)``; the path keeps
+moving underneath, and when a halt that swallowed ticks ends, the quote in force is
+published at its end (the reopen), so the first tick after a halt can itself be a gap.
+
+Quotes stay on the instrument's tick grid: a spread is rounded up to whole ticks, and
+``bid = last - spread/2`` is taken to the grid price at or below it (``ask = bid +
+spread``), so an odd-tick spread never yields half-tick prices.
 """
 from __future__ import annotations
 
 import random
 from fractions import Fraction
 from statistics import NormalDist
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import attrs
 
@@ -68,16 +73,64 @@ def _snap(units: int, tick: int) -> int:
     return max(q, 1) * tick
 
 
+def merge_halts(halts: "Iterable[tuple[int, int]]") -> tuple[tuple[int, int], ...]:
+    """Halts as sorted, disjoint ``[start, end)`` intervals (overlaps merged)."""
+    out: list[list[int]] = []
+    for start, end in sorted(halts):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return tuple((a, b) for a, b in out)
+
+
 def generate(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tuple[int, ...]]:
     """Yield the instrument's ticks up to and including ``horizon``."""
+    ticks = _path(idx, spec, horizon, seed)
+    halts = merge_halts(spec.halts)
+    if not halts:
+        return ticks
+    return _halted(ticks, halts, horizon)
+
+
+def _halted(ticks: Iterator[tuple[int, ...]], halts: tuple[tuple[int, int], ...],
+            horizon: int) -> Iterator[tuple[int, ...]]:
+    """Drop every tick inside a halt; when a halt that swallowed ticks ends, publish
+    the quote in force then (the reopening quote), unless a tick comes at that very
+    time anyway. So a gap or an explicit tick inside a halt shows at the reopen."""
+    hi = 0
+    n = len(halts)
+    held: tuple[int, ...] | None = None  # the latest tick a halt swallowed
+    held_end = 0
+    for tk in ticks:
+        t = tk[0]
+        if held is not None and held_end <= t:
+            if held_end < t:
+                yield (held_end, *held[1:])
+            held = None
+        while hi < n and halts[hi][1] <= t:
+            hi += 1
+        if hi < n and halts[hi][0] <= t:
+            held = tk
+            held_end = halts[hi][1]
+            continue
+        yield tk
+    if held is not None and held_end <= horizon:
+        yield (held_end, *held[1:])
+
+
+def _path(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tuple[int, ...]]:
     rng = random.Random(seed)
     getbits = rng.getrandbits
     table = Z_TABLE
     tick = spec.tick_units
-    spread = spec.spread
-    half = spread // 2
+    # quotes sit on the tick grid: the spread is rounded up to whole ticks, and for an
+    # odd number of ticks the bid is the grid price just below last - spread/2
+    spread = -(-spec.spread // tick) * tick
+    below = (spread // tick + 1) // 2 * tick  # bid = level - below, ask = bid + spread
     depth = spec.depth
-    halts = list(spec.halts)
     gaps = list(spec.gaps)
     explicit = list(spec.ticks)
     walk = spec.walk
@@ -85,21 +138,15 @@ def generate(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tupl
     level = 0
     bid = ask = 0
     bsz = asz = depth
-    gi = ei = hi = 0
-
-    def halted(t: int) -> bool:
-        nonlocal hi
-        while hi < len(halts) and halts[hi][1] <= t:
-            hi += 1
-        return hi < len(halts) and halts[hi][0] <= t
+    gi = ei = 0
 
     walk_t: int | None = None
     if walk is not None:
         walk_t = (explicit[-1].t + walk.every) if explicit else 0
         if not explicit:
             assert walk.start is not None
-            level = walk.start
-            bid, ask = level - half, level - half + spread
+            level = _snap(walk.start, tick)
+            bid, ask = level - below, level - below + spread
         vol = walk.vol_bps
         drift = walk.drift_bps
         # step = price * (vol * z / Z_SCALE + drift) / 10000, rounded to the tick grid
@@ -125,18 +172,19 @@ def generate(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tupl
             if pt.bid is not None or pt.ask is not None:
                 bid = pt.bid if pt.bid is not None else (pt.ask or 0) - spread
                 ask = pt.ask if pt.ask is not None else bid + spread
-                level = pt.last if pt.last is not None else (bid + ask) // 2
+                # the path level (and `last`) stays on the grid so a walk can go on from it
+                level = pt.last if pt.last is not None else _snap((bid + ask) // 2, tick)
             else:
                 assert pt.last is not None
                 level = pt.last
-                bid, ask = level - half, level - half + spread
+                bid, ask = level - below, level - below + spread
             bsz = pt.bid_size if pt.bid_size is not None else depth
             asz = pt.ask_size if pt.ask_size is not None else depth
         elif tg == t:
             pct = gaps[gi][1]
             gi += 1
             level = _snap(int(level * (100 + pct) / 100), tick)
-            bid, ask = level - half, level - half + spread
+            bid, ask = level - below, level - below + spread
             bsz = asz = depth
             if tw == t:
                 walk_t = t + every  # the gap replaces this walk step
@@ -155,11 +203,9 @@ def generate(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tupl
                 level += step * tick
                 if level < tick:
                     level = tick
-                if not halts or not halted(wt):
-                    yield (wt, idx, level - half, level - half + spread, level, depth, depth)
+                yield (wt, idx, level - below, level - below + spread, level, depth, depth)
                 wt += every
             walk_t = wt
-            bid, ask = level - half, level - half + spread
+            bid, ask = level - below, level - below + spread
             continue
-        if not halted(t):
-            yield (t, idx, bid, ask, level, bsz, asz)
+        yield (t, idx, bid, ask, level, bsz, asz)

@@ -177,9 +177,12 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     if kernel_hook is not None:
         kernel_hook(kernel)
 
-    def cap_for(symbol: str) -> int:
+    sizing = scn.config.sizing
+    ceiling = max([sizing.max_position_size] + [t.max_position_size for t in sizing.tier_list])
+
+    def cap_for(symbol: str) -> tuple[int, int]:
         t = kernel.tickers.get(symbol)
-        return t.sizing()[1] if t is not None else scn.config.sizing.max_position_size
+        return (t.sizing()[1] if t is not None else sizing.max_position_size), ceiling
 
     checker = InvariantChecker(journal, cap_for)
     journal.add_listener(checker)
@@ -197,6 +200,11 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         for start, end in spec.halts:
             engine.call_at(start, lambda i: exchange.set_halted(i, True), idx)
             engine.call_at(end, lambda i: exchange.set_halted(i, False), idx)
+    for op in scn.operator:
+        if op.action == "kill_switch":
+            engine.call_at(op.t, lambda mode: kernel.kill_switch("operator", mode), op.mode)
+        else:
+            engine.call_at(op.t, lambda _: kernel.reset_kill_switch("operator"))
     for sig in scn.signals:
         engine.call_at(sig.t, kernel.on_signal,
                        Signal(sig.symbol, sig.side, sig.t, sig.published, source="scenario"))

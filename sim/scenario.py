@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -126,6 +127,15 @@ class FaultSpec:
 
 
 @attrs.frozen
+class OperatorSpec:
+    """Addition to v1: an operator's manual act at time t (kill switch, its reset)."""
+
+    t: Duration
+    action: str  # "kill_switch" | "reset_kill_switch"
+    mode: str = "close_all"  # for kill_switch: stop_new_trades | cancel_all | close_all
+
+
+@attrs.frozen
 class PnlBound:
     min: SignedMoney | None = None
     max: SignedMoney | None = None
@@ -155,6 +165,7 @@ class Scenario:
     market: dict[str, MarketSpec] = attrs.Factory(dict)
     signals: list[SignalSpec] = attrs.Factory(list)
     faults: list[FaultSpec] = attrs.Factory(list)
+    operator: list[OperatorSpec] = attrs.Factory(list)
     expect: ExpectSpec = ExpectSpec()
     # not part of the file: where it came from and the hash of its bytes
     source: str = ""
@@ -206,12 +217,59 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _rename_for(data: Any) -> Any:
-    """YAML's ``for`` is a Python keyword: fields call it ``for_``."""
-    if isinstance(data, dict) and "for" in data:
+def _rename_for(data: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    """YAML's ``for`` is a Python keyword: fields call it ``for_``. The file must say
+    ``for``: a ``for_`` in the file is an unknown key, not a silent synonym."""
+    if isinstance(data, dict) and ("for" in data or "for_" in data):
         data = dict(data)
-        data["for_"] = data.pop("for")
+        if "for_" in data:
+            data.pop("for_")
+            problems.append((f"{path}.for_", "unknown key (the key is 'for')"))
+        if "for" in data:
+            data["for_"] = data.pop("for")
     return data
+
+
+def _duplicate_keys(node: Any, path: str = "", _active: frozenset[int] = frozenset()
+                    ) -> list[tuple[str, str]]:
+    """Duplicate mapping keys anywhere in a composed YAML document, by key path."""
+    if id(node) in _active:  # an alias cycle
+        return []
+    active = _active | {id(node)}
+    out: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+                sub = f"{path}.{key}" if path else key
+                line = key_node.start_mark.line + 1
+                ident = (key_node.tag, key)
+                if ident in seen:
+                    out.append((sub, f"duplicate key (lines {seen[ident]} and {line})"))
+                else:
+                    seen[ident] = line
+            else:
+                sub = path
+            out.extend(_duplicate_keys(value_node, sub, active))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.extend(_duplicate_keys(item, f"{path}[{i}]", active))
+    return out
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        dups = _duplicate_keys(node)
+        if dups:
+            raise ScenarioError(source, dups)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _parse_start(text: str) -> int:
@@ -242,7 +300,7 @@ def loads(raw: bytes | str, source: str = "<scenario>") -> Scenario:
     if isinstance(raw, str):
         raw = raw.encode()
     try:
-        data = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # noqa: S506 - strict safe loader
+        data = _load_yaml(raw.decode("utf-8"), source)
     except UnicodeDecodeError:
         raise ScenarioError(source, [("", "file is not UTF-8 text")]) from None
     except yaml.YAMLError as exc:
@@ -266,14 +324,15 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenar
         market = {k: dict(v) if isinstance(v, dict) else v for k, v in market.items()}
         for sym, spec in market.items():
             if isinstance(spec, dict) and isinstance(spec.get("halts"), list):
-                spec["halts"] = [_rename_for(h) for h in spec["halts"]]
+                spec["halts"] = [_rename_for(h, f"market.{sym}.halts[{j}]", problems)
+                                 for j, h in enumerate(spec["halts"])]
         data["market"] = market
     faults = data.get("faults")
     if isinstance(faults, list):
         for i, f in enumerate(faults):
             if isinstance(f, dict):
                 problems.extend(_check_fault_keys(f, f"faults[{i}]"))
-        data["faults"] = [_rename_for(f) for f in faults]
+        data["faults"] = [_rename_for(f, f"faults[{i}]", problems) for i, f in enumerate(faults)]
     if "source" in data or "sha256" in data:
         for key in ("source", "sha256"):
             if key in data:
@@ -291,9 +350,13 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenar
     return scn
 
 
+_FOR_SEGMENT = re.compile(r"\.for_(?=$|[.\[])")
+
+
 def _fix_for(problem: tuple[str, str]) -> tuple[str, str]:
+    """Report the field ``for_`` under the name the file uses, ``for``."""
     path, msg = problem
-    return path.replace(".for_", ".for"), msg
+    return _FOR_SEGMENT.sub(".for", path), msg.replace("'for_'", "'for'")
 
 
 def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -407,6 +470,8 @@ def _validate(s: Scenario) -> list[tuple[str, str]]:
                 out.append((f"{wp}.start", "needed when the walk has no explicit tick before it"))
             if m.walk.start is not None and m.walk.start <= 0:
                 out.append((f"{wp}.start", "must be positive"))
+            elif m.walk.start is not None and tick_units and m.walk.start % tick_units:
+                out.append((f"{wp}.start", f"not a multiple of tick_size {inst.tick_size}"))  # type: ignore[union-attr]
         if not m.ticks and m.walk is None:
             out.append((p, "a market needs ticks or a walk"))
         for j, g in enumerate(m.gaps):
@@ -433,6 +498,15 @@ def _validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.max_qty", "must be positive"))
         if f.p is not None and not 0 <= f.p <= 1:
             out.append((f"{p}.p", "must be between 0 and 1"))
+
+    for i, op in enumerate(s.operator):
+        p = f"operator[{i}]"
+        if op.action not in ("kill_switch", "reset_kill_switch"):
+            out.append((f"{p}.action", f"must be kill_switch or reset_kill_switch, got {op.action!r}"))
+        if op.mode not in ("stop_new_trades", "cancel_all", "close_all"):
+            out.append((f"{p}.mode", f"must be stop_new_trades, cancel_all or close_all, got {op.mode!r}"))
+        if op.t > s.duration:
+            out.append((f"{p}.t", "is after the scenario's duration"))
 
     e = s.expect
     for key in ("final_position", "max_position", "realized_pnl"):
@@ -479,7 +553,7 @@ def _check_matcher(m: dict[str, Any], path: str, *, counts: bool,
 
 def market_path_specs(s: Scenario) -> dict[str, Any]:
     """Scenario market sections as sim.market.PathSpec objects."""
-    from .market import PathSpec, PathTick
+    from .market import PathSpec, PathTick, merge_halts
     from .market import WalkSpec as MWalk
 
     out = {}
@@ -499,7 +573,7 @@ def market_path_specs(s: Scenario) -> dict[str, Any]:
                         for t in m.ticks),
             walk=walk,
             gaps=tuple(sorted((g.t, Fraction(g.pct)) for g in m.gaps)),
-            halts=tuple(sorted((h.t, h.t + h.for_) for h in m.halts)),
+            halts=merge_halts((h.t, h.t + h.for_) for h in m.halts),
         )
     return out
 

@@ -67,6 +67,12 @@ class SimVenue:
             for report in held:
                 self.sink.on_report(report)
             self.sink.on_connection(True, "simulated reconnect")
+            # resubscription: like a broker, the session starts with a fresh quote
+            for book in self._books:
+                handler = self.handlers[book.idx]
+                if handler is not None and book.has_quote:
+                    handler(self.engine.now, book.bid, book.ask, book.last, book.avail_bid,
+                            book.avail_ask)
 
     # ------------------------------------------------------------ data
 
@@ -78,7 +84,13 @@ class SimVenue:
             raise VenueError(f"no instrument {symbol!r} at this venue") from None
 
     async def subscribe(self, instrument: Instrument, on_quote: QuoteHandler) -> None:
-        self.handlers[self.exchange.index[instrument.symbol]] = on_quote
+        """Subscribe; like a broker's market-data request, it starts with the current quote."""
+        idx = self.exchange.index[instrument.symbol]
+        self.handlers[idx] = on_quote
+        book = self._books[idx]
+        if book.has_quote and self.up:
+            on_quote(self.engine.now, book.bid, book.ask, book.last, book.avail_bid,
+                     book.avail_ask)
         await trio.lowlevel.checkpoint()
 
     def deliver_tick(self, tick: tuple[int, ...]) -> None:

@@ -185,6 +185,10 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(kernel.run)
+                if cfg.news is not None:
+                    from .news import tail_jsonl
+
+                    nursery.start_soon(tail_jsonl, cfg.news, kernel)
                 if ready is not None:
                     ready.set()
                 if duration_s is not None:
