@@ -1,8 +1,9 @@
 """Positions with exact average cost and realized P&L.
 
-Cost basis is kept as an exact rational in price units: an average price of
-100.3333... is not a Decimal, and rounding it per fill would let P&L drift.
-Fractions are touched only on fills; the tick path works on integer thresholds.
+Cost basis is exact: an integer number of price units while every division so far
+was exact, a Fraction once one was not (an average price of 100.3333... is not a
+Decimal, and rounding it per fill would let P&L drift). Plain ints keep the common
+case fast; Python's int/Fraction arithmetic keeps the rare case exact.
 """
 from __future__ import annotations
 
@@ -10,48 +11,57 @@ from fractions import Fraction
 
 import attrs
 
+Exact = int | Fraction
+
+
+def _div(num: Exact, den: int) -> Exact:
+    """num / den, as an int when exact."""
+    if type(num) is int and num % den == 0:
+        return num // den
+    return Fraction(num) / den
+
 
 @attrs.define(slots=True)
 class Position:
     symbol: str
     qty: int = 0  # signed: + long, - short
-    cost: Fraction = Fraction(0)  # signed qty * average price, in price units
-    realized: Fraction = Fraction(0)  # money units (1e-8)
+    cost: Exact = 0  # signed qty * average price, in price units
+    realized: Exact = 0  # money units (1e-8)
     opened_ns: int | None = None
     fills: int = 0
 
     @property
-    def avg_price(self) -> Fraction:
-        return self.cost / self.qty if self.qty else Fraction(0)
+    def avg_price(self) -> Exact:
+        return _div(self.cost, self.qty) if self.qty else 0
 
-    def apply_fill(self, side_sign: int, qty: int, price: int, ts_ns: int) -> Fraction:
+    def apply_fill(self, side_sign: int, qty: int, price: int, ts_ns: int) -> Exact:
         """Apply a fill; return the P&L it realized (money units)."""
         signed = side_sign * qty
         self.fills += 1
-        realized = Fraction(0)
-        if self.qty == 0 or (self.qty > 0) == (signed > 0):
-            if self.qty == 0:
+        q = self.qty
+        if q == 0 or (q > 0) == (signed > 0):
+            if q == 0:
                 self.opened_ns = ts_ns
-            self.qty += signed
+            self.qty = q + signed
             self.cost += signed * price
-            return realized
+            return 0
         # reducing, closing or flipping
-        closing = min(abs(signed), abs(self.qty))
-        avg = self.avg_price
-        direction = 1 if self.qty > 0 else -1
-        realized = direction * closing * (price - avg)
+        closing = min(abs(signed), abs(q))
+        direction = 1 if q > 0 else -1
+        removed = _div(self.cost * closing, abs(q))  # cost of the closed part, signed like q
+        realized = direction * closing * price - removed
         self.realized += realized
-        self.cost -= direction * closing * avg
-        self.qty += signed
+        self.cost -= removed
+        self.qty = q + signed
         rest = abs(signed) - closing
         if self.qty == 0:
-            self.cost = Fraction(0)
+            self.cost = 0
             self.opened_ns = None
         elif rest:
             # flipped through zero: the remainder opens a new position at this price
-            self.cost = Fraction(side_sign * rest * price)
+            self.cost = side_sign * rest * price
             self.opened_ns = ts_ns
         return realized
 
-    def unrealized(self, mark: int) -> Fraction:
-        return self.qty * mark - self.cost if self.qty else Fraction(0)
+    def unrealized(self, mark: int) -> Exact:
+        return self.qty * mark - self.cost if self.qty else 0

@@ -63,7 +63,7 @@ class Kernel:
         self.tickers: dict[str, Ticker] = {}
         self.orders: dict[str, Order] = {}
         self.ids = OrderIds()
-        self.realized_total = Fraction(0)
+        self.realized_total: int | Fraction = 0
         self.connected = False
         self._wake_connected = Wakeup()
         self._connected_waiters: list[Wakeup] = []
@@ -225,8 +225,8 @@ class Kernel:
             return
         inst = self.instruments[order.symbol]
         fields: dict[str, Any] = dict(order_id=order.order_id, symbol=order.symbol,
-                                      role=order.role, side=order.side, qty=str(order.qty),
-                                      order_type=order.order_type)
+                                      role=order.role.value, side=order.side.value,
+                                      qty=str(order.qty), order_type=order.order_type.value)
         if order.price is not None:
             fields["price"] = fmt_units(order.price, inst.price_places)
         self.orders[order.order_id] = order
@@ -240,7 +240,7 @@ class Kernel:
                 order.transition(OrderState.REJECTED)
                 self.journal.emit(self.clock.now_ns(), "order_rejected",
                                   order_id=order.order_id, symbol=order.symbol,
-                                  role=order.role, reason=f"not sent: {exc}")
+                                  role=order.role.value, reason=f"not sent: {exc}")
                 self._order_done(order)
 
     async def cancel(self, order: Order) -> None:
@@ -279,7 +279,7 @@ class Kernel:
                 return
             inst = self.instruments[order.symbol]
             self.journal.emit(now, "fill", order_id=order.order_id, symbol=order.symbol,
-                              role=order.role, side=order.side, qty=str(report.qty),
+                              role=order.role.value, side=order.side.value, qty=str(report.qty),
                               price=fmt_units(report.price, inst.price_places))
             ticker = self.tickers[order.symbol]
             ticker.on_fill(order, report.qty, report.price, now)
@@ -304,7 +304,7 @@ class Kernel:
                                   detail=str(exc))
             return
         fields: dict[str, Any] = dict(order_id=order.order_id, symbol=order.symbol,
-                                      role=order.role)
+                                      role=order.role.value)
         if report.reason:
             fields["reason"] = report.reason
         self.journal.emit(now, _REPORT_EVENT[report.kind], **fields)

@@ -70,7 +70,7 @@ class Ticker:
         self._stale_after = cfg.monitor.stale_after
         # trading state
         self.position = Position(self.symbol)
-        self.trade_realized = Fraction(0)
+        self.trade_realized: int | Fraction = 0
         self.entries: dict[str, Order] = {}
         self.exit_order: Order | None = None
         self.pending_entries: deque[tuple[Side, int, str]] = deque()
@@ -299,7 +299,7 @@ class Ticker:
         pos = self.position
         was_flat = pos.qty == 0
         if was_flat:
-            self.trade_realized = Fraction(0)
+            self.trade_realized = 0
         realized = pos.apply_fill(order.side.sign, qty, price, ts)
         self.trade_realized += realized
         if was_flat and pos.qty:

@@ -14,7 +14,10 @@ PRICE_DECIMALS = 8
 PRICE_SCALE = 10**PRICE_DECIMALS
 NS_PER_S = 1_000_000_000
 
-_DURATION_RE = re.compile(r"^(\d+)(ns|us|ms|s|m|h|d)$")
+# ASCII digits only: \d (and int(), and Decimal()) also take other scripts' digits
+_DURATION_RE = re.compile(r"([0-9]+)(ns|us|ms|s|m|h|d)")
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_MAX_ADJUSTED = 30  # no price or amount has more than 30 digits before the point
 _DURATION_UNITS = {
     "ns": 1,
     "us": 1_000,
@@ -34,7 +37,7 @@ def parse_duration(text: object) -> int:
     """``"250ms"`` -> 250_000_000 ns. Integer + unit only, as the format says."""
     if isinstance(text, bool) or not isinstance(text, str):
         raise UnitError(f"expected a duration like '250ms', '10s', '5m', got {text!r}")
-    m = _DURATION_RE.match(text.strip())
+    m = _DURATION_RE.fullmatch(text.strip())
     if not m:
         raise UnitError(f"cannot parse duration {text!r} (integer + unit: ms, s, m, h)")
     return int(m.group(1)) * _DURATION_UNITS[m.group(2)]
@@ -59,9 +62,11 @@ def parse_decimal(value: object) -> Decimal:
     elif isinstance(value, float):
         d = Decimal(repr(value))
     elif isinstance(value, str):
+        if not _DECIMAL_RE.fullmatch(value.strip()):
+            raise UnitError(f"cannot parse {value!r} as a decimal number")
         try:
             d = Decimal(value.strip())
-        except InvalidOperation:
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numerals
             raise UnitError(f"cannot parse {value!r} as a decimal number") from None
     else:
         raise UnitError(f"expected a number or numeric string, got {type(value).__name__}")
@@ -71,31 +76,59 @@ def parse_decimal(value: object) -> Decimal:
 
 
 def to_units(value: object) -> int:
-    """A price or money amount as integer 1e-8 units; refuses anything finer."""
+    """A price or money amount as integer 1e-8 units; refuses anything finer.
+
+    Integer arithmetic on the decimal's digits: Decimal operations round to the
+    context's 28 digits, and a price must never be rounded silently."""
     d = parse_decimal(value)
-    scaled = d.scaleb(PRICE_DECIMALS)
-    if scaled != scaled.to_integral_value():
+    if d and d.adjusted() >= _MAX_ADJUSTED:
+        raise UnitError(f"{value!r} is too large for a price or amount")
+    sign, digits, exp = d.as_tuple()
+    assert isinstance(exp, int)  # finite: parse_decimal refuses the rest
+    n = int("".join(map(str, digits)))
+    shift = exp + PRICE_DECIMALS
+    if n == 0:
+        return 0
+    if shift < -len(digits):  # a nonzero digit lies beyond the 8th place (no 10**huge)
         raise UnitError(f"{value!r} has more than {PRICE_DECIMALS} decimal places")
-    return int(scaled)
+    if shift >= 0:
+        units = n * 10**shift
+    else:
+        units, rest = divmod(n, 10**-shift)
+        if rest:
+            raise UnitError(f"{value!r} has more than {PRICE_DECIMALS} decimal places")
+    return -units if sign else units
 
 
 def units_to_decimal(units: int | Fraction, places: int = 2) -> Decimal:
-    """Units back to a Decimal with at least ``places`` decimals, more only if needed."""
+    """Units back to a Decimal with at least ``places`` decimals, more only if needed.
+
+    A Fraction is rounded (half to even, exactly) to whole units first. Built from
+    the digits, so nothing is rounded to the decimal context and zero is never -0."""
     if isinstance(units, Fraction):
-        q = Decimal(units.numerator) / Decimal(units.denominator)
-        d = q.scaleb(-PRICE_DECIMALS).quantize(Decimal(1).scaleb(-PRICE_DECIMALS))
-    else:
-        d = Decimal(units).scaleb(-PRICE_DECIMALS)
-    d = d.normalize()
-    exp = d.as_tuple().exponent
-    if isinstance(exp, int) and exp > -places:
-        d = d.quantize(Decimal(1).scaleb(-places))
-    return d
+        units = round(units)
+    digits = str(abs(units)).rjust(PRICE_DECIMALS + 1, "0")
+    whole, frac = digits[:-PRICE_DECIMALS], digits[-PRICE_DECIMALS:].rstrip("0")
+    if len(frac) < places:
+        frac = frac.ljust(places, "0")
+    sign = "-" if units < 0 else ""
+    return Decimal(f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}")
 
 
 def fmt_units(units: int | Fraction, places: int = 2) -> str:
-    d = units_to_decimal(units, places)
-    return format(d, "f")
+    """Price/money units as text with at least ``places`` decimals (more only if needed).
+
+    Integers take a pure-integer path: this runs for every journaled price.
+    """
+    if type(units) is int or (isinstance(units, Fraction) and units.denominator == 1):
+        n = int(units)
+        sign = "-" if n < 0 else ""
+        whole, frac = divmod(abs(n), PRICE_SCALE)
+        digits = f"{frac:0{PRICE_DECIMALS}d}".rstrip("0")
+        if len(digits) < places:
+            digits = digits + "0" * (places - len(digits))
+        return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"
+    return format(units_to_decimal(units, places), "f")
 
 
 def decimals_of(step: Decimal) -> int:
