@@ -30,11 +30,21 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise JournalError(f"{value} in a journal event: money must be a finite number")
+        if not value and value.is_signed():
+            value = value.copy_abs()  # -0.00 and 0.00 are the same amount: one spelling
         return format(value, "f")
     if isinstance(value, enum.Enum):
-        return value.value
+        return _canonical(value.value)
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            key = _key(k)
+            if key in out:
+                raise JournalError(f"two keys read back as {key!r} in one journal object")
+            out[key] = _canonical(v)
+        return out
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
     if isinstance(value, float):
@@ -42,6 +52,16 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, Fraction):
         raise JournalError("Fraction in a journal event: format it first")
     raise JournalError(f"cannot journal a {type(value).__name__}")
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return k
+    if isinstance(k, enum.Enum):
+        return _key(k.value)
+    if isinstance(k, int) and not isinstance(k, bool):
+        return str(k)
+    raise JournalError(f"cannot use a {type(k).__name__} as a journal key")
 
 
 def canonical(event: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +98,8 @@ class Journal:
 
     def emit(self, ts_ns: int, type_: str, **fields: Any) -> dict[str, Any]:
         """Write one event; listeners see it in its canonical (read-back) form."""
+        if type(ts_ns) is not int:
+            raise JournalError(f"ts_ns must be integer nanoseconds, got {ts_ns!r}")
         event = {"ts_ns": ts_ns, "type": type_, **fields}
         for value in fields.values():
             if type(value) not in _PLAIN:

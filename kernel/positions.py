@@ -36,6 +36,8 @@ class Position:
 
     def apply_fill(self, side_sign: int, qty: int, price: int, ts_ns: int) -> Exact:
         """Apply a fill; return the P&L it realized (money units)."""
+        if qty <= 0 or (side_sign != 1 and side_sign != -1):
+            raise ValueError(f"{self.symbol}: bad fill: side {side_sign}, qty {qty}")
         signed = side_sign * qty
         self.fills += 1
         q = self.qty

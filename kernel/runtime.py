@@ -205,24 +205,26 @@ class Kernel:
         """max_order_rate per second per venue session (sliding one-second window)."""
         limit = self.config.risk.max_order_rate
         times = self._send_times
-        now = self.clock.now_ns()
-        while times and times[0] <= now - NS_PER_S:
-            times.popleft()
-        if len(times) >= limit:
-            await self.clock.sleep_until(times[0] + NS_PER_S)
+        while True:  # several tickers' queues may be waiting: re-check after every wait
             now = self.clock.now_ns()
             while times and times[0] <= now - NS_PER_S:
                 times.popleft()
+            if len(times) < limit:
+                break
+            await self.clock.sleep_until(times[0] + NS_PER_S)
         times.append(now)
 
     async def submit(self, order: Order) -> None:
         await self._pace()
-        if self.close_all_active and order.role is Role.ENTRY:
-            order.transition(OrderState.REJECTED)
-            self.journal.emit(self.clock.now_ns(), "risk_rejected", symbol=order.symbol,
-                              reason="kill switch close_all")
-            self._order_done(order)
-            return
+        if order.role is Role.ENTRY:
+            # pacing may have waited: the world can have changed (a kill switch fired)
+            refusal = self.entry_block_reason()
+            if refusal is not None:
+                order.transition(OrderState.REJECTED)
+                self.journal.emit(self.clock.now_ns(), "risk_rejected", symbol=order.symbol,
+                                  reason=refusal)
+                self._order_done(order)
+                return
         inst = self.instruments[order.symbol]
         fields: dict[str, Any] = dict(order_id=order.order_id, symbol=order.symbol,
                                       role=order.role.value, side=order.side.value,
