@@ -7,7 +7,7 @@ adapter's socket reader.
 """
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable
@@ -28,6 +28,7 @@ from .venue import ExecReport, ReportKind, Venue, VenueError
 from .wakeup import Wakeup
 
 StrategyFactory = Callable[[str], "Strategy | None"]
+_RECENT = 8192  # terminal orders and exec ids remembered for late/duplicate reports
 
 _REPORT_STATE = {
     ReportKind.ACCEPTED: OrderState.ACCEPTED,
@@ -61,13 +62,16 @@ class Kernel:
         self.instruments = instruments
         self.strategy_factory = strategy_factory
         self.tickers: dict[str, Ticker] = {}
+        # live orders; terminal ones move to a bounded memory of recent ones, so a long
+        # run does not grow with its order count (late reports still find them)
         self.orders: dict[str, Order] = {}
+        self._recent_done: OrderedDict[str, Order] = OrderedDict()
         self.ids = OrderIds()
         self.realized_total: int | Fraction = 0
         self.connected = False
         self._wake_connected = Wakeup()
         self._connected_waiters: list[Wakeup] = []
-        self._seen_exec_ids: set[str] = set()
+        self._seen_exec_ids: OrderedDict[str, None] = OrderedDict()  # bounded, recent
         self._send_times: deque[int] = deque()
         self._root: trio.Nursery | None = None
         self._starting: dict[str, list[Signal]] = {}
@@ -258,7 +262,7 @@ class Kernel:
     # ------------------------------------------------------------ venue callbacks
 
     def on_report(self, report: ExecReport) -> None:
-        order = self.orders.get(report.order_id)
+        order = self.orders.get(report.order_id) or self._recent_done.get(report.order_id)
         now = self.clock.now_ns()  # when the kernel learned it, so the journal is ordered
         if order is None:
             self.error_count += 1
@@ -271,7 +275,10 @@ class Kernel:
                     self.journal.emit(now, "report_duplicate", order_id=order.order_id,
                                       exec_id=report.exec_id)
                     return
-                self._seen_exec_ids.add(report.exec_id)
+                seen = self._seen_exec_ids
+                seen[report.exec_id] = None
+                if len(seen) > _RECENT:
+                    seen.popitem(last=False)
             try:
                 order.apply_fill(report.qty)
             except (IllegalTransition, Overfill) as exc:
@@ -327,6 +334,11 @@ class Kernel:
             self.kill_switch("stale_data", "stop_new_trades")
 
     def _order_done(self, order: Order) -> None:
+        if self.orders.pop(order.order_id, None) is not None:
+            done = self._recent_done
+            done[order.order_id] = order
+            if len(done) > _RECENT:
+                done.popitem(last=False)
         ticker = self.tickers.get(order.symbol)
         if ticker is not None:
             ticker.on_order_update(order)

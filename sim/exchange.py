@@ -174,11 +174,14 @@ class Exchange:
 
     def _reject(self, xo: XOrder, reason: str) -> None:
         xo.working = False
+        self.orders.pop(xo.order_id, None)
         self._emit(ReportKind.REJECTED, xo, reason=reason)
 
     def _remove(self, xo: XOrder) -> None:
+        """Take a working order off the book (done orders are forgotten: memory stays flat)."""
         book = self.books[xo.idx]
         xo.working = False
+        self.orders.pop(xo.order_id, None)
         book.active -= 1
         if xo.otype == "MARKET" or xo.triggered:
             book.markets.remove(xo)

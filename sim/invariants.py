@@ -88,7 +88,7 @@ class InvariantChecker:
             self.close_all = False
 
     def _done(self, oid: str) -> None:
-        o = self.orders.get(oid)
+        o = self.orders.pop(oid, None)  # forgotten once terminal: memory stays flat
         if o is None or not o["live"]:
             return
         o["live"] = False

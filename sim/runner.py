@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import heapq
-import io
 import platform
 import random
 from pathlib import Path
@@ -84,17 +83,16 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
     (the benchmarks use it to time the kernel apart from path generation).
     """
     seed = scn.seed if seed is None else seed
-    sink: IO[bytes]
+    sink: IO[bytes] | None = None
     if journal_path is not None:
         Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
         sink = open(journal_path, "wb")  # noqa: SIM115 - closed below
-    else:
-        sink = io.BytesIO()
     try:
-        journal = Journal(sink, keep=keep_events)
+        journal = Journal(sink, keep=keep_events)  # no path: digest (and events) only
         result = _run(scn, seed, journal, kernel_hook, ticks)
     finally:
-        sink.close()
+        if sink is not None:
+            sink.close()
     result.journal_path = str(journal_path) if journal_path is not None else None
     return result
 

@@ -42,7 +42,6 @@ class SimVenue:
         self.start_cash = start_cash
         self._books = exchange.books
         self._data_latency = latency.data
-        self.submitted: dict[str, XOrder] = {}
 
     # ------------------------------------------------------------ session
 
@@ -131,7 +130,6 @@ class SimVenue:
             raise VenueError(f"no instrument {order.symbol!r} at this venue")
         xo = XOrder(order.order_id, idx, order.role.value, order.side.sign, order.qty,
                     order.order_type.value, order.price, order.expire_ns)
-        self.submitted[order.order_id] = xo
         self.engine.call_at(self.engine.now + self.latency.order, self.exchange.arrive, xo)
         # no checkpoint: the order is only queued, and the caller's loop checkpoints next
 
