@@ -55,6 +55,12 @@ def make_scheduler_deterministic(seed: int) -> None:
     _trio_run._r.seed(seed)
 
 
+def allow_nondeterministic_scheduling() -> None:
+    """Undo ``make_scheduler_deterministic`` (only to measure its cost)."""
+    check_trio_knobs()
+    _trio_run._ALLOW_DETERMINISTIC_SCHEDULING = False  # type: ignore[misc]
+
+
 def runq_has_tasks() -> bool:
     """True when some trio task is runnable (used to yield only when needed)."""
     return bool(_trio_run.GLOBAL_RUN_CONTEXT.runner.runq)

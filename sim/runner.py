@@ -23,7 +23,12 @@ from ..kernel.runtime import Kernel
 from ..kernel.signals import Signal
 from ..kernel.units import NS_PER_S, fmt_units
 from ..strategies.ma_cross import MovingAverageCross
-from .determinism import derive_seed, forbid_real_world, make_scheduler_deterministic
+from .determinism import (
+    allow_nondeterministic_scheduling,
+    derive_seed,
+    forbid_real_world,
+    make_scheduler_deterministic,
+)
 from .engine import Engine, Watchdog
 from .exchange import Exchange, ExchangeFaults, Window
 from .expect import Check, check
@@ -75,12 +80,14 @@ def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
 
 def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
         *, kernel_hook: KernelHook | None = None, keep_events: bool = True,
-        ticks: Iterable[tuple[int, ...]] | None = None) -> RunResult:
+        ticks: Iterable[tuple[int, ...]] | None = None,
+        deterministic_scheduler: bool = True) -> RunResult:
     """Run ``scn`` in the simulator.
 
     ``kernel_hook`` lets tests weaken the kernel (to prove a scenario can fail).
     ``ticks`` replays a prepared market path instead of generating the scenario's
     (the benchmarks use it to time the kernel apart from path generation).
+    ``deterministic_scheduler=False`` exists only to measure what determinism costs.
     """
     seed = scn.seed if seed is None else seed
     sink: IO[bytes] | None = None
@@ -89,7 +96,7 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
         sink = open(journal_path, "wb")  # noqa: SIM115 - closed below
     try:
         journal = Journal(sink, keep=keep_events)  # no path: digest (and events) only
-        result = _run(scn, seed, journal, kernel_hook, ticks)
+        result = _run(scn, seed, journal, kernel_hook, ticks, deterministic_scheduler)
     finally:
         if sink is not None:
             sink.close()
@@ -98,7 +105,7 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
 
 
 def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | None,
-         ticks: Iterable[tuple[int, ...]] | None) -> RunResult:
+         ticks: Iterable[tuple[int, ...]] | None, deterministic: bool = True) -> RunResult:
     mock = trio.testing.MockClock(autojump_threshold=0)
     engine = Engine(mock)
     state: dict[str, Any] = {}
@@ -106,7 +113,10 @@ def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | N
     async def main() -> None:
         state.update(await _main(scn, seed, journal, engine, kernel_hook, ticks))
 
-    make_scheduler_deterministic(derive_seed(seed, "scheduler"))
+    if deterministic:
+        make_scheduler_deterministic(derive_seed(seed, "scheduler"))
+    else:
+        allow_nondeterministic_scheduling()
     watchdog_box: list[Watchdog] = []
 
     async def guarded() -> None:
