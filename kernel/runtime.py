@@ -420,8 +420,9 @@ class Kernel:
                               action="stop_new_trades")
             for t in self.tickers.values():
                 t.cancel_entries()
-        self._check_daily_loss()
-        self._arm_guard()
+        if self.config.risk.daily_loss_limit is not None:
+            self._check_daily_loss()
+            self._arm_guard()
 
     def day_pnl(self) -> Fraction:
         total = self.realized_total
