@@ -213,16 +213,23 @@ class Exchange:
         for xo in list(book.markets):
             price = book.ask if xo.sign > 0 else book.bid
             self._fill(book, xo, price)
+        # resting limits in price-time priority, each at most one fill per quote (the
+        # partial_fill cap applies per report, so a capped order must not starve the
+        # next one while displayed size remains)
         buys = book.buy_limits
-        while buys and buys[0].price >= book.ask and book.avail_ask > 0:
-            xo = buys[0]
-            if not self._fill(book, xo, book.ask):
-                break
+        if buys and book.avail_ask > 0 and buys[0].price >= book.ask:
+            ask = book.ask
+            for xo in [o for o in buys.irange_key(max_key=(-ask, float("inf")))]:
+                if book.avail_ask <= 0:
+                    break
+                self._fill(book, xo, ask)
         sells = book.sell_limits
-        while sells and sells[0].price <= book.bid and book.avail_bid > 0:
-            xo = sells[0]
-            if not self._fill(book, xo, book.bid):
-                break
+        if sells and book.avail_bid > 0 and sells[0].price <= book.bid:
+            bid = book.bid
+            for xo in [o for o in sells.irange_key(max_key=(bid, float("inf")))]:
+                if book.avail_bid <= 0:
+                    break
+                self._fill(book, xo, bid)
 
     def _fill(self, book: Book, xo: XOrder, price: int) -> bool:
         """Fill what the displayed size allows; True when the order completed."""

@@ -36,6 +36,7 @@ converter().register_structure_hook(SignedMoney, lambda v, _: to_units(v))
 
 SIDES = ("BUY", "SELL", "EXIT")
 ROLES = ("ENTRY", "TAKE_PROFIT", "STOP_LOSS", "EXIT", "EMERGENCY_EXIT", "DANGLING_SHARES")
+SINGLE_FAULTS = ("latency", "partial_fill", "duplicate_reports")  # venue-wide settings
 FAULT_KEYS: dict[str, tuple[set[str], set[str]]] = {
     # kind: (required keys, optional keys) besides "kind"
     "latency": (set(), {"order", "report", "data"}),
@@ -488,8 +489,16 @@ def _validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.side", f"must be one of {', '.join(SIDES)}, got {sig.side!r}"))
         if sig.t > s.duration:
             out.append((f"{p}.t", "is after the scenario's duration"))
+    first_of: dict[str, int] = {}
     for i, f in enumerate(s.faults):
         p = f"faults[{i}]"
+        if f.kind in SINGLE_FAULTS:
+            # each sets one venue-wide parameter: a second would silently replace the first
+            if f.kind in first_of:
+                out.append((f"{p}.kind", f"a second {f.kind} fault: faults[{first_of[f.kind]}] "
+                                         f"already sets it (only one is allowed)"))
+            else:
+                first_of[f.kind] = i
         if f.role is not None and f.role not in ROLES:
             out.append((f"{p}.role", f"must be one of {', '.join(ROLES)}, got {f.role!r}"))
         if f.for_ is not None and f.for_ <= 0:
@@ -515,6 +524,9 @@ def _validate(s: Scenario) -> list[tuple[str, str]]:
     for sym, v in e.max_position.items():
         if v < 0:
             out.append((f"expect.max_position.{sym}", "must not be negative"))
+    for sym, bound in e.realized_pnl.items():
+        if bound.min is not None and bound.max is not None and bound.min > bound.max:
+            out.append((f"expect.realized_pnl.{sym}", "min is above max: nothing can pass"))
     for key in ("events", "no_events", "counts"):
         for i, m in enumerate(getattr(e, key)):
             out.extend(_check_matcher(m, f"expect.{key}[{i}]", counts=key == "counts",
