@@ -489,6 +489,8 @@ def _validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.side", f"must be one of {', '.join(SIDES)}, got {sig.side!r}"))
         if sig.t > s.duration:
             out.append((f"{p}.t", "is after the scenario's duration"))
+        if sig.published is not None and sig.published > sig.t:
+            out.append((f"{p}.published", "is after the signal's t (published in the future)"))
     first_of: dict[str, int] = {}
     for i, f in enumerate(s.faults):
         p = f"faults[{i}]"
