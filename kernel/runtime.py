@@ -219,7 +219,13 @@ class Kernel:
         times.append(now)
 
     async def submit(self, order: Order) -> None:
+        asked = self.clock.now_ns()
         await self._pace()
+        waited = self.clock.now_ns() - asked
+        if waited and order.expire_ns is not None:
+            # a good-till-date life counts from the send: pacing must not eat it (an
+            # exit whose TTL was shorter than the wait arrived expired, every retry)
+            order.expire_ns += waited
         if order.role is Role.ENTRY:
             # pacing may have waited: the world can have changed (a kill switch fired)
             refusal = self.entry_block_reason()

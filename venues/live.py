@@ -119,6 +119,11 @@ def load_live_config(path: str | Path) -> LiveConfig:
         raise LiveConfigError(source, [("", f"cannot read file: {exc.strerror or exc}")]) from None
     except yaml.YAMLError as exc:
         raise LiveConfigError(source, [("", f"invalid YAML: {exc}")]) from None
+    return parse_live_config(data, source)
+
+
+def parse_live_config(data: Any, source: str) -> LiveConfig:
+    """A live config already read from YAML (adapters pop their own sections first)."""
     if not isinstance(data, dict):
         raise LiveConfigError(source, [("", "a config file must be a YAML mapping")])
     try:
