@@ -148,6 +148,16 @@ class Exchange:
             return self._reject(xo, "expiry already passed")
         self._emit(ReportKind.ACCEPTED, xo)
         book = self.books[xo.idx]
+        executed_now = False
+        if xo.otype != "STOP" and self._can_trade(book, now):
+            # marketable on arrival: execute against the quote in force before resting
+            # (what _match would do next, without a round trip through the sorted book)
+            touch = book.ask if xo.sign > 0 else book.bid
+            if (xo.otype == "MARKET" or (xo.sign > 0 and xo.price >= touch)  # type: ignore[operator]
+                    or (xo.sign < 0 and xo.price <= touch)):  # type: ignore[operator]
+                executed_now = True  # its one turn at this quote, taken
+                if self._fill(book, xo, touch, on_book=False):
+                    return
         if xo.otype == "MARKET":
             book.markets.append(xo)
         elif xo.otype == "LIMIT":
@@ -157,7 +167,7 @@ class Exchange:
         book.active += 1
         if xo.expire_ns is not None:
             self.engine.call_at(xo.expire_ns, self._expire, xo)
-        if book.has_quote:
+        if book.has_quote and not executed_now:
             self._match(book)
 
     def cancel_arrive(self, order_id: str) -> None:
@@ -193,12 +203,8 @@ class Exchange:
     # ------------------------------------------------------------ matching
 
     def _match(self, book: Book) -> None:
-        if book.halted or not book.has_quote:
+        if not self._can_trade(book, self.engine.now):
             return
-        now = self.engine.now
-        for w in self.faults.no_fills:
-            if w.covers(now):
-                return
         # stops first: a triggered stop joins the market queue in trigger order
         sell_stops = book.sell_stops
         while sell_stops and book.bid <= sell_stops[0].price:
@@ -231,7 +237,15 @@ class Exchange:
                     break
                 self._fill(book, xo, bid)
 
-    def _fill(self, book: Book, xo: XOrder, price: int) -> bool:
+    def _can_trade(self, book: Book, now: int) -> bool:
+        if book.halted or not book.has_quote:
+            return False
+        for w in self.faults.no_fills:
+            if w.covers(now):
+                return False
+        return True
+
+    def _fill(self, book: Book, xo: XOrder, price: int, on_book: bool = True) -> bool:
         """Fill what the displayed size allows; True when the order completed."""
         avail = book.avail_ask if xo.sign > 0 else book.avail_bid
         qty = min(xo.remaining, avail)
@@ -249,7 +263,11 @@ class Exchange:
         self.cash_delta -= xo.sign * qty * price
         done = xo.filled == xo.qty
         if done:
-            self._remove(xo)
+            if on_book:
+                self._remove(xo)
+            else:
+                xo.working = False
+                self.orders.pop(xo.order_id, None)
         self._exec += 1
         self._emit(ReportKind.FILL, xo, qty=qty, price=price, exec_id=f"X{self._exec}")
         return done
