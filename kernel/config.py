@@ -115,6 +115,9 @@ class Risk:
     # additions to format v1 (defaults keep v1 meaning):
     max_errors: int = 20  # venue rejects/inconsistent reports before kill switch cancel_all
     stale_kill_switch: bool = True  # every feed stale => kill switch stop_new_trades
+    # a clean reconciliation after a reconnect lifts the disconnect kill switch (journaled
+    # as kill_switch_reset by "reconciliation"); off by default: a human decides
+    resume_after_reconnect: bool = False
 
 
 @attrs.frozen

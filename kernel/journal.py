@@ -102,8 +102,11 @@ def canonical_line(event: dict[str, Any]) -> bytes:
 class Journal:
     """Writes canonical lines, hashes them, and keeps the events for the run's checks."""
 
-    def __init__(self, sink: IO[bytes] | None = None, *, keep: bool = True) -> None:
+    def __init__(self, sink: IO[bytes] | None = None, *, keep: bool = True,
+                 durable: bool = False) -> None:
+        """``durable``: flush every line (live runs: a crash must not lose the journal)."""
         self._sink = sink
+        self._durable = durable
         self._hash = hashlib.sha256()
         self._keep = keep
         self.events: list[dict[str, Any]] = []
@@ -137,6 +140,8 @@ class Journal:
         self._hash.update(line)
         if self._sink is not None:
             self._sink.write(line)
+            if self._durable:
+                self._sink.flush()
         if self._keep:
             self.events.append(event)
         self.lines += 1

@@ -29,6 +29,7 @@ from .wakeup import Wakeup
 
 StrategyFactory = Callable[[str], "Strategy | None"]
 _RECENT = 8192  # terminal orders and exec ids remembered for late/duplicate reports
+_RECONCILE_LOOKS = 3  # a books difference must persist this many looks to be a mismatch
 
 _REPORT_STATE = {
     ReportKind.ACCEPTED: OrderState.ACCEPTED,
@@ -366,34 +367,55 @@ class Kernel:
             self._restore_protection()
 
     async def _after_reconnect(self) -> None:
-        """Reconcile with the venue's books, then restore protection and wake waiters."""
-        now = self.clock.now_ns()
-        try:
-            venue_positions = await self.venue.positions()
-            open_orders = await self.venue.open_orders()
-        except VenueError as exc:
-            self.journal.emit(now, "reconcile_failed", reason=str(exc))
-            self.error_count += 1
-        else:
-            mismatches = []
-            for sym in sorted(set(venue_positions) | set(self.tickers)):
-                ours = self.tickers[sym].position.qty if sym in self.tickers else 0
-                theirs = venue_positions.get(sym, 0)
-                if ours != theirs:
-                    mismatches.append(f"{sym}: kernel {ours}, venue {theirs}")
-            venue_open = {o.order_id for o in open_orders}
-            for order in self.orders.values():
-                if order.is_working and order.order_id not in venue_open and not self._in_flight(order):
-                    mismatches.append(f"{order.order_id}: working here, unknown at venue")
+        """Restore protection at once, then reconcile with the venue's books.
+
+        A fill can land between the venue's answer and our own books (an exit that
+        went out on the fresh quote fills during the await), so a difference has to
+        persist over a few looks, a second apart, before it is called a mismatch.
+        """
+        self._restore_protection()  # exits first: a stop may have been crossed meanwhile
+        mismatches: list[str] | None = None
+        venue_positions: dict[str, int] = {}
+        open_count = 0
+        for attempt in range(1, _RECONCILE_LOOKS + 1):
+            try:
+                venue_positions = await self.venue.positions()
+                open_orders = await self.venue.open_orders()
+            except VenueError as exc:
+                self.journal.emit(self.clock.now_ns(), "reconcile_failed", reason=str(exc))
+                self.error_count += 1
+                self._check_errors()
+                mismatches = None
+                break
+            open_count = len(open_orders)
+            mismatches = self._compare_books(venue_positions, {o.order_id for o in open_orders})
+            if not mismatches or attempt == _RECONCILE_LOOKS:
+                break
+            await self.clock.sleep_until(self.clock.now_ns() + NS_PER_S)
+        if mismatches is not None:
             self.journal.emit(self.clock.now_ns(), "reconciled",
                               positions={s: str(q) for s, q in sorted(venue_positions.items())},
-                              open_orders=str(len(open_orders)), mismatches=mismatches)
+                              open_orders=str(open_count), mismatches=mismatches)
             if mismatches:
                 self.kill_switch("reconciliation_mismatch", "stop_new_trades")
-            # entries the disconnect kept us from cancelling
-            for ticker in self.tickers.values():
-                ticker.cancel_entries()
-        self._restore_protection()
+            elif (self.config.risk.resume_after_reconnect
+                  and self.halt_reason == "venue_disconnected" and not self.close_all_active):
+                self.reset_kill_switch("reconciliation")
+        # entries the disconnect kept us from cancelling
+        for ticker in self.tickers.values():
+            ticker.cancel_entries()
+
+    def _compare_books(self, venue_positions: dict[str, int], venue_open: set[str]) -> list[str]:
+        out = []
+        for sym in sorted(set(venue_positions) | set(self.tickers)):
+            ours = self.tickers[sym].position.qty if sym in self.tickers else 0
+            theirs = venue_positions.get(sym, 0)
+            if ours != theirs:
+                out.append(f"{sym}: kernel {ours}, venue {theirs}")
+        for order in self.orders.values():
+            if order.is_working and order.order_id not in venue_open and not self._in_flight(order):
+                out.append(f"{order.order_id}: working here, unknown at venue")
+        return out
 
     def _in_flight(self, order: Order) -> bool:
         """Submitted but not yet acknowledged: the venue may not list it yet."""

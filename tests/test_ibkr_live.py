@@ -224,6 +224,10 @@ async def test_cli_live_run_enters_protects_exits_across_a_restart(tmp_path: Pat
             g.push("ACME", "96.50", "96.52")  # through the stop while the gateway is down
             await g.restart()
             await wait_until(lambda: g.broker.positions["ACME"].qty == 0, "the exit", 60)
+            # the live journal is flushed line by line: wait for the reconciliation,
+            # which may take a few looks when the exit fill races the venue's answer
+            await wait_until(lambda: journal.exists() and '"type":"reconciled"' in
+                             journal.read_text(), "the reconciliation", 30)
             proc.send_signal(signal.SIGINT)
             with trio.fail_after(30):
                 code = await proc.wait()

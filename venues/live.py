@@ -177,7 +177,7 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
     Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
     clock = LiveClock()
     with open(journal_path, "wb") as sink:
-        journal = Journal(sink)
+        journal = Journal(sink, keep=False, durable=True)
         journal.header(scenario=f"live:{venue.name}", seed=0, live=live,
                        start_unix_ns=clock.now_ns(), versions={"triotrade": __version__,
                                                                "trio": trio.__version__},
