@@ -138,7 +138,7 @@ class Kernel:
         """Shutdown: cancel working entries, leave protective exits, journal it."""
         working_exits = []
         for ticker in self.tickers.values():
-            ticker.cancel_entries()
+            ticker.cancel_entries("shutdown")
             if ticker.exit_order is not None:
                 working_exits.append(ticker.exit_order.order_id)
         self.journal.emit(self.clock.now_ns(), "shutdown", exits_left_working=working_exits)
@@ -403,7 +403,8 @@ class Kernel:
                 self.reset_kill_switch("reconciliation")
         # entries the disconnect kept us from cancelling
         for ticker in self.tickers.values():
-            ticker.cancel_entries()
+            ticker.cancel_entries("reconnect after kill switch" if self.halt_reason
+                                  else "reconnect")
 
     def _compare_books(self, venue_positions: dict[str, int], venue_open: set[str]) -> list[str]:
         out = []
@@ -447,7 +448,7 @@ class Kernel:
             self.journal.emit(self.clock.now_ns(), "kill_switch", reason="max_loss_cumulative",
                               action="stop_new_trades")
             for t in self.tickers.values():
-                t.cancel_entries()
+                t.cancel_entries("kill switch: max_loss_cumulative")
         if self.config.risk.daily_loss_limit is not None:
             self._check_daily_loss()
             self._arm_guard()
@@ -482,7 +483,7 @@ class Kernel:
             self.halt_reason = reason
         if action in ("cancel_all", "close_all"):
             for t in self.tickers.values():
-                t.cancel_entries()
+                t.cancel_entries(f"kill switch: {reason}")
         if action == "close_all":
             self.close_all_active = True
             for t in self.tickers.values():

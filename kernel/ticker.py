@@ -187,9 +187,18 @@ class Ticker:
         self.pending_entries.append((side, qty, source))
         self.wake_queue.set()
 
-    def cancel_entries(self) -> None:
-        """Cancel every working and queued entry (never exits)."""
-        self.pending_entries.clear()
+    def cancel_entries(self, reason: str) -> None:
+        """Cancel every working and queued entry (never exits); ``reason`` is journaled.
+
+        Queued entries never reached the venue, so nothing else would record that they
+        were dropped: each is journaled as ``entry_dropped``.
+        """
+        if self.pending_entries:
+            now = self.k.clock.now_ns()
+            for side, qty, _ in self.pending_entries:
+                self.k.journal.emit(now, "entry_dropped", symbol=self.symbol, side=side.value,
+                                    qty=str(qty), reason=reason)
+            self.pending_entries.clear()
         if any(not o.cancel_requested for o in self.entries.values()):
             self.cancel_entries_pending = True
             self.wake_queue.set()
@@ -252,7 +261,7 @@ class Ticker:
             fields["via"] = via
         if not self.position.qty:
             if self.entries or self.pending_entries:
-                self.cancel_entries()
+                self.cancel_entries(f"exit ({reason})")
             return
         if k.single_exit_lock and (self.exit_order is not None or self.emergency_running
                                    or self.exit_request):
@@ -265,7 +274,7 @@ class Ticker:
         k.journal.emit(now, "exit_triggered", **fields)
         self.exits_by_reason[reason] = self.exits_by_reason.get(reason, 0) + 1
         self.exiting = True
-        self.cancel_entries()
+        self.cancel_entries(f"exit ({reason})")
         if reason in ("max_loss", "kill_switch"):
             self.start_emergency(reason)
         else:
@@ -321,7 +330,7 @@ class Ticker:
             # the design says, would also cancel entries that fit, on every fill.
             _, cap = self.sizing()
             if abs(pos.qty) >= cap or exposure > cap:
-                self.cancel_entries()
+                self.cancel_entries("max_position_size reached on fill")
         if pos.qty == 0:
             self.exiting = False
             self.exit_request = None
