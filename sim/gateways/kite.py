@@ -1,0 +1,547 @@
+"""Kite Connect served by the simulated exchange: REST and the ticker on one port.
+
+``triotrade serve --protocol kite --api-key K --access-token T [SCENARIO]`` replays
+SCENARIO's market in real time (x ``--speed``) and serves it the way Zerodha does, so
+``kiteconnect.KiteConnect(api_key, access_token=T, root="http://HOST:PORT")`` and
+``KiteTicker(api_key, T, root="ws://HOST:PORT/ws")`` work without change:
+
+* REST (``kite_http`` + ``kite_book``): Kite's routes and form fields, the
+  ``{"status": "success", "data": ...}`` envelope, errors as ``{"status": "error",
+  "message", "error_type"}`` with the HTTP status ``kiteconnect`` maps to the right
+  exception (403 TokenException for wrong credentials, 400 InputException for bad
+  input, 429 NetworkException over the order-rate limit of 10/s, 404/405 otherwise).
+* the ticker at ``/ws`` (auth in the ``api_key``/``access_token`` query): subscribe /
+  unsubscribe / mode text messages, binary ltp/quote/full (and index) packets
+  (``venues.kite_wire``), order postbacks as ``{"type": "order", "data": ...}`` text
+  messages, and a 1-byte heartbeat each second the line is otherwise idle.
+
+Ticks are conflated per connection: a slow reader gets the newest state of each
+instrument rather than an ever-growing queue (Kite does the same). Postbacks are never
+dropped. Depth is the simulated exchange's top of book; levels 2-5 are empty because
+the exchange models only the touch, and showing liquidity that cannot be traded
+against would mislead.
+"""
+from __future__ import annotations
+
+import hmac
+import re
+import sys
+from collections import deque
+from fractions import Fraction
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
+
+import trio
+import trio_websocket
+
+from ...kernel.units import NS_PER_S, PRICE_SCALE
+from ...kernel.wakeup import Wakeup
+from ...venues import kite_wire as wire
+from ..realtime import RealtimeMarket
+from ..scenario import Scenario
+from .kite_book import KiteBook, KiteError, KOrder, dumps, input_error
+from .kite_http import HttpRequest, HttpResponse, WsStream, serve_connection
+from .kite_instruments import KiteInstrument, build_master, instruments_csv
+
+HEARTBEAT_S = 1.0
+ORDER_RATE = 10  # order placements/modifications/cancellations per second per session
+WS_PATH = "/ws"
+
+
+def error_response(status: int, message: str, error_type: str = "GeneralException") -> HttpResponse:
+    return HttpResponse(status, dumps({"status": "error", "message": message, "data": None,
+                                       "error_type": error_type}).encode())
+
+
+def _http_error(status: int, message: str) -> HttpResponse:
+    kind = "InputException" if status < 500 and status != 404 else "GeneralException"
+    return error_response(status, message, kind)
+
+
+def success(data: Any) -> HttpResponse:
+    return HttpResponse(200, dumps({"status": "success", "data": data}).encode())
+
+
+class _WsSession:
+    """One ticker connection: its subscriptions and what is waiting to be written."""
+
+    def __init__(self, ws: trio_websocket.WebSocketConnection, stream: WsStream) -> None:
+        self.ws = ws
+        self.stream = stream
+        self.modes: dict[int, str] = {}  # token -> mode
+        self.dirty: set[int] = set()
+        self.texts: deque[str] = deque()
+        self.wake = Wakeup()
+        self.scope: trio.CancelScope | None = None
+        self.dropped = False
+
+    def drop(self) -> None:
+        self.dropped = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+Route = Callable[[HttpRequest, re.Match[str]], Awaitable[HttpResponse]]
+
+
+class KiteGateway:
+    """Kite REST + ticker over a RealtimeMarket. ``serve`` runs the listener.
+
+    Faults a test (or a scenario) can switch on, each what a real Kite session suffers:
+    ``drop_ws`` (connections cut, no close frame), ``freeze_ws`` (silent dead sockets),
+    ``set_ws_down`` (ticker cut and refused), ``set_offline`` (that plus REST 503, the
+    scenario's ``disconnect`` fault), ``place_faults`` (an order refused with 503, or
+    placed with its reply lost), ``market.exchange.faults`` (rejects, no fills).
+    """
+
+    def __init__(self, market: RealtimeMarket, api_key: str, access_token: str, *,
+                 start_cash: int = 1_000_000 * PRICE_SCALE, order_rate: int = ORDER_RATE,
+                 heartbeat_s: float = HEARTBEAT_S) -> None:
+        self.market = market
+        self._api_key = api_key
+        self._access_token = access_token
+        self.master: list[KiteInstrument] = build_master(
+            market.instruments[s] for s in market.symbols)
+        self.book = KiteBook(market, self.master, start_cash)
+        self.order_rate = order_rate
+        self.heartbeat_s = heartbeat_s
+        self.sessions: set[_WsSession] = set()
+        self.packets: dict[int, wire.TickPacket] = {}
+        self._order_times: deque[float] = deque()
+        self.port: int | None = None
+        self.ws_refusing = False  # set_ws_down(): the ticker refuses connections (503)
+        self.rest_refusing = False  # set_offline(): REST answers 503 as well
+        # test hooks for the next order placements: "refuse" answers 503 without placing,
+        # "lose_reply" places the order and answers 504 (a reply lost on the way back)
+        self.place_faults: list[str] = []
+        self.rest_requests = 0
+        self.ws_connections = 0  # accepted, ever
+        self.book.add_postback_listener(self._on_postback)
+        market.add_quote_listener(self._on_quote)
+        self._routes: list[tuple[str, re.Pattern[str], Route]] = [
+            ("GET", re.compile(r"^/instruments/?$"), self._instruments),
+            ("GET", re.compile(r"^/instruments/(?P<exchange>[A-Za-z]+)$"), self._instruments),
+            ("GET", re.compile(r"^/user/profile$"), self._profile),
+            ("GET", re.compile(r"^/user/margins$"), self._margins),
+            ("GET", re.compile(r"^/user/margins/(?P<segment>[a-z]+)$"), self._margins),
+            ("GET", re.compile(r"^/orders$"), self._orders),
+            ("GET", re.compile(r"^/orders/(?P<order_id>\d+)$"), self._order_history),
+            ("GET", re.compile(r"^/orders/(?P<order_id>\d+)/trades$"), self._order_trades),
+            ("POST", re.compile(r"^/orders/(?P<variety>[a-z]+)$"), self._place),
+            ("PUT", re.compile(r"^/orders/(?P<variety>[a-z]+)/(?P<order_id>\d+)$"), self._modify),
+            ("DELETE", re.compile(r"^/orders/(?P<variety>[a-z]+)/(?P<order_id>\d+)$"),
+             self._cancel),
+            ("GET", re.compile(r"^/trades$"), self._trades),
+            ("GET", re.compile(r"^/portfolio/positions$"), self._positions),
+            ("GET", re.compile(r"^/portfolio/holdings$"), self._holdings),
+            ("GET", re.compile(r"^/quote$"), self._quote),
+            ("GET", re.compile(r"^/quote/ohlc$"), self._quote),
+            ("GET", re.compile(r"^/quote/ltp$"), self._quote),
+        ]
+
+    # ------------------------------------------------------------ serving
+
+    async def serve(self, host: str, port: int, *,
+                    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen on host:port (0 = any free port); ``started`` gets the bound port."""
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        self.port = listeners[0].socket.getsockname()[1]
+        task_status.started(self.port)
+        await trio.serve_listeners(self._handle, listeners)
+
+    async def _handle(self, stream: trio.SocketStream) -> None:
+        # the ticker lives at /ws; an upgrade at / (Kite's own ticker root) is served too
+        await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), _http_error)
+
+    def _authorized(self, api_key: str, access_token: str) -> bool:
+        ok_key = hmac.compare_digest(api_key.encode(), self._api_key.encode())
+        ok_token = hmac.compare_digest(access_token.encode(), self._access_token.encode())
+        return ok_key and ok_token
+
+    # ------------------------------------------------------------ REST
+
+    async def _http(self, req: HttpRequest) -> HttpResponse:
+        self.rest_requests += 1
+        if self.rest_refusing:
+            return error_response(503, "Service unavailable (simulated disconnect)",
+                                  "NetworkException")
+        path = req.path.rstrip("/") or "/"
+        allowed = []
+        for method, pattern, handler in self._routes:
+            m = pattern.match(path)
+            if m is None:
+                continue
+            allowed.append(method)
+            if method != req.method:
+                continue
+            auth = req.headers.get("authorization", "")
+            key, _, token = auth.removeprefix("token ").partition(":")
+            if not auth.startswith("token ") or not self._authorized(key, token):
+                return error_response(403, "Incorrect `api_key` or `access_token`.",
+                                      "TokenException")
+            version = req.headers.get("x-kite-version")
+            if version != "3":
+                return error_response(400, "Missing or unsupported `X-Kite-Version` header "
+                                      "(this gateway speaks version 3).", "InputException")
+            self.book.ensure_stats()
+            try:
+                return await handler(req, m)
+            except KiteError as exc:
+                return error_response(exc.status, exc.message, exc.error_type)
+        if allowed:
+            return error_response(405, f"Method {req.method} not allowed on {path}",
+                                  "GeneralException")
+        return error_response(404, "Route not found", "GeneralException")
+
+    def _rate_check(self) -> None:
+        now = trio.current_time()
+        times = self._order_times
+        while times and times[0] <= now - 1.0:
+            times.popleft()
+        if len(times) >= self.order_rate:
+            raise KiteError("NetworkException", "Too many requests", 429)
+        times.append(now)
+
+    async def _instruments(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        exchange = m.groupdict().get("exchange")
+        rows = [i for i in self.master if exchange is None or i.exchange == exchange.upper()]
+        body = instruments_csv(rows, self.book.last_prices())
+        return HttpResponse(200, body.encode(), "text/csv")
+
+    async def _profile(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        return success({"user_id": "SIM001", "user_name": "Simulated Trader",
+                        "user_shortname": "Sim", "user_type": "individual", "email": "",
+                        "broker": "ZERODHA", "exchanges": sorted({i.exchange for i in self.master}),
+                        "products": ["CNC", "NRML", "MIS"],
+                        "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "avatar_url": None,
+                        "meta": {"demat_consent": "physical"}})
+
+    async def _margins(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        segment = m.groupdict().get("segment")
+        if segment is None:
+            return success({"equity": self.book.margins_segment("equity"),
+                            "commodity": self.book.margins_segment("commodity")})
+        if segment not in ("equity", "commodity"):
+            raise input_error(f"Invalid segment `{segment}`: equity or commodity")
+        return success(self.book.margins_segment(segment))
+
+    async def _orders(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        return success([o.as_dict() for o in self.book.orders.values()])
+
+    def _order(self, order_id: str) -> KOrder:
+        o = self.book.orders.get(order_id)
+        if o is None:
+            raise input_error(f"Couldn't find that `order_id` ({order_id}).")
+        return o
+
+    async def _order_history(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        return success(self._order(m["order_id"]).history)
+
+    async def _order_trades(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        oid = self._order(m["order_id"]).order_id
+        return success([t for t in self.book.trades if t["order_id"] == oid])
+
+    async def _trades(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        return success(self.book.trades)
+
+    async def _place(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        self._rate_check()
+        fault = self.place_faults.pop(0) if self.place_faults else None
+        if fault == "refuse":
+            return error_response(503, "Service unavailable", "NetworkException")
+        order = self.book.place(m["variety"], req.params())
+        if fault == "lose_reply":
+            return error_response(504, "Gateway timeout", "GeneralException")
+        return success({"order_id": order.order_id})
+
+    async def _modify(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        self._rate_check()
+        order = self.book.modify(m["variety"], m["order_id"], req.params())
+        return success({"order_id": order.order_id})
+
+    async def _cancel(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        self._rate_check()
+        order = self.book.cancel(m["variety"], m["order_id"])
+        return success({"order_id": order.order_id})
+
+    async def _positions(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        return success(self.book.positions_payload())
+
+    async def _holdings(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        return success([])
+
+    def _lookup(self, key: str) -> KiteInstrument | None:
+        if key.isdigit():
+            return self.book.by_token.get(int(key))
+        return self.book.by_key.get(key)
+
+    async def _quote(self, req: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        keys = req.query.get("i", [])
+        if not keys:
+            raise input_error("No instruments given: pass one or more `i=EXCHANGE:SYMBOL`")
+        kind = {"/quote": "full", "/quote/ohlc": "ohlc", "/quote/ltp": "ltp"}[req.path.rstrip("/")]
+        out: dict[str, Any] = {}
+        for key in keys:
+            inst = self._lookup(key)
+            if inst is not None:
+                out[key] = self.book.quote(inst, kind)
+        return success(out)
+
+    # ------------------------------------------------------------ ticker
+
+    async def _ws(self, request: trio_websocket.WebSocketRequest, stream: WsStream) -> None:
+        if self.ws_refusing:
+            await request.reject(503, extra_headers=[(b"Content-Type", b"application/json")],
+                                 body=dumps({"status": "error", "message": "Ticker unavailable",
+                                             "data": None,
+                                             "error_type": "NetworkException"}).encode())
+            return
+        query = parse_qs(urlsplit(request.path).query)
+        api_key = query.get("api_key", [""])[-1]
+        access_token = query.get("access_token", [""])[-1]
+        if not self._authorized(api_key, access_token):
+            body = dumps({"status": "error", "message": "Incorrect `api_key` or `access_token`.",
+                          "data": None, "error_type": "TokenException"}).encode()
+            await request.reject(403, extra_headers=[(b"Content-Type", b"application/json")],
+                                 body=body)
+            return
+        ws = await request.accept()
+        self.ws_connections += 1
+        session = _WsSession(ws, stream)
+        self.sessions.add(session)
+        try:
+            with trio.CancelScope() as scope:
+                session.scope = scope
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._ws_reader, session, nursery.cancel_scope)
+                    nursery.start_soon(self._ws_writer, session)
+        finally:
+            self.sessions.discard(session)
+            # shutting down (our scope cancelled): no close handshake, the peer may be gone
+            shutting_down = trio.current_effective_deadline() == float("-inf")
+            with trio.CancelScope(shield=True):
+                if session.dropped or stream.frozen or shutting_down:
+                    await stream.aclose()  # abrupt: no close frame, like a network cut
+                else:
+                    with trio.move_on_after(1):
+                        await ws.aclose()
+
+    async def _ws_reader(self, session: _WsSession, done: trio.CancelScope) -> None:
+        try:
+            while True:
+                msg = await session.ws.get_message()
+                if isinstance(msg, str):
+                    self._ws_command(session, msg)
+        except trio_websocket.ConnectionClosed:
+            pass
+        finally:
+            done.cancel()
+
+    def _ws_command(self, session: _WsSession, text: str) -> None:
+        data = wire.parse_text(text)
+        action = data.get("a") if data else None
+        value = data.get("v") if data else None
+        try:
+            if action in ("subscribe", "unsubscribe"):
+                if not isinstance(value, list):
+                    raise ValueError("`v` must be a list of instrument tokens")
+                tokens = [int(t) for t in value]
+                for t in tokens:
+                    if action == "unsubscribe":
+                        session.modes.pop(t, None)
+                        session.dirty.discard(t)
+                    elif t in self.book.by_token:
+                        session.modes.setdefault(t, wire.MODE_QUOTE)
+                        session.dirty.add(t)
+            elif action == "mode":
+                if not (isinstance(value, list) and len(value) == 2 and value[0] in wire.MODES
+                        and isinstance(value[1], list)):
+                    raise ValueError("`v` must be [mode, [tokens]] with mode ltp, quote or full")
+                for t in (int(x) for x in value[1]):
+                    if t in session.modes:
+                        session.modes[t] = value[0]
+                        session.dirty.add(t)
+            else:
+                raise ValueError(f"unknown action {action!r}")
+        except (TypeError, ValueError) as exc:
+            session.texts.append(wire.error_message(f"Invalid message: {exc}"))
+        session.wake.set()
+
+    async def _ws_writer(self, session: _WsSession) -> None:
+        ws = session.ws
+        last_sent = trio.current_time()
+        try:
+            while True:
+                with trio.move_on_at(last_sent + self.heartbeat_s):
+                    await session.wake.wait()
+                sent = False
+                while session.texts:
+                    await ws.send_message(session.texts.popleft())
+                    sent = True
+                if session.dirty:
+                    tokens, session.dirty = sorted(session.dirty), set()
+                    packets = []
+                    for t in tokens:
+                        mode = session.modes.get(t)
+                        packet = self.packets.get(self.book.by_token[t].idx)
+                        if mode is not None and packet is not None:
+                            packets.append(wire.encode_packet(packet, mode))
+                    if packets:
+                        await ws.send_message(wire.encode_message(packets))
+                        sent = True
+                now = trio.current_time()
+                if sent:
+                    last_sent = now
+                elif now >= last_sent + self.heartbeat_s:
+                    await ws.send_message(wire.HEARTBEAT)
+                    last_sent = now
+        except trio_websocket.ConnectionClosed:
+            if session.scope is not None:
+                session.scope.cancel()
+
+    def _on_quote(self, idx: int, tick: tuple[int, ...]) -> None:
+        inst = self.master[idx]
+        self.packets[idx] = self._packet(inst)
+        token = inst.token
+        for s in self.sessions:
+            if token in s.modes:
+                s.dirty.add(token)
+                s.wake.set()
+
+    def _packet(self, inst: KiteInstrument) -> wire.TickPacket:
+        st = self.book.stats[inst.idx]
+        seg = wire.segment_of(inst.token)
+        step = wire.units_per_wire(seg)
+
+        def w(units: int | Fraction) -> int:
+            return max(0, min(round(Fraction(units) / step), 0xFFFFFFFF))
+
+        cap = 0xFFFFFFFF
+        p = wire.TickPacket(inst.token, wire.MODE_FULL, w(st.last), min(st.last_qty, cap),
+                            w(Fraction(st.turnover, st.volume)) if st.volume else 0,
+                            min(st.volume, cap), min(st.bid_size, cap), min(st.ask_size, cap),
+                            w(st.open), w(st.high), w(st.low), w(st.close),
+                            int(st.last_trade_ts), 0, 0, 0, int(st.ts),
+                            w(st.last) - w(st.close))
+        if st.bid_size:
+            p.buy[0] = wire.DepthLevel(min(st.bid_size, cap), w(st.bid), 1)
+        if st.ask_size:
+            p.sell[0] = wire.DepthLevel(min(st.ask_size, cap), w(st.ask), 1)
+        return p
+
+    def _on_postback(self, order: KOrder, status: str) -> None:
+        data = order.as_dict()
+        data.update({"status": status, "unfilled_quantity": 0, "app_id": 0, "user_id": "SIM001",
+                     "account_id": "SIM001", "checksum": ""})
+        text = wire.order_update_message(dumps(data))
+        for s in self.sessions:
+            s.texts.append(text)
+            s.wake.set()
+
+    # ------------------------------------------------------------ test and ops hooks
+
+    def drop_ws(self) -> int:
+        """Cut every ticker connection without a close frame (a network drop)."""
+        sessions = list(self.sessions)
+        for s in sessions:
+            s.drop()
+        return len(sessions)
+
+    def set_ws_down(self, down: bool) -> None:
+        """Take the ticker down (cut every connection, refuse new ones) or bring it back."""
+        self.ws_refusing = down
+        if down:
+            self.drop_ws()
+
+    def set_offline(self, down: bool) -> None:
+        """A scenario ``disconnect``: the ticker is cut and refused, REST answers 503."""
+        self.rest_refusing = down
+        self.set_ws_down(down)
+
+    def freeze_ws(self) -> int:
+        """Make every ticker connection a silent dead socket: TCP up, nothing moves."""
+        sessions = list(self.sessions)
+        for s in sessions:
+            s.stream.frozen = True
+        return len(sessions)
+
+    def token(self, symbol: str) -> int:
+        for inst in self.master:
+            if inst.symbol == symbol:
+                return inst.token
+        raise KeyError(symbol)
+
+
+async def serve_kite(scn: Scenario, *, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0,
+                     seed: int | None = None, api_key: str, access_token: str,
+                     task_status: trio.TaskStatus[KiteGateway] = trio.TASK_STATUS_IGNORED) -> None:
+    """Replay ``scn``'s market and serve it over Kite until cancelled."""
+    market = RealtimeMarket(scn, seed=seed, speed=speed)
+    gateway = KiteGateway(market, api_key, access_token, start_cash=scn.account.cash)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(gateway.serve, host, port)
+        await nursery.start(market.run)
+        nursery.start_soon(_disconnects, gateway, scn)
+        task_status.started(gateway)
+
+
+async def _disconnects(gateway: KiteGateway, scn: Scenario) -> None:
+    """The scenario's ``disconnect`` faults, on the exchange's clock (overlaps merged)."""
+    windows: list[list[int]] = []
+    for start, end in sorted((f.t, f.t + f.for_) for f in scn.faults
+                             if f.kind == "disconnect" and f.t is not None and f.for_ is not None):
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], end)
+        else:
+            windows.append([start, end])
+    market = gateway.market
+    for start, end in windows:
+        for at, down in ((start, True), (end, False)):
+            await trio.sleep(max(0, at - market.virtual_now()) / NS_PER_S / market.speed)
+            gateway.set_offline(down)
+
+
+def cli_serve(scn: Scenario, *, host: str, port: int, speed: float, seed: int | None,
+              api_key: str, access_token: str) -> int:
+    """``triotrade serve --protocol kite``: serve until Ctrl-C. Never prints credentials."""
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            gateway: KiteGateway = await nursery.start(
+                lambda task_status: serve_kite(scn, host=host, port=port, speed=speed, seed=seed,
+                                               api_key=api_key, access_token=access_token,
+                                               task_status=task_status))
+            shown = f"[{host}]" if ":" in host else host
+            print(f"listening on {shown}:{gateway.port}", flush=True)
+            print(f"  REST  http://{shown}:{gateway.port}   ticker  ws://{shown}:{gateway.port}"
+                  f"{WS_PATH}", flush=True)
+            for inst in gateway.master:
+                print(f"  {inst.key:<28} token {inst.token}", flush=True)
+
+    try:
+        trio.run(main)
+    except BaseException as exc:  # noqa: BLE001 - trio groups errors; unwrap the ones we expect
+        if _find(exc, KeyboardInterrupt) is not None:
+            return 0
+        os_error = _find(exc, OSError)
+        if os_error is not None:
+            print(f"cannot listen on {host}:{port}: {os_error.strerror or os_error}",
+                  file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> Any:
+    """The first ``kind`` in ``exc`` or, for an exception group, in its leaves."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _find(sub, kind)
+            if found is not None:
+                return found
+    return None
+
+
+__all__ = ["KiteGateway", "serve_kite", "cli_serve", "error_response"]
