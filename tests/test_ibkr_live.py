@@ -248,6 +248,7 @@ async def test_cli_live_run_enters_protects_exits_across_a_restart(tmp_path: Pat
         assert of(events, "reconciled")  # (its mismatches: see the test above)
         assert of(events, "exit_triggered", reason="stop_loss")
         assert of(events, "run_finished")[0]["positions"] == {"ACME": "0"}
+        assert of(events, "shutdown"), "Ctrl-C must go through the orderly shutdown"
         check_books(events, g, 42)
 
 

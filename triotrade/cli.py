@@ -55,7 +55,8 @@ def main() -> None:
               default=None, help="Live runs: instruments + trading config (YAML).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Live runs: broker host.")
 @click.option("--port", type=int, default=None,
-              help="Live runs: broker port (ibkr default 4002; kite: REST/WS port of --root).")
+              help="Live runs: broker port (ibkr default 4002). kite: the port of a Kite "
+              "gateway on --host (without it, Zerodha's production endpoints).")
 @click.option("--client-id", type=int, default=1, show_default=True, help="ibkr: API client id.")
 @click.option("--live", is_flag=True,
               help="Live runs: actually send orders. Without it the kernel only watches.")

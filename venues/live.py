@@ -168,6 +168,17 @@ class DryRunVenue:
         raise VenueError("live order flow needs --live; this run only watches")
 
 
+async def _orderly_shutdown(kernel: Kernel, grace_s: float = 3.0) -> None:
+    """Cancel working entries at the venue (exits stay), journaled, within a bound."""
+    kernel.shutdown_orders()
+    with trio.move_on_after(grace_s):
+        while any(t.cancel_entries_pending or any(not o.cancel_requested
+                                                  for o in t.entries.values())
+                  for t in kernel.tickers.values()):
+            await trio.sleep(0.02)
+        await trio.sleep(0.1)  # the cancels' acknowledgements, if the venue is quick
+
+
 async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, live: bool,
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
                    ready: trio.Event | None = None) -> Kernel:
@@ -196,13 +207,18 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                     nursery.start_soon(tail_jsonl, cfg.news, kernel)
                 if ready is not None:
                     ready.set()
-                if duration_s is not None:
-                    await trio.sleep(duration_s)
-                else:
-                    await trio.sleep_forever()
-                kernel.shutdown_orders()
-                await trio.sleep(0.2)  # let the order queues send their cancels
+                interrupted = False
+                try:
+                    if duration_s is not None:
+                        await trio.sleep(duration_s)
+                    else:
+                        await trio.sleep_forever()
+                except KeyboardInterrupt:
+                    interrupted = True  # Ctrl-C: the same orderly shutdown, then re-raise
+                await _orderly_shutdown(kernel)
                 nursery.cancel_scope.cancel()
+                if interrupted:
+                    raise KeyboardInterrupt
         finally:
             with trio.CancelScope(shield=True):
                 journal.emit(clock.now_ns(), "run_finished",
