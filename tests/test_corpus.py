@@ -18,8 +18,7 @@ from triotrade.sim import runner, scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENTS = ROOT / "scenarios" / "incidents"
-ALL_SCENARIOS = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml")
-                       if "live" not in p.relative_to(ROOT / "scenarios").parts)
+ALL_SCENARIOS = sorted((ROOT / "scenarios").rglob("*.yaml"))
 
 
 def with_config(kernel: Kernel, path: str, value: Any) -> None:
