@@ -16,13 +16,13 @@ class Instrument:
     currency: str = "USD"
     exchange: str = "SMART"
 
-    @property
-    def tick_units(self) -> int:
-        return int(self.tick_size * PRICE_SCALE)
+    # derived once: they are read on every order and every journaled price
+    tick_units: int = attrs.field(init=False, eq=False, repr=False)
+    price_places: int = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def price_places(self) -> int:
-        return decimals_of(self.tick_size)
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "tick_units", int(self.tick_size * PRICE_SCALE))
+        object.__setattr__(self, "price_places", decimals_of(self.tick_size))
 
     def round_lots(self, qty: int) -> int:
         """Largest multiple of the lot size not above ``qty``."""
