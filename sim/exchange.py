@@ -66,6 +66,7 @@ class ExchangeFaults:
 
 class Book:
     __slots__ = ("idx", "symbol", "bid", "ask", "last", "avail_bid", "avail_ask", "has_quote",
+                 "slippage",
                  "halted", "markets", "buy_limits", "sell_limits", "buy_stops", "sell_stops",
                  "active")
 
@@ -82,9 +83,17 @@ class Book:
         self.buy_stops = SortedKeyList(key=lambda o: (o.price, o.seq))
         self.sell_stops = SortedKeyList(key=lambda o: (-o.price, o.seq))
         self.active = 0  # working orders resting here
+        self.slippage = 0  # price units a market order pays beyond the touch
 
 
 ReportSink = Callable[[ExecReport], None]
+
+
+def _slip(touch: int, sign: int, slippage: int) -> int:
+    """The slippage model: a market order (or triggered stop) pays ``slippage`` beyond
+    the touch, never through zero."""
+    price = touch + sign * slippage
+    return price if price > 0 else touch
 
 
 class Exchange:
@@ -153,6 +162,8 @@ class Exchange:
             # marketable on arrival: execute against the quote in force before resting
             # (what _match would do next, without a round trip through the sorted book)
             touch = book.ask if xo.sign > 0 else book.bid
+            if xo.otype == "MARKET" and book.slippage:
+                touch = _slip(touch, xo.sign, book.slippage)
             if (xo.otype == "MARKET" or (xo.sign > 0 and xo.price >= touch)  # type: ignore[operator]
                     or (xo.sign < 0 and xo.price <= touch)):  # type: ignore[operator]
                 executed_now = True  # its one turn at this quote, taken
@@ -218,6 +229,8 @@ class Exchange:
             book.markets.append(xo)
         for xo in list(book.markets):
             price = book.ask if xo.sign > 0 else book.bid
+            if book.slippage:
+                price = _slip(price, xo.sign, book.slippage)
             self._fill(book, xo, price)
         # resting limits in price-time priority, each at most one fill per quote (the
         # partial_fill cap applies per report, so a capped order must not starve the

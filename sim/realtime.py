@@ -45,6 +45,9 @@ class RealtimeMarket:
                 faults.partial_max_qty = f.max_qty
         self.exchange = Exchange(self.engine, self.symbols, faults,
                                  random.Random(derive_seed(self.seed, "faults")), self._on_report)
+        for sym, m in scn.market.items():
+            book = self.exchange.books[self.exchange.index[sym]]
+            book.slippage = m.slippage_ticks * self.instruments[sym].tick_units
         self._quote_listeners: list[QuoteListener] = []
         self._report_listeners: list[ReportListener] = []
         self.last_tick: list[tuple[int, ...] | None] = [None] * len(self.symbols)

@@ -218,6 +218,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         engine.call_at(start, venue.set_down)
         engine.call_at(end, venue.set_up)
     specs = market_path_specs(scn)
+    for sym, m in scn.market.items():
+        exchange.books[exchange.index[sym]].slippage = m.slippage_ticks * instruments[sym].tick_units
     for sym, spec in specs.items():
         idx = exchange.index[sym]
         for start, end in spec.halts:

@@ -100,6 +100,9 @@ class HaltSpec:
 class MarketSpec:
     spread: Price = Price(0)
     depth: int = 1_000_000
+    # addition to v1: the slippage model; a market order (or a triggered stop) fills this
+    # many ticks beyond the touch (default 0: at the touch, as the contract describes)
+    slippage_ticks: int = 0
     ticks: list[TickSpec] = attrs.Factory(list)
     walk: WalkSpec | None = None
     gaps: list[GapSpec] = attrs.Factory(list)
@@ -437,6 +440,8 @@ def _validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.spread", "must not be negative"))
         if m.depth <= 0:
             out.append((f"{p}.depth", "must be positive"))
+        if m.slippage_ticks < 0:
+            out.append((f"{p}.slippage_ticks", "must not be negative"))
         prev_t = -1
         for j, tk in enumerate(m.ticks):
             tp = f"{p}.ticks[{j}]"

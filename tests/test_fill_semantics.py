@@ -673,3 +673,27 @@ async def test_disconnect_refuses_orders_and_holds_reports_until_reconnect() -> 
     assert sink.quotes[-1] == (secs(6), px("98.00"), px("98.02"))
     # anything delivered at the reconnect is the quote in force then, not a stale one
     assert all((b, a) == (px("99.00"), px("99.02")) for t, b, a in sink.quotes if t == secs(5))
+
+
+def test_slippage_model_applies_to_market_orders_only() -> None:
+    """The exchange's slippage model (an addition to v1): market orders and triggered
+    stops pay ``slippage_ticks`` beyond the touch; limits never trade through their price."""
+    from triotrade.sim import runner, scenario
+
+    def run(slip: int) -> list[dict]:
+        scn = scenario.from_dict({
+            "version": 1, "name": "slip", "duration": "30s",
+            "instruments": [{"symbol": "ACME", "tick_size": "0.01"}],
+            "config": {"exits": {"stop_loss": "2%"}, "monitor": {"stale_after": "5m"}},
+            "market": {"ACME": {"spread": "0.02", "slippage_ticks": slip,
+                                "ticks": [{"t": "0s", "last": "100.00"},
+                                          {"t": "10s", "last": "90.00"}]}},
+            "signals": [{"t": "1s", "symbol": "ACME", "side": "BUY"}],
+        })
+        return [e for e in runner.run(scn).events if e["type"] == "fill"]
+
+    plain, slipped = run(0), run(3)
+    # the entry is a marketable LIMIT at the ask: no slippage
+    assert plain[0]["price"] == slipped[0]["price"] == "100.01"
+    # the stop exit is a MARKET sell at the gapped bid (89.99), minus 3 ticks
+    assert plain[1]["price"] == "89.99" and slipped[1]["price"] == "89.96"
