@@ -23,6 +23,19 @@ def _default_scenario_path() -> Path:
     return Path(str(resources.files("triotrade.sim") / "data" / DEFAULT_SCENARIO))
 
 
+def _load_or_exit(scenario: Path | None) -> Any:
+    """Load SCENARIO (the built-in default when None); invalid input exits 2, nothing run."""
+    from .sim import scenario as scenario_mod
+
+    path = scenario if scenario is not None else _default_scenario_path()
+    try:
+        return scenario_mod.load(path)
+    except scenario_mod.ScenarioError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        sys.exit(2)
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
 
@@ -38,6 +51,8 @@ def main() -> None:
       triotrade run                      # the built-in default scenario
     Validate scenario files without running them:
       triotrade check scenarios/**/*.yaml
+    Hunt invariant breaks with Hypothesis (finds are shrunk into scenario files):
+      triotrade fuzz --examples 2000
     """
 
 
@@ -88,15 +103,9 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     for flag, value in (("--config", config_path), ("--live", live or None)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
-    from .sim import runner, scenario as scenario_mod
+    from .sim import runner
 
-    path = scenario if scenario is not None else _default_scenario_path()
-    try:
-        scn = scenario_mod.load(path)
-    except scenario_mod.ScenarioError as exc:
-        for line in exc.lines():
-            click.echo(line, err=True)
-        sys.exit(2)
+    scn = _load_or_exit(scenario)
     seed_used = scn.seed if seed is None else seed
     if journal_path is None:
         journal_path = Path("runs") / f"{_slug(scn.name)}-seed{seed_used}.jsonl"
@@ -128,17 +137,9 @@ def serve(scenario: Path | None, protocol: str, host: str, port: int | None, spe
     market (the built-in default with no SCENARIO). Prints `listening on HOST:PORT`
     once it accepts connections.
     """
-    from .sim import scenario as scenario_mod
-
     if speed <= 0:
         raise click.BadParameter("must be positive", param_hint="--speed")
-    path = scenario if scenario is not None else _default_scenario_path()
-    try:
-        scn = scenario_mod.load(path)
-    except scenario_mod.ScenarioError as exc:
-        for line in exc.lines():
-            click.echo(line, err=True)
-        sys.exit(2)
+    scn = _load_or_exit(scenario)
     if protocol == "tws":
         from .sim.gateways import tws
 
@@ -214,6 +215,11 @@ def check(files: tuple[Path, ...]) -> None:
         else:
             click.echo(f"{f}: ok")
     sys.exit(2 if bad else 0)
+
+
+from .cli_fuzz import register as _register_fuzz  # noqa: E402 - the fuzz command's module
+
+_register_fuzz(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,12 +7,15 @@ own the running loop. We give it one: a dedicated thread runs a private asyncio 
 and every ``ib_async`` object is created and touched only in that thread. The trio
 side talks to it in two directions:
 
-* trio -> asyncio: a request (submit, cancel, subscribe, queries) is a coroutine handed
-  to ``asyncio.run_coroutine_threadsafe``; the trio task waits on a ``trio.Event`` that
-  the concurrent future's done-callback sets through ``TrioToken.run_sync_soon``. If
-  the trio task is cancelled while it waits, we cancel the concurrent future, which
-  cancels the asyncio task running the request: cancellation reaches the in-flight
-  request, not just the waiter (``cancelled_calls`` counts it happening).
+* trio -> asyncio: a request (submit, cancel, subscribe, queries) is a function handed
+  to ``loop.call_soon_threadsafe``; the trio task waits on a ``trio.Event`` that the
+  venue thread sets through ``TrioToken.run_sync_soon`` with the outcome. A request
+  that can be done at once (placing an order whose contract is known, a cancel) runs
+  right in that callback: no asyncio Task, no extra loop iteration, which is most of
+  the hop's cost on the exit path. A request that must wait for IB's answer returns a
+  coroutine, which becomes a Task; if the trio task is cancelled while it waits, that
+  asyncio Task is cancelled: cancellation reaches the in-flight request, not just the
+  waiter (``cancelled_calls`` counts it happening).
 * asyncio -> trio: quotes, execution reports and connection changes are posted with
   ``TrioToken.run_sync_soon`` and delivered to the kernel's synchronous ``VenueSink``
   / quote handler in trio's thread, in the order the socket produced them (FIFO). A
@@ -54,6 +57,22 @@ What the adapter guarantees
   rejected. The same reconciliation runs after IB's own 1100 -> 1101/1102.
 * Pacing: ib_async throttles outgoing messages to 45 per second (IB's limit is 50);
   we set that explicitly. A heartbeat (reqCurrentTime) detects a dead but open socket.
+
+Latency (``bench/live_latency.py`` measures tick-in -> exit-order-on-the-socket)
+------------------------------------------------------------------------------
+* ib_async's per-message encoder is replaced, on our client only, by ``fast_send``:
+  the same bytes (checked against the library's own encoder at every connect; on any
+  difference the library's stays), about half the time of a placeOrder.
+* ib_async keeps every Trade of a session (~45 objects each, in reference cycles
+  through their events). Finished orders are forgotten, with their ib_async Trades
+  and Fills, after ``retain_done_s`` or beyond the ``retain_done`` most recent, so a
+  long session's heap, and the garbage collector's pauses, do not grow by the order.
+* ``probe``: an optional ``probe(point, perf_counter_ns, info)`` callback at the
+  points the benchmark needs (``rx`` a socket chunk reaches ib_async, ``quote`` the
+  quote goes to trio, ``quote_in`` trio delivers it, ``submit`` the kernel submits,
+  ``submit_run`` it runs in the venue thread, ``placing`` ib_async is called,
+  ``write``/``written`` around the socket write). None by default: then nothing is
+  timed and nothing is wrapped; the hot path pays one ``is not None`` test.
 """
 from __future__ import annotations
 
@@ -72,6 +91,7 @@ from typing import Any, Callable
 import attrs
 import trio
 
+from ..kernel.errors import find_exception
 from ..kernel.instruments import Instrument
 from ..kernel.orders import Order, OrderType, Role, Side
 from ..kernel.units import NS_PER_S, UnitError, fmt_units, to_units
@@ -88,6 +108,8 @@ LINK_RESTORED_DATA_LOST = 1101
 LINK_RESTORED = 1102
 CLIENT_ID_IN_USE = 326
 _ROLES = {r.value for r in Role}
+# A latency probe: ``probe(point, perf_counter_ns, info)``; see ``IbkrVenue`` ("Probe").
+Probe = Callable[[str, int, Any], None]
 _CANCELLED = ("Cancelled", "ApiCancelled")
 _ACKED = ("PreSubmitted", "Submitted")
 
@@ -127,6 +149,139 @@ def gtd_text(expire_ns: int) -> str:
     """Good-till-date as IB reads it: whole seconds, UTC (the ``-`` form), rounded up."""
     secs = -(-expire_ns // NS_PER_S)
     return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(secs))
+
+
+def fast_send(client: Any) -> Callable[..., None]:
+    """A drop-in for ``ib_async.client.Client.send`` on one client: the same bytes.
+
+    ib_async's ``send`` rebuilds a dict of a dozen converter lambdas and an
+    ``io.StringIO`` on every message; a placeOrder is ~100 fields, ~25 µs of the
+    venue thread's time on the exit path. This does the same per-field conversion
+    with type tests and one join (about 2.5x faster). ``_install_fast_send`` checks
+    it against the library's own ``send`` before using it.
+    """
+    from ib_async import client as client_mod
+
+    contract_cls = client_mod.Contract
+    unset_double = client_mod.UNSET_DOUBLE
+    unset_int = client_mod.UNSET_INTEGER
+    inf = math.inf
+
+    def send(*fields: Any, makeEmpty: bool = True) -> None:  # noqa: N803 - ib_async's name
+        if not client.isConnected():
+            raise ConnectionError("Not connected")
+        out: list[str] = []
+        add = out.append
+        for f in fields:
+            t = type(f)
+            if t is str:
+                add(f)
+            elif t is int:
+                add("" if makeEmpty and f == unset_int else str(f))
+            elif t is float:
+                add("" if makeEmpty and f == unset_double else "Infinite" if f == inf else str(f))
+            elif f is None:
+                add("")
+            elif t is bool:
+                add("1" if f else "0")
+            elif isinstance(f, contract_cls):
+                add("\0".join([str(x) for x in (
+                    f.conId, f.symbol, f.secType, f.lastTradeDateOrContractMonth, f.strike,
+                    f.right, f.multiplier, f.exchange, f.primaryExchange, f.currency,
+                    f.localSymbol, f.tradingClass)]))
+            elif t is list:
+                add("".join([f"{v.tag}={v.value};" for v in f]))
+            else:
+                add(str(f))
+        add("")
+        client.sendMsg("\0".join(out))
+
+    return send
+
+
+def _send_samples() -> list[tuple[tuple[Any, ...], bool]]:
+    """Field tuples covering every branch of ib_async's message encoder."""
+    ib_async = _ib()
+    from ib_async import client as client_mod
+
+    stock = ib_async.Stock("ACME", "SMART", "USD", primaryExchange="NASDAQ")
+    stock.conId = 123456
+    future = ib_async.Contract(secType="FUT", symbol="ES", lastTradeDateOrContractMonth="202612",
+                               exchange="CME", currency="USD", multiplier="50", strike=0.0)
+    tags = [ib_async.TagValue("a", "1"), ib_async.TagValue("b", "x y")]
+    fields = (3, 17, stock, future, "", "BUY", 100.0, 0.0, -1.5, 1e-7, 123456789.125,
+              client_mod.UNSET_DOUBLE, client_mod.UNSET_INTEGER, math.inf, -math.inf, None,
+              True, False, 0, -1, 2**40, Decimal("100.01"), Decimal("1E-8"), tags, [],
+              ib_async.TagValue("c", "3"), "GTD", "20260101-10:00:00", "ENTRY:o1:run")
+    return [(fields, True), (fields, False), ((), True), (("x",), True)]
+
+
+def _install_fast_send(client: Any) -> bool:
+    """Use ``fast_send`` on ``client`` if it encodes the samples exactly as ib_async's
+    own ``send`` does (it would not after an incompatible ib_async change)."""
+
+    class Capture:
+        def __init__(self) -> None:
+            self.msgs: list[str] = []
+
+        def isConnected(self) -> bool:  # noqa: N802 - ib_async's name
+            return True
+
+        def sendMsg(self, msg: str) -> None:  # noqa: N802
+            self.msgs.append(msg)
+
+    try:
+        ours, theirs = Capture(), Capture()
+        fast = fast_send(ours)
+        original = type(client).send
+        for fields, empty in _send_samples():
+            fast(*fields, makeEmpty=empty)
+            original(theirs, *fields, makeEmpty=empty)
+        same = ours.msgs == theirs.msgs
+    except Exception:  # noqa: BLE001 - any surprise: keep the library's encoder
+        log.warning("ib_async's message encoder changed; using it as is", exc_info=True)
+        return False
+    if not same:
+        log.warning("ib_async's message encoder changed; using it as is")
+        return False
+    client.send = fast_send(client)
+    return True
+
+
+def _venue_error(exc: BaseException) -> BaseException:
+    """I/O trouble under a request becomes a VenueError; anything else stays itself."""
+    if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError)) and \
+            not isinstance(exc, VenueError):
+        return VenueError(f"IB request failed: {type(exc).__name__}: {exc}")
+    return exc
+
+
+class _Call:
+    """One trio -> venue-thread request: its outcome, and the way back to trio."""
+
+    __slots__ = ("token", "done", "value", "error", "task", "abandoned")
+
+    def __init__(self, token: trio.lowlevel.TrioToken) -> None:
+        self.token = token
+        self.done = trio.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.task: asyncio.Future[Any] | None = None
+        self.abandoned = False  # set by the trio side when its waiter was cancelled
+
+    def finish(self, value: Any, error: BaseException | None) -> None:  # venue thread
+        self.value = value
+        self.error = error
+        try:
+            self.token.run_sync_soon(self.done.set)
+        except trio.RunFinishedError:
+            pass
+
+    def task_done(self, task: asyncio.Future[Any]) -> None:  # venue thread
+        if task.cancelled():
+            self.finish(None, VenueError("request cancelled"))
+        else:
+            self.finish(task.result() if task.exception() is None else None, task.exception())
 
 
 @attrs.define(eq=False)
@@ -174,7 +329,8 @@ class IbkrVenue:
                  backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0),
                  heartbeat: float = 10.0, quote_wait: float = 2.0, terminal_grace: float = 3.0,
                  expiry_slack: float = 1.5, max_requests_per_s: int = 45,
-                 run_tag: str | None = None) -> None:
+                 run_tag: str | None = None, probe: Probe | None = None,
+                 retain_done: int = 256, retain_done_s: float = 60.0) -> None:
         self.host = host
         self.port = port
         self.client_id = client_id
@@ -187,6 +343,9 @@ class IbkrVenue:
         self.terminal_grace = terminal_grace
         self.expiry_slack_ns = int(expiry_slack * NS_PER_S)
         self.max_requests_per_s = max_requests_per_s
+        # finished orders are remembered for retain_done_s, at most retain_done of them
+        self.retain_done = max(1, retain_done)
+        self.retain_done_s = retain_done_s
         # unique per venue instance: orderRefs from another run never match ours
         self.run_tag = run_tag or format(time.time_ns() // 1_000_000, "x")
         # trio side
@@ -199,6 +358,8 @@ class IbkrVenue:
         self._state = "idle"  # idle | up | link_down | restoring | down | connecting | closed
         self._epoch = 0
         self._recs: dict[str, _Rec] = {}
+        self._sent_ids: set[str] = set()  # every order id ever placed (plain strings)
+        self._retired: deque[tuple[float, _Rec]] = deque()  # finished, oldest first
         self._by_ib: dict[int, _Rec] = {}
         self._by_perm: dict[int, _Rec] = {}
         self._by_ref: dict[str, _Rec] = {}
@@ -217,8 +378,12 @@ class IbkrVenue:
         self.internal_errors = 0
         self.reconnects = 0
         self.fills_reported = 0
+        self.orders_finished = 0
         self.notices: deque[tuple[int, int, str]] = deque(maxlen=200)
         self.last_reconcile = ""
+        self.fast_send = False  # ib_async's encoder replaced by fast_send (checked equal)
+        # latency instrumentation (bench/live_latency.py); None = no timing anywhere
+        self._probe = probe
 
     # ================================================================ trio side
 
@@ -261,6 +426,8 @@ class IbkrVenue:
         await self._call(self._a_subscribe, instrument, on_quote)
 
     async def submit(self, order: Order) -> None:
+        if self._probe is not None:
+            self._probe("submit", time.perf_counter_ns(), order)
         await self._call(self._a_submit, order)
 
     async def cancel(self, order_id: str) -> None:
@@ -290,41 +457,63 @@ class IbkrVenue:
     # ---------------------------------------------------------------- the bridge
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` (sync or async) in the venue thread; cancellation goes with it."""
+        """Run ``fn(*args)`` in the venue thread; cancellation goes with it.
+
+        ``fn`` runs directly in a ``call_soon_threadsafe`` callback: a synchronous
+        request (placing an order whose contract is known, a cancel) is done in the
+        first loop iteration after the wake-up, with no asyncio Task. When ``fn``
+        returns an awaitable (a request that waits for IB's answer), that becomes a
+        Task, and cancelling the trio waiter cancels it.
+        """
         loop = self._loop
         token = self._token
         if loop is None or token is None or loop.is_closed():
             raise VenueError("the IB venue is not connected")
-        cf = asyncio.run_coroutine_threadsafe(self._guard(fn, *args), loop)
-        done = trio.Event()
-
-        def wake(_: object) -> None:
-            try:
-                token.run_sync_soon(done.set)
-            except trio.RunFinishedError:
-                pass
-
-        cf.add_done_callback(wake)
+        call = _Call(token)
         try:
-            await done.wait()
+            loop.call_soon_threadsafe(self._a_start, call, fn, args)
+        except RuntimeError:  # closed meanwhile
+            raise VenueError("the IB venue is not connected") from None
+        try:
+            await call.done.wait()
         except BaseException:
-            cf.cancel()  # cancels the asyncio task: the request itself stops
+            call.abandoned = True
+            try:  # FIFO after _a_start: the task, if any, exists by then
+                loop.call_soon_threadsafe(self._a_abandon, call)
+            except RuntimeError:
+                pass
             raise
-        return cf.result()
+        if call.error is not None:
+            raise call.error
+        return call.value
 
-    async def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _a_start(self, call: _Call, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if call.abandoned:
+            call.finish(None, VenueError("request cancelled before it started"))
+            return
         try:
             result = fn(*args)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
+        except BaseException as exc:  # noqa: BLE001 - handed to the trio caller
+            call.finish(None, _venue_error(exc))
+            return
+        if not inspect.isawaitable(result):
+            call.finish(result, None)
+            return
+        task = call.task = asyncio.ensure_future(self._guard(result))
+        task.add_done_callback(call.task_done)
+
+    def _a_abandon(self, call: _Call) -> None:
+        if call.task is not None:
+            call.task.cancel()  # cancels the asyncio task: the request itself stops
+
+    async def _guard(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
         except asyncio.CancelledError:
             self.cancelled_calls += 1
             raise
-        except VenueError:
-            raise
-        except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
-            raise VenueError(f"IB request failed: {type(exc).__name__}: {exc}") from None
+        except BaseException as exc:
+            raise _venue_error(exc) from None
 
     async def _stop_thread(self) -> None:
         loop, thread = self._loop, self._thread
@@ -394,6 +583,9 @@ class IbkrVenue:
         ib.client.MaxRequests = self.max_requests_per_s  # IB pacing: < 50 msg/s
         ib.client.RequestsInterval = 1
         self._install_taps(ib)
+        self.fast_send = _install_fast_send(ib.client)
+        if self._probe is not None:
+            self._install_probe(ib)
         ib.disconnectedEvent += self._on_disconnected
         self._state = "connecting"
         try:
@@ -497,6 +689,47 @@ class IbkrVenue:
         tap("execDetails", self._on_exec)
         tap("error", self._on_error)
 
+    def _install_probe(self, ib: Any) -> None:
+        """The probe points inside ib_async (installed only when a probe is given).
+
+        ``rx``: ib_async's client calls ``tcpDataArrived`` first thing when the socket
+        hands it a chunk, before decoding it. ``write`` / ``written``: around ib_async's
+        ``Connection.sendMsg`` (``transport.write``: the bytes go into the socket);
+        the info is the framed message.
+        """
+        probe = self._probe
+        assert probe is not None
+        client = ib.client
+        arrived = client._tcpDataArrived  # noqa: SLF001 - ib_async's own optional hook
+        clock = time.perf_counter_ns
+
+        def on_arrival() -> None:
+            probe("rx", clock(), None)
+            if arrived is not None:
+                arrived()
+
+        client._tcpDataArrived = on_arrival  # noqa: SLF001
+        conn = client.conn
+        send = conn.sendMsg
+
+        def send_msg(msg: bytes) -> None:
+            probe("write", clock(), msg)
+            send(msg)
+            probe("written", clock(), msg)
+
+        conn.sendMsg = send_msg
+
+    def _probed_quote(self, on_quote: QuoteHandler) -> QuoteHandler:
+        probe = self._probe
+        assert probe is not None
+        clock = time.perf_counter_ns
+
+        def stamped(ts: int, bid: int, ask: int, last: int, bs: int, asz: int) -> None:
+            probe("quote_in", clock(), (bid, ask, last))
+            on_quote(ts, bid, ask, last, bs, asz)
+
+        return stamped
+
     def _find(self, client_id: int, order_id: int, perm_id: int, ref: str) -> _Rec | None:
         if order_id and (client_id == self.client_id or client_id == 0):
             rec = self._by_ib.get(order_id)
@@ -596,12 +829,12 @@ class IbkrVenue:
                       ex.execId, rec.order_id)
         self._report(ReportKind.FILL, rec, qty=qty, price=price, exec_id=ex.execId)
         if rec.filled >= rec.qty:
-            rec.done = True
             rec.pending = None
+            self._retire(rec)
         elif rec.pending is not None and rec.filled >= rec.pending[2]:
             kind, reason, _ = rec.pending
             rec.pending = None
-            rec.done = True
+            self._retire(rec)
             self._report(kind, rec, reason=reason)
 
     def _on_error(self, req_id: int, code: int, text: str, advanced: str = "") -> None:
@@ -663,8 +896,58 @@ class IbkrVenue:
             rec.pending = (kind, reason, broker_filled)
             self._schedule_catch_up(rec)
             return
-        rec.done = True
+        self._retire(rec)
         self._report(kind, rec, reason=reason)
+
+    def _retire(self, rec: _Rec) -> None:
+        """The order is finished: keep its record a while (late or replayed messages
+        about it are recognised and ignored), then forget it, and ib_async's Trade
+        and Fills for it too. ib_async keeps every Trade of a session, ~45 objects
+        each; a heap that grows by the order makes the garbage collector's full
+        passes grow with it (tens of ms after a few thousand orders, paid on
+        whatever tick or order is in flight when one starts)."""
+        if rec.done:
+            return
+        rec.done = True
+        self.orders_finished += 1
+        retired = self._retired
+        now = time.monotonic()
+        retired.append((now, rec))
+        horizon = now - self.retain_done_s
+        while len(retired) > self.retain_done or retired[0][0] < horizon:
+            self._forget(retired.popleft()[1])
+
+    def _forget(self, rec: _Rec) -> None:
+        for index, key in ((self._recs, rec.order_id), (self._by_ib, rec.ib_id),
+                           (self._by_perm, rec.perm_id), (self._by_ref, rec.ref)):
+            if index.get(key) is rec:  # type: ignore[attr-defined]
+                del index[key]  # type: ignore[attr-defined]
+        ib = self._ib
+        if ib is None:
+            return
+        w = ib.wrapper
+        try:
+            keys = [(w.clientId, rec.ib_id)] if rec.ib_id > 0 else []
+            if rec.perm_id:
+                keys.append(rec.perm_id)
+                trade = w.permId2Trade.get(rec.perm_id)
+                if trade is not None and trade.order.orderRef == rec.ref:
+                    del w.permId2Trade[rec.perm_id]
+            for key in keys:
+                trade = w.trades.get(key)
+                if trade is not None and trade.order.orderRef == rec.ref:
+                    del w.trades[key]
+                    # an eventkit Event keeps the last values it emitted, the Trade
+                    # itself: a reference cycle per Trade, which only a full collection
+                    # would free (~80 ms for a few thousand Trades). Break it.
+                    for name in getattr(trade, "events", ()):
+                        event = getattr(trade, name, None)
+                        if getattr(event, "_value", None) is not None:
+                            event._value = None
+            for exec_id in rec.exec_ids:
+                w.fills.pop(exec_id, None)
+        except (AttributeError, TypeError):  # another ib_async layout: keep its books
+            log.debug("could not prune ib_async's records of %s", rec.order_id, exc_info=True)
 
     def _schedule_catch_up(self, rec: _Rec) -> None:
         if not rec.catch_up_scheduled:
@@ -691,7 +974,7 @@ class IbkrVenue:
             if rec.pending is not None and not rec.done:
                 kind, reason, _ = rec.pending
                 rec.pending = None
-                rec.done = True
+                self._retire(rec)
                 self._report(kind, rec, reason=reason)
 
         asyncio.ensure_future(fetch_then_finish())
@@ -796,7 +1079,7 @@ class IbkrVenue:
 
     def _progress(self) -> tuple[int, int]:
         """(fills reported, orders finished): taken before a reconnect, for its summary."""
-        return self.fills_reported, sum(1 for r in self._recs.values() if r.done)
+        return self.fills_reported, self.orders_finished
 
     async def _a_reconcile(self, *, first: bool, since: tuple[int, int] | None = None) -> str:
         """Bring our records in line with IB's books. Runs before the session is 'up'.
@@ -940,6 +1223,8 @@ class IbkrVenue:
 
     async def _a_subscribe(self, inst: Instrument, on_quote: QuoteHandler) -> None:
         old = self._subs.get(inst.symbol)
+        if self._probe is not None:
+            on_quote = self._probed_quote(on_quote)
         if self._state != "up":
             # an outage: remember it; the reconnect qualifies and subscribes
             self._subs[inst.symbol] = _Sub(inst.symbol, self._contracts.get(inst.symbol),
@@ -988,6 +1273,9 @@ class IbkrVenue:
             return
         bs = int(t.bidSize) if t.bidSize == t.bidSize and t.bidSize > 0 else 0
         asz = int(t.askSize) if t.askSize == t.askSize and t.askSize > 0 else 0
+        probe = self._probe
+        if probe is not None:
+            probe("quote", time.perf_counter_ns(), (b, a, lst))
         self._post(sub.on_quote, time.time_ns(), b, a, lst, bs, asz)
         if sub.fresh is not None:
             sub.fresh.set()
@@ -1025,17 +1313,38 @@ class IbkrVenue:
             o.tif = "GTC"
         return o
 
-    async def _a_submit(self, order: Order) -> None:
+    def _a_submit(self, order: Order) -> Any:
+        """Place the order now when its contract is known (the hot path: no Task, no
+        await); otherwise return a coroutine that qualifies the contract first."""
+        probe = self._probe
+        if probe is not None:
+            probe("submit_run", time.perf_counter_ns(), order)
         self._require_up()
-        if order.order_id in self._recs:
+        if order.order_id in self._sent_ids:
             raise VenueError(f"order id {order.order_id} was already sent")
+        contract = self._contracts.get(order.symbol)
+        if contract is None:
+            return self._a_submit_qualified(order)
+        self._place(order, contract)
+        return None
+
+    async def _a_submit_qualified(self, order: Order) -> None:
         contract = await self._a_contract(order.symbol)
         self._require_up()  # the await may have seen the session drop
+        if order.order_id in self._sent_ids:
+            raise VenueError(f"order id {order.order_id} was already sent")
+        self._place(order, contract)
+
+    def _place(self, order: Order, contract: Any) -> None:
         ib_order = self._build(order, contract)
+        probe = self._probe
+        if probe is not None:
+            probe("placing", time.perf_counter_ns(), order)
         trade = self._ib.placeOrder(contract, ib_order)
         rec = _Rec(order.order_id, order.symbol, order.role.value, order.side, order.qty,
                    order.expire_ns, ib_order.orderRef, ib_order, ib_id=trade.order.orderId,
                    sent_epoch=self._epoch)
+        self._sent_ids.add(order.order_id)
         self._recs[order.order_id] = rec
         self._by_ib[rec.ib_id] = rec
         self._by_ref[rec.ref] = rec
@@ -1043,6 +1352,8 @@ class IbkrVenue:
     def _a_cancel(self, order_id: str) -> None:
         rec = self._recs.get(order_id)
         if rec is None:
+            if order_id in self._sent_ids:
+                return  # finished and forgotten
             raise VenueError(f"order {order_id} was never sent to IB")
         if rec.done:
             return
@@ -1093,15 +1404,6 @@ class IbkrVenue:
 # ==================================================================== the CLI entry
 
 
-def _find_exc(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    if isinstance(exc, kind):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            found = _find_exc(sub, kind)
-            if found is not None:
-                return found
-    return None
 
 
 def cli_run(*, config_path: str | Path, host: str, port: int | None, client_id: int, live: bool,
@@ -1136,15 +1438,15 @@ def cli_run(*, config_path: str | Path, host: str, port: int | None, client_id: 
         click.echo("stopped (Ctrl-C); journal flushed")
         return 0
     except BaseException as exc:  # noqa: BLE001 - turned into a message and an exit code
-        venue_exc = _find_exc(exc, VenueError)
+        venue_exc = find_exception(exc, VenueError)
         if venue_exc is not None:
             click.echo(f"error: {venue_exc}", err=True)
             return 2
-        os_exc = _find_exc(exc, OSError)
+        os_exc = find_exception(exc, OSError)
         if os_exc is not None:
             click.echo(f"{journal_path}: {getattr(os_exc, 'strerror', None) or os_exc}", err=True)
             return 2
-        if _find_exc(exc, KeyboardInterrupt) is not None:
+        if find_exception(exc, KeyboardInterrupt) is not None:
             click.echo("stopped (Ctrl-C); journal flushed")
             return 0
         raise

@@ -62,6 +62,7 @@ import yaml
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
+from ..kernel.errors import find_exception
 from ..kernel.config import Duration, converter, flatten_errors
 from ..kernel.instruments import Instrument
 from ..kernel.orders import Order, OrderType
@@ -985,15 +986,6 @@ def endpoints(host: str, port: int | None) -> tuple[str, str]:
     return f"http://{shown}:{port}", f"ws://{shown}:{port}/ws"
 
 
-def _find(exc: BaseException, kind: type[BaseException]) -> Any:
-    if isinstance(exc, kind):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            found = _find(sub, kind)
-            if found is not None:
-                return found
-    return None
 
 
 def cli_run(*, config_path: str | Path, host: str, port: int | None, client_id: int,
@@ -1030,14 +1022,14 @@ def cli_run(*, config_path: str | Path, host: str, port: int | None, client_id: 
     try:
         trio.run(main)
     except BaseException as exc:  # noqa: BLE001 - trio groups errors; report ours plainly
-        if _find(exc, KeyboardInterrupt) is not None:
+        if find_exception(exc, KeyboardInterrupt) is not None:
             print("kite: stopped (Ctrl-C); the journal is complete", file=sys.stderr)
             return 0
-        venue_error = _find(exc, VenueError)
+        venue_error = find_exception(exc, VenueError)
         if venue_error is not None:
             print(f"kite: {venue_error}", file=sys.stderr)
             return 1
-        os_error = _find(exc, OSError)
+        os_error = find_exception(exc, OSError)
         if os_error is not None:
             print(f"kite: {journal_path}: {os_error.strerror or os_error}", file=sys.stderr)
             return 2

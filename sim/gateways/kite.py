@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 import trio_websocket
 
+from ...kernel.errors import find_exception
 from ...kernel.units import NS_PER_S, PRICE_SCALE
 from ...kernel.wakeup import Wakeup
 from ...venues import kite_wire as wire
@@ -521,9 +522,9 @@ def cli_serve(scn: Scenario, *, host: str, port: int, speed: float, seed: int | 
     try:
         trio.run(main)
     except BaseException as exc:  # noqa: BLE001 - trio groups errors; unwrap the ones we expect
-        if _find(exc, KeyboardInterrupt) is not None:
+        if find_exception(exc, KeyboardInterrupt) is not None:
             return 0
-        os_error = _find(exc, OSError)
+        os_error = find_exception(exc, OSError)
         if os_error is not None:
             print(f"cannot listen on {host}:{port}: {os_error.strerror or os_error}",
                   file=sys.stderr)
@@ -532,16 +533,6 @@ def cli_serve(scn: Scenario, *, host: str, port: int, speed: float, seed: int | 
     return 0
 
 
-def _find(exc: BaseException, kind: type[BaseException]) -> Any:
-    """The first ``kind`` in ``exc`` or, for an exception group, in its leaves."""
-    if isinstance(exc, kind):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            found = _find(sub, kind)
-            if found is not None:
-                return found
-    return None
 
 
 __all__ = ["KiteGateway", "serve_kite", "cli_serve", "error_response"]
