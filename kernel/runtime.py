@@ -208,6 +208,10 @@ class Kernel:
 
     async def _pace(self) -> None:
         """max_order_rate per second per venue session (sliding one-second window)."""
+        if not self.connected:
+            # the action cannot reach the venue (it is refused right after): it must not
+            # use up the budget of the cancels that the reconnect will send (a fuzz find)
+            return
         limit = self.config.risk.max_order_rate
         times = self._send_times
         while True:  # several tickers' queues may be waiting: re-check after every wait
@@ -228,8 +232,11 @@ class Kernel:
             # exit whose TTL was shorter than the wait arrived expired, every retry)
             order.expire_ns += waited
         if order.role is Role.ENTRY:
-            # pacing may have waited: the world can have changed (a kill switch fired)
+            # pacing may have waited: the world can have changed (a kill switch fired,
+            # fills landed and a tiered cap shrank: the fit is checked again)
             refusal = self.entry_block_reason()
+            if refusal is None:
+                refusal = self.tickers[order.symbol].fit_entry(order)
             if refusal is not None:
                 order.transition(OrderState.REJECTED)
                 self.journal.emit(self.clock.now_ns(), "risk_rejected", symbol=order.symbol,

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from ..strategies.base import Strategy
     from .runtime import Kernel
 
+EMERGENCY_STEP_BPS = 50  # each emergency retry after the first crosses the touch 0.5 % more
+
 EXIT_ROLE = {
     "stop_loss": Role.STOP_LOSS,
     "trailing_stop": Role.STOP_LOSS,
@@ -182,6 +184,17 @@ class Ticker:
         if qty <= 0:
             return 0, f"max_position_size {cap} reached"
         return qty, None
+
+    def fit_entry(self, order: Order) -> str | None:
+        """Re-check the cap for an entry about to go out (after the order-rate wait):
+        trim it to the room left, or say why it cannot go at all."""
+        _, cap = self.sizing()
+        room = cap - (self.exposure() - order.remaining)  # the order itself is counted
+        qty = self.inst.round_lots(min(order.qty, room))
+        if qty <= 0:
+            return f"max_position_size {cap} reached"
+        order.qty = qty
+        return None
 
     def queue_entry(self, side: Side, qty: int, source: str) -> None:
         self.pending_entries.append((side, qty, source))
@@ -460,7 +473,11 @@ class Ticker:
             k.on_feed_stale()
 
     async def _emergency_loop(self, reason: str) -> None:
-        """Cancel the previous exit, send a fresh one at the touch, until flat."""
+        """Cancel the previous exit, send a fresh one at the touch, until flat.
+
+        The first attempt is a limit at the touch; every later one crosses it by
+        ``(attempt - 1) * EMERGENCY_STEP_BPS`` (a marketable limit that fills at the
+        best price available, with a collar that widens until the exit gets done)."""
         k = self.k
         interval = k.config.emergency.retry_interval
         attempt = 0
@@ -488,6 +505,15 @@ class Ticker:
                 qty = abs(self.position.qty)
                 side = Side.SELL if self.position.qty > 0 else Side.BUY
                 price = self.bid if side is Side.SELL else self.ask
+                if price and attempt > 1:
+                    # Retries escalate: a limit at the touch never fills in a market that
+                    # runs away faster than data + order latency (a fuzz find), so each
+                    # retry crosses the touch by one more EMERGENCY_STEP_BPS.
+                    step = price * (attempt - 1) * EMERGENCY_STEP_BPS // 10_000
+                    if side is Side.SELL:
+                        price = max(self.inst.floor_tick(price - step), 0)
+                    else:
+                        price = self.inst.ceil_tick(price + step)
                 now = k.clock.now_ns()
                 k.journal.emit(now, "emergency_retry", symbol=self.symbol, attempt=attempt)
                 if price:

@@ -14,7 +14,8 @@ Safety (each name is what ``invariant_violated.invariant`` says):
     (filled >= cap, or filled + working > cap: the cap can shrink under working
     entries with tiered sizing) the entries then working must be cancelled: none of
     them may fill at the exchange later than a cancel could have arrived (order
-    latency + the order-rate pacing, extended over disconnects). Fills already in
+    latency + a conservative bound on the max_order_rate wait, extended over
+    disconnects; reports replayed at a reconnect are not judged). Fills already in
     flight are allowed; fills the kernel could have prevented are not.
 ``single_working_exit``
     Per ticker, at most one exit order (any non-ENTRY role) is working at a time.
@@ -49,7 +50,9 @@ Liveness (need the scenario: fault windows, halts, latencies, TTLs):
     Once an exit is triggered (``exit_triggered`` or ``emergency_started`` with a
     position open), the position must make progress (a fill that reduces it) or be
     flat within a bound B of *healthy* time: time with no disconnect, no ``no_fill``,
-    no reject window that covers EMERGENCY_EXIT orders, and no halt of that ticker.
+    no reject window that covers EMERGENCY_EXIT orders, no halt of that ticker, and
+    liquidity to count on (a quote showing less than the largest cap, held longer
+    than one retry interval, may be used up: that stretch is not healthy).
     B = exit_order_ttl + EXIT_ATTEMPTS * 2 * retry_interval + 2 * (order + report +
     data latency) + 2 s. (Each emergency attempt takes at most two retry intervals:
     waiting out the cancel of the previous exit, then the new exit's life.) Checked
@@ -66,6 +69,7 @@ Liveness (need the scenario: fault windows, halts, latencies, TTLs):
 """
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
@@ -80,7 +84,7 @@ if TYPE_CHECKING:
 
 CapFn = Callable[[str], tuple[int, int]]  # symbol -> (cap now, highest cap any tier allows)
 
-EXIT_ATTEMPTS = 5  # emergency attempts the exit-liveness bound allows per unit of progress
+EXIT_ATTEMPTS = 3  # emergency attempts the exit-liveness bound allows per unit of progress
 
 INVARIANTS = (
     "exposure_cap", "single_working_exit", "fill_known_order", "no_overfill",
@@ -102,6 +106,34 @@ def _merge(spans: list[tuple[int, int]]) -> Intervals:
         else:
             out.append([a, b])
     return tuple((a, b) for a, b in out)
+
+
+def _stale_book(spec: Any, horizon: int, refresh: int, ceiling: int) -> list[tuple[int, int]]:
+    """When a thin book may be used up: displayed size is consumed by fills and comes
+    back only with the next quote, so a quote that is held longer than ``refresh`` (one
+    emergency retry) and shows less than the largest position is no liquidity to
+    count on. Such stretches are not healthy time for the exit-liveness bound."""
+    out: list[tuple[int, int]] = []
+    quotes: list[tuple[int, int]] = []  # (t, smaller displayed size) of each refresh
+    for tk in spec.ticks:
+        sizes = [spec.depth if x is None else x for x in (tk.bid_size, tk.ask_size)]
+        quotes.append((tk.t, min(sizes)))
+    quotes += [(t, spec.depth) for t, _ in spec.gaps]
+    walk_from = None
+    if spec.walk is not None:
+        walk_from = spec.ticks[-1].t + spec.walk.every if spec.ticks else 0
+        if spec.walk.every > refresh and spec.depth < ceiling:
+            out.append((walk_from, horizon + 1))
+    quotes.sort()
+    for i, (t, size) in enumerate(quotes):
+        if walk_from is not None and t >= walk_from:
+            break
+        nxt = quotes[i + 1][0] if i + 1 < len(quotes) else horizon + 1
+        if walk_from is not None:
+            nxt = min(nxt, walk_from)
+        if nxt - t > refresh and size < ceiling:
+            out.append((t + refresh, nxt))
+    return out
 
 
 @attrs.frozen
@@ -139,9 +171,13 @@ class RunFacts:
             elif (f.kind == "reject" and f.t is not None and f.for_ is not None
                   and f.role in (None, "EMERGENCY_EXIT")):
                 common.append((f.t, f.t + f.for_))
-        blocked = {sym: _merge(common + list(spec.halts))
-                   for sym, spec in market_path_specs(scn).items()}
         cfg = scn.config
+        sizing = cfg.sizing
+        ceiling = max([sizing.max_position_size] + [t.max_position_size for t in sizing.tier_list])
+        retry = cfg.emergency.retry_interval
+        blocked = {sym: _merge(common + list(spec.halts)
+                               + _stale_book(spec, scn.duration, retry, ceiling))
+                   for sym, spec in market_path_specs(scn).items()}
         return cls(
             horizon=scn.duration, order_lat=lat[0], report_lat=lat[1], data_lat=lat[2],
             entry_ttl=cfg.entries.entry_order_ttl, exit_ttl=cfg.exits.exit_order_ttl,
@@ -203,6 +239,8 @@ class InvariantChecker:
         self._not_sent: str | None = None  # order submitted while disconnected
         # entries that must be cancelled: order_id -> time the cap was reached
         self._cancel_due: dict[str, int] = {}
+        self._sends: deque[int] = deque(maxlen=1024)  # recent order_submitted times
+        self._ends: deque[int] = deque(maxlen=1024)  # recent times an order ended
         # exit liveness: symbol -> (since, deadline)
         self._exiting: dict[str, tuple[int, int]] = {}
 
@@ -221,7 +259,7 @@ class InvariantChecker:
         elif t == "fill":
             self._on_fill(ev)
         elif t in ("order_cancelled", "order_rejected", "order_expired"):
-            self._done(ev["order_id"])
+            self._done(ev["order_id"], ev["ts_ns"])
         elif t == "position_changed":
             self._on_position(ev)
         elif t == "kill_switch":
@@ -255,6 +293,7 @@ class InvariantChecker:
                             "qty": qty, "filled": 0, "live": True, "ts": ev["ts_ns"]}
         if not self.connected:
             self._not_sent = oid
+        self._sends.append(ev["ts_ns"])
         if role == "ENTRY":
             if self.close_all:
                 self._violate(ev, "no_entry_after_close_all",
@@ -311,18 +350,19 @@ class InvariantChecker:
         if absq > ceiling:
             self._violate(ev, "exposure_cap", f"{sym} position {absq} above cap {ceiling}")
         if o["filled"] >= o["qty"]:
-            self._done(oid)
+            self._done(oid, ts)
         if sym in self._exiting:
             if after == 0:
                 del self._exiting[sym]
             elif abs(after) < abs(before):  # progress: the bound starts again
                 self._start_exiting(sym, ts)
 
-    def _done(self, oid: str) -> None:
+    def _done(self, oid: str, ts: int) -> None:
         self._cancel_due.pop(oid, None)
         o = self.orders.pop(oid, None)  # forgotten once terminal: memory stays flat
         if o is None or not o["live"]:
             return
+        self._ends.append(ts)
         o["live"] = False
         sym = o["symbol"]
         if o["role"] == "ENTRY":
@@ -339,6 +379,21 @@ class InvariantChecker:
         if exposure > cap:
             self._violate(ev, "exposure_cap", f"{sym} exposure {exposure} above cap {cap}")
 
+    def _pacing_bound(self, t: int) -> int:
+        """How long max_order_rate pacing can delay an action requested at ``t``.
+
+        Pacing waits only when the last second holds max_order_rate actions. Cancels
+        are not journaled, so each order live in that second counts as two possible
+        cancels (one refused by a dead session, one sent after), on top of the sends."""
+        rate = self.facts.max_order_rate if self.facts is not None else 10
+        since = t - NS_PER_S
+        recent = sum(1 for s in self._sends if since < s <= t)
+        ended = sum(1 for s in self._ends if since < s <= t)
+        ahead = recent + 2 * (len(self.orders) + ended) + 1
+        if ahead < rate:
+            return 0
+        return NS_PER_S * (ahead // rate + 1)
+
     def _entry_fill_cap(self, ev: dict[str, Any], oid: str, sym: str, ts: int) -> None:
         """The fill-time cap check: entries working when the cap was reached must not
         fill later than a cancel sent then could have reached the exchange."""
@@ -347,7 +402,7 @@ class InvariantChecker:
         if due is not None and facts is not None and self.connected:
             # a report held by a disconnect is replayed before venue_reconnected: its
             # exchange time is unknown, so only live reports are judged
-            slack = facts.order_lat + NS_PER_S * (1 + len(self.orders) // facts.max_order_rate)
+            slack = facts.order_lat + self._pacing_bound(due)
             deadline = facts.after_disconnects(due + slack, slack)
             at_exchange = ts - facts.report_lat
             if at_exchange > deadline:
