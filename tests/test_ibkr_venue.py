@@ -413,3 +413,103 @@ async def test_subscribe_during_an_outage_is_deferred() -> None:
         finally:
             with trio.CancelScope(shield=True):
                 await lv.v.close()
+
+
+# ------------------------------------------------------------------ the fast path
+
+
+def test_fast_send_encodes_exactly_like_ib_async() -> None:
+    """IbkrVenue replaces ib_async's per-message encoder with one that must produce the
+    same bytes; checked here on real placeOrder/cancel/market-data messages."""
+    from ib_async import client as client_mod
+
+    from triotrade.venues.ibkr import _install_fast_send, _OrderMaker, fast_send
+
+    class Capture:
+        def __init__(self) -> None:
+            self.msgs: list[str] = []
+            self.fields: list[tuple[Any, ...]] = []
+
+        def isConnected(self) -> bool:  # noqa: N802
+            return True
+
+        def sendMsg(self, msg: str) -> None:  # noqa: N802
+            self.msgs.append(msg)
+
+    ib = IB()
+    ib.client._serverVersion = 178  # what the gateway (and TWS 10.19+) negotiates
+    cap = Capture()
+    ib.client.send = lambda *f, **kw: cap.fields.append((f, kw))  # type: ignore[method-assign]
+    contract = Stock("ACME", "SMART", "USD", primaryExchange="NASDAQ")
+    contract.conId = 4242
+    v = IbkrVenue(run_tag="t")
+    for o in (order(Side.SELL, 100, OrderType.MARKET, role=Role.STOP_LOSS, ttl_s=30),
+              order(Side.BUY, 7, OrderType.LIMIT, "123.45"),
+              order(Side.SELL, 3, OrderType.STOP, "98.10", ttl_s=5)):
+        ib.client.placeOrder(17, contract, v._build(o, contract))
+    ib.client.cancelOrder(17, "")
+    ib.client.reqMktData(5, contract, "", False, False, [])
+    assert len(cap.fields) == 5
+    ours, theirs = Capture(), Capture()
+    fast = fast_send(ours)
+    for fields, kw in cap.fields:
+        fast(*fields, **kw)
+        client_mod.Client.send(theirs, *fields, **kw)  # type: ignore[arg-type]
+    assert ours.msgs == theirs.msgs
+    assert _install_fast_send(IB().client)  # and the installed ib_async passes the check
+    # orders are made from a template, checked equal to ib_async's own constructors
+    assert _OrderMaker().fast
+
+
+async def test_finished_orders_are_forgotten(live: Live) -> None:
+    """Finished orders are kept for late messages, then dropped, with ib_async's Trades:
+    a live session's memory (and the garbage collector's work) does not grow by the
+    order. A forgotten order still cannot be sent again or cancelled by mistake."""
+    g, v, rec = live.g, live.v, live.rec
+    v.retain_done = 2
+    v.run_tag = "t"
+    sent = []
+    for i in range(5):
+        o = order(Side.BUY if i % 2 == 0 else Side.SELL, 10, OrderType.MARKET)
+        await v.submit(o)
+        await rec.wait(lambda o=o: rec.filled(o.order_id) == 10, f"fill {i}")
+        sent.append(o)
+
+    def books(ib: Any) -> tuple[int, int, int, int]:  # read in the venue thread
+        ours = [t for t in ib.wrapper.trades.values() if t.order.orderRef.endswith(":t")]
+        return v.orders_finished, len(v._recs), len(ours), len(ib.wrapper.fills)
+
+    assert v.fast_send
+    finished, n_recs, n_trades, n_fills = await v.call(books)
+    assert finished == 5
+    assert n_recs == 2 and n_trades <= 2 and n_fills <= 2, (n_recs, n_trades, n_fills)
+    await v.cancel(sent[0].order_id)  # finished and forgotten: a no-op
+    with pytest.raises(VenueError, match="already sent"):
+        await v.submit(sent[0])
+    with pytest.raises(VenueError):
+        await v.cancel("never-sent")
+
+
+async def test_probe_points() -> None:
+    """The latency probe (bench/live_latency.py) sees a quote and an order at every point."""
+    seen: list[tuple[str, Any]] = []
+    async with gateway() as g:
+        rec = Recorder()
+        v = venue_for(g, probe=lambda point, t, info: seen.append((point, info)))
+        await v.connect(rec)
+        try:
+            await v.subscribe(ACME, rec.quote_handler("ACME"))
+            await rec.wait(lambda: bool(rec.quotes.get("ACME")), "the first quote")
+            o = order(Side.BUY, 10, OrderType.MARKET, role=Role.EXIT)
+            await v.submit(o)
+            await rec.wait(lambda: rec.filled(o.order_id) == 10, "the fill")
+        finally:
+            with trio.CancelScope(shield=True):
+                await v.close()
+    points = [p for p, _ in seen]
+    for p in ("rx", "quote", "quote_in", "submit", "submit_run", "placing", "write", "written"):
+        assert p in points, p
+    assert [info for p, info in seen if p == "submit"] == [o]
+    assert any(p == "written" and info[4:6] == b"3\0" for p, info in seen)  # placeOrder
+    without = IbkrVenue()
+    assert without._probe is None  # off unless asked for

@@ -7,6 +7,7 @@ leaves the process, and the journal says why.
 """
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,12 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(kernel.run)
+                # Connected and subscribed: everything allocated so far (modules, the
+                # venue's client library, config) lives for the whole run. Move it out of
+                # the cyclic collector's reach, so a full collection walks only what the
+                # session itself allocates: ~20 ms less for every full pass, which would
+                # otherwise land on whatever tick or order is in flight.
+                gc.freeze()
                 if cfg.news is not None:
                     from .news import tail_jsonl
 
