@@ -48,6 +48,16 @@ EXIT_ROLE = {
 }
 
 
+def _pct2(move: int, base: int) -> str:
+    """100 * move / base to two decimals, rounded half-even, with integers only (the
+    Decimal version cost tens of microseconds on the gap path, live)."""
+    q, r = divmod(abs(move) * 10_000, base)
+    if 2 * r > base or (2 * r == base and q % 2):
+        q += 1
+    sign = "-" if move < 0 and q else ""
+    return f"{sign}{q // 100}.{q % 100:02d}"
+
+
 class Ticker:
     """State and loops of one symbol. Prices are integer 1e-8 units throughout."""
 
@@ -131,7 +141,7 @@ class Ticker:
 
     def _on_gap(self, ts: int, prev: int, last: int) -> None:
         places = self.inst.price_places
-        pct = (Decimal(last - prev) * 100 / Decimal(prev)).quantize(Decimal("0.01"))
+        pct = _pct2(last - prev, prev)
         self.k.journal.emit(ts, "gap_detected", symbol=self.symbol,
                             from_price=fmt_units(prev, places), to_price=fmt_units(last, places),
                             pct=pct)
