@@ -51,7 +51,6 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 
 from ..kernel.runtime import Kernel
-from ..kernel.units import NS_PER_S
 from .determinism import derive_seed
 from .fuzz_strategies import FAULT_KINDS, scenarios
 
@@ -436,8 +435,8 @@ def find_document(find: Find, *, weaken: str | None, campaign_seed: int | None) 
     data["name"] = f"fuzz-{find.invariant}-{body_hash}"
     data["description"] = (
         f"Found by triotrade fuzz and shrunk by Hypothesis: {find.detail}")
-    if find.invariant == "crash":
-        data.pop("expect", None)
+    if find.invariant in ("crash", "nondeterminism"):
+        data.pop("expect", None)  # nothing a journal matcher can state
     else:
         data["expect"] = {"no_events": [{"type": "invariant_violated",
                                          "invariant": find.invariant}]}
@@ -452,6 +451,9 @@ def find_document(find: Find, *, weaken: str | None, campaign_seed: int | None) 
         f"# Found by {how}, after {find.found_after} example(s); "
         f"{find.shrink_runs} shrinking run(s).",
     ]
+    if find.invariant == "nondeterminism":
+        lines += ["# The same scenario and seed gave two different runs: run it twice and",
+                  "# compare the digests (determinism is broken somewhere)."]
     if weaken is not None:
         what = WEAKENINGS[weaken][0]
         lines += [
@@ -499,6 +501,10 @@ def write_find(find: Find, out_dir: str | Path, *, weaken: str | None = None,
         except Exception:  # noqa: BLE001
             return Written(find.invariant, str(path), "", True, ["crash"], doc.count("\n"))
         return Written(find.invariant, str(path), "", False, [], doc.count("\n"))
+    if find.invariant == "nondeterminism":  # reproduced when two runs disagree
+        (d1, n1, _), (d2, n2, _) = verify_file(path, weaken), verify_file(path, weaken)
+        return Written(find.invariant, str(path), d1, d1 != d2, sorted(set(n1) | set(n2)),
+                       doc.count("\n"))
     digest, names, code = verify_file(path, weaken)
     ok = code == 1 and find.invariant in names
     return Written(find.invariant, str(path), digest, ok, names, doc.count("\n"))
@@ -663,5 +669,5 @@ def coverage_rows(res: CampaignResult) -> list[tuple[str, int]]:
 __all__ = [
     "WEAKENINGS", "CI_PROFILE", "LONG_PROFILE", "Find", "BatchJob", "BatchResult",
     "CampaignResult", "run_example", "run_batch", "campaign", "write_find", "verify_file",
-    "find_document", "scenario_yaml", "record_index", "NS_PER_S",
+    "find_document", "scenario_yaml", "record_index",
 ]

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 SYMBOLS = ("AAA", "BBB", "CCC")
 ROLES = ("ENTRY", "TAKE_PROFIT", "STOP_LOSS", "EXIT", "EMERGENCY_EXIT")
 FAULT_KINDS = ("latency", "reject", "no_fill", "partial_fill", "disconnect", "duplicate_reports")
-MS = 1
 
 
 def dur(ms: int) -> str:
@@ -337,9 +336,14 @@ def scenarios(draw: Any) -> dict[str, Any]:
         gap = draw(st.sampled_from((0, 10, 100)))
         sigs += [{"t": dur(t + i * gap), "symbol": insts[0]["symbol"], "side": side}
                  for i in range(draw(st.integers(1, 4)))]
-        walk = market[insts[0]["symbol"]]["walk"]  # tiers switch the walk on
+        m0 = market[insts[0]["symbol"]]
+        toward = -1 if side == "BUY" else 1
         if draw(st.booleans()):  # drift into the small tier (half the time)
-            walk["drift_bps"] = draw(st.integers(1, 4)) * (-1 if side == "BUY" else 1)
+            m0["walk"]["drift_bps"] = draw(st.integers(1, 4)) * toward
+        if draw(st.booleans()):  # or jump into it, shortly after the burst
+            tg = min(duration_ms, t + _ms(draw, 100, 3000))
+            m0.setdefault("gaps", []).append({"t": dur(tg), "pct": toward * draw(st.integers(1, 5))})
+            m0["gaps"].sort(key=lambda g: _parse_ms(g["t"]))
         enabled["no_fill"] = enabled["no_fill"] or draw(st.booleans())
         enabled["partial_fill"] = enabled["partial_fill"] or draw(st.integers(0, 3)) > 0
     scn: dict[str, Any] = {

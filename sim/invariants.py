@@ -382,14 +382,15 @@ class InvariantChecker:
     def _pacing_bound(self, t: int) -> int:
         """How long max_order_rate pacing can delay an action requested at ``t``.
 
-        Pacing waits only when the last second holds max_order_rate actions. Cancels
-        are not journaled, so each order live in that second counts as two possible
-        cancels (one refused by a dead session, one sent after), on top of the sends."""
+        Pacing waits only when the last second holds max_order_rate actions sent to
+        the venue. Cancels are not journaled, so each order live in that second counts
+        as a possible cancel (at most one per order reaches the venue; actions a dead
+        session refuses use no budget), on top of the sends."""
         rate = self.facts.max_order_rate if self.facts is not None else 10
         since = t - NS_PER_S
         recent = sum(1 for s in self._sends if since < s <= t)
         ended = sum(1 for s in self._ends if since < s <= t)
-        ahead = recent + 2 * (len(self.orders) + ended) + 1
+        ahead = recent + len(self.orders) + ended + 1
         if ahead < rate:
             return 0
         return NS_PER_S * (ahead // rate + 1)
