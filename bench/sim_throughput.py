@@ -38,11 +38,18 @@ def measure(ticks: int, tickers: int) -> dict[str, float | int | str]:
     t0 = time.perf_counter()
     result = runner.run(scn, keep_events=False, ticks=path)
     kernel_s = time.perf_counter() - t0
+    # the same run without the simulator's per-event invariant checker (a test
+    # harness, not part of the kernel): what a parameter sweep would run
+    t0 = time.perf_counter()
+    bare = runner.run(scn, keep_events=False, ticks=path, check_invariants=False)
+    bare_s = time.perf_counter() - t0
+    assert bare.digest == result.digest or result.violations, "the checker must not change a run"
     del path
     return {
         "tickers": tickers,
         "ticks": n,
         "kernel_ticks_per_s": round(result.ticks / kernel_s),
+        "kernel_no_invariants_ticks_per_s": round(bare.ticks / bare_s),
         "plain_loop_ticks_per_s": round(n / loop_s),
         "path_generation_ticks_per_s": round(n / gen_s),
         "ratio_vs_plain_loop": round((result.ticks / kernel_s) / (n / loop_s), 4),
@@ -60,10 +67,11 @@ def main() -> None:
     ap.add_argument("--tickers", type=int, nargs="+", default=[1, 10, 100])
     args = ap.parse_args()
     rows = [measure(args.ticks, k) for k in args.tickers]
-    print(f"{'tickers':>7} {'ticks':>9} {'kernel t/s':>11} {'plain t/s':>11} {'ratio':>7} "
-          f"{'trades k/p':>11}")
+    print(f"{'tickers':>7} {'ticks':>9} {'kernel t/s':>11} {'no-inv t/s':>11} {'plain t/s':>11} "
+          f"{'ratio':>7} {'trades k/p':>11}")
     for r in rows:
         print(f"{r['tickers']:>7} {r['ticks']:>9} {r['kernel_ticks_per_s']:>11,} "
+              f"{r['kernel_no_invariants_ticks_per_s']:>11,} "
               f"{r['plain_loop_ticks_per_s']:>11,} {r['ratio_vs_plain_loop']:>7.3f} "
               f"{r['kernel_trades']:>5}/{r['plain_loop_trades']:<5}")
     RESULTS.mkdir(exist_ok=True)

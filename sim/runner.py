@@ -81,13 +81,14 @@ def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
 def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
         *, kernel_hook: KernelHook | None = None, keep_events: bool = True,
         ticks: Iterable[tuple[int, ...]] | None = None,
-        deterministic_scheduler: bool = True) -> RunResult:
+        deterministic_scheduler: bool = True, check_invariants: bool = True) -> RunResult:
     """Run ``scn`` in the simulator.
 
     ``kernel_hook`` lets tests weaken the kernel (to prove a scenario can fail).
     ``ticks`` replays a prepared market path instead of generating the scenario's
     (the benchmarks use it to time the kernel apart from path generation).
-    ``deterministic_scheduler=False`` exists only to measure what determinism costs.
+    ``deterministic_scheduler=False`` and ``check_invariants=False`` exist only for the
+    benchmarks, to measure what determinism and the per-event checks cost.
     """
     seed = scn.seed if seed is None else seed
     sink: IO[bytes] | None = None
@@ -96,7 +97,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
         sink = open(journal_path, "wb")  # noqa: SIM115 - closed below
     try:
         journal = Journal(sink, keep=keep_events)  # no path: digest (and events) only
-        result = _run(scn, seed, journal, kernel_hook, ticks, deterministic_scheduler)
+        result = _run(scn, seed, journal, kernel_hook, ticks, deterministic_scheduler,
+                      check_invariants)
     finally:
         if sink is not None:
             sink.close()
@@ -105,13 +107,15 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
 
 
 def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | None,
-         ticks: Iterable[tuple[int, ...]] | None, deterministic: bool = True) -> RunResult:
+         ticks: Iterable[tuple[int, ...]] | None, deterministic: bool = True,
+         check_invariants: bool = True) -> RunResult:
     mock = trio.testing.MockClock(autojump_threshold=0)
     engine = Engine(mock)
     state: dict[str, Any] = {}
 
     async def main() -> None:
-        state.update(await _main(scn, seed, journal, engine, kernel_hook, ticks))
+        state.update(await _main(scn, seed, journal, engine, kernel_hook, ticks,
+                                 check_invariants))
 
     if deterministic:
         make_scheduler_deterministic(derive_seed(seed, "scheduler"))
@@ -160,7 +164,8 @@ def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | N
 
 async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
                 kernel_hook: KernelHook | None,
-                prepared: Iterable[tuple[int, ...]] | None) -> dict[str, Any]:
+                prepared: Iterable[tuple[int, ...]] | None,
+                check_invariants: bool = True) -> dict[str, Any]:
     instruments = scn.instrument_map
     symbols = [i.symbol for i in scn.instruments]
     journal.header(
@@ -208,7 +213,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         return (t.sizing()[1] if t is not None else sizing.max_position_size), ceiling
 
     checker = InvariantChecker(journal, cap_for, scn)  # scn: fault windows for liveness
-    journal.add_listener(checker)
+    if check_invariants:
+        journal.add_listener(checker)
 
     # scheduled inputs: signals, fault switches, halts
     for f in scn.faults:
