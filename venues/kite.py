@@ -58,7 +58,6 @@ import attrs
 import requests
 import trio
 import trio_websocket
-import yaml
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
@@ -69,7 +68,14 @@ from ..kernel.orders import Order, OrderType
 from ..kernel.units import NS_PER_S, fmt_units, to_units
 from ..kernel.venue import ExecReport, OpenOrder, QuoteHandler, ReportKind, VenueError, VenueSink
 from . import kite_wire as wire
-from .live import LiveConfig, LiveConfigError, instruments_of, parse_live_config, run_live
+from .live import (
+    LiveConfig,
+    LiveConfigError,
+    instruments_of,
+    parse_live_config,
+    read_config_yaml,
+    run_live,
+)
 
 log = logging.getLogger("triotrade.kite")
 T = TypeVar("T")
@@ -936,12 +942,7 @@ async def open_kite_venue(api_key: str, access_token: str, *, instruments: dict[
 def load_kite_config(path: str | Path) -> tuple[LiveConfig, KiteSettings]:
     """A live config file plus its optional ``kite:`` section, every problem named."""
     source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LiveConfigError(source, [("", f"cannot read file: {exc.strerror or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise LiveConfigError(source, [("", f"invalid YAML: {exc}")]) from None
+    data = read_config_yaml(path)
     problems: list[tuple[str, str]] = []
     settings = KiteSettings()
     if isinstance(data, dict) and "kite" in data:

@@ -112,15 +112,19 @@ class LiveConfigError(Exception):
         return [f"{self.source}: {p}: {m}" if p else f"{self.source}: {m}" for p, m in self.problems]
 
 
-def load_live_config(path: str | Path) -> LiveConfig:
+def read_config_yaml(path: str | Path) -> Any:
+    """The YAML of a live config file; unreadable or invalid => LiveConfigError."""
     source = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise LiveConfigError(source, [("", f"cannot read file: {exc.strerror or exc}")]) from None
     except yaml.YAMLError as exc:
         raise LiveConfigError(source, [("", f"invalid YAML: {exc}")]) from None
-    return parse_live_config(data, source)
+
+
+def load_live_config(path: str | Path) -> LiveConfig:
+    return parse_live_config(read_config_yaml(path), str(path))
 
 
 def parse_live_config(data: Any, source: str) -> LiveConfig:
