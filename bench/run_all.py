@@ -10,7 +10,6 @@ the ratios mean something on any machine; absolute numbers depend on the machine
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess

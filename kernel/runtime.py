@@ -8,7 +8,6 @@ adapter's socket reader.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -70,7 +69,6 @@ class Kernel:
         self.ids = OrderIds()
         self.realized_total: int | Fraction = 0
         self.connected = False
-        self._wake_connected = Wakeup()
         self._connected_waiters: list[Wakeup] = []
         self._seen_exec_ids: OrderedDict[str, None] = OrderedDict()  # bounded, recent
         self._send_times: deque[int] = deque()
@@ -475,7 +473,7 @@ class Kernel:
             self._check_daily_loss()
             self._arm_guard()
 
-    def day_pnl(self) -> Fraction:
+    def day_pnl(self) -> int | Fraction:
         total = self.realized_total
         for t in self.tickers.values():
             if t.position.qty:
@@ -548,6 +546,3 @@ class Kernel:
             }
         return out
 
-
-def decimal_pnl(value: Fraction) -> Decimal:
-    return Decimal(fmt_units(value))

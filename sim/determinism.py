@@ -61,11 +61,6 @@ def allow_nondeterministic_scheduling() -> None:
     _trio_run._ALLOW_DETERMINISTIC_SCHEDULING = False  # type: ignore[misc]
 
 
-def runq_has_tasks() -> bool:
-    """True when some trio task is runnable (used to yield only when needed)."""
-    return bool(_trio_run.GLOBAL_RUN_CONTEXT.runner.runq)
-
-
 def runq_getter() -> Any:
     """The current runner's run queue, for a cheap per-event emptiness check."""
     return _trio_run.GLOBAL_RUN_CONTEXT.runner.runq

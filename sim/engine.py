@@ -22,10 +22,6 @@ from .determinism import runq_getter
 Tick = tuple[int, ...]
 
 
-class LivenessError(Exception):
-    pass
-
-
 class Timer(list):  # type: ignore[type-arg]
     """A heap entry [t, seq, fn, arg]; cancelling blanks ``fn``. Lists compare by (t, seq)."""
 
@@ -55,10 +51,6 @@ class Engine:
         entry = Timer((t, self._seq, fn, arg))
         heapq.heappush(self._heap, entry)
         return entry
-
-    @staticmethod
-    def cancel(handle: "Timer") -> None:
-        handle[2] = None
 
     def now_ns(self) -> int:
         return self.now
@@ -121,12 +113,12 @@ class Engine:
                     fn(entry[3])
             if runq:
                 self.ticks_processed = ticks_done
-                await self._yield()
+                await self.settle()
         self.ticks_processed = ticks_done
         self.now = max(self.now, horizon)
-        await self._yield()
+        await self.settle()
 
-    async def _yield(self) -> None:
+    async def settle(self) -> None:
         """Let every runnable task run until all are blocked again."""
         self.yields += 1
         mock = self._mock
@@ -137,9 +129,6 @@ class Engine:
                 mock.jump(target - current)
         await trio.testing.wait_all_tasks_blocked()
 
-    async def drain(self, until: int) -> None:
-        """Run remaining scheduled events (no ticks) up to ``until``."""
-        await self.run(None, None, until)
 
 
 class Watchdog(trio.abc.Instrument):

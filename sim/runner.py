@@ -255,7 +255,7 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         await nursery.start(kernel.run)
         await engine.run(ticks, venue.deliver_tick, scn.duration)
         kernel.shutdown_orders()
-        await engine._yield()  # noqa: SLF001 - let the order queues send their cancels
+        await engine.settle()  # let the order queues send their cancels
         nursery.cancel_scope.cancel()
 
     summary = kernel.summary()

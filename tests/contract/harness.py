@@ -74,6 +74,16 @@ class Harness(Protocol):
 HarnessFactory = Callable[[trio.Nursery], Awaitable[Harness]]
 
 
+async def wait_wall_clock(name: str, pred: Callable[[], bool], what: str,
+                          timeout_s: float) -> None:
+    """``Harness.wait_for`` for venues on the wall clock (the live adapters)."""
+    with trio.move_on_after(timeout_s):
+        while not pred():
+            await trio.sleep(0.005)
+        return
+    raise AssertionError(f"[{name}] timed out ({timeout_s}s) waiting for {what}")
+
+
 def units(price: str) -> int:
     return int(Decimal(price) * 10**8)
 

@@ -19,7 +19,13 @@ from triotrade.sim.gateways.tws import TwsBroker, TwsGateway
 from triotrade.sim.realtime import RealtimeMarket
 from triotrade.venues.ibkr import IbkrVenue
 
-from .harness import RecordingSink, contract_instrument, contract_scenario_dict, units
+from .harness import (
+    RecordingSink,
+    contract_instrument,
+    contract_scenario_dict,
+    units,
+    wait_wall_clock,
+)
 
 
 class IbkrHarness:
@@ -50,12 +56,7 @@ class IbkrHarness:
 
     async def wait_for(self, pred: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
         # wall-clock venue: allow for a loaded machine on top of the test's own budget
-        timeout_s = max(timeout_s, 20.0)
-        with trio.move_on_after(timeout_s):
-            while not pred():
-                await trio.sleep(0.005)
-            return
-        raise AssertionError(f"[ibkr] timed out ({timeout_s}s) waiting for {what}")
+        await wait_wall_clock("ibkr", pred, what, max(timeout_s, 20.0))
 
     def reject_orders(self, on: bool) -> None:
         self.market.exchange.faults.rejects[:] = [Window(0, 10**18)] if on else []

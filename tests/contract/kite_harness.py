@@ -18,7 +18,13 @@ from triotrade.sim.gateways.kite import KiteGateway
 from triotrade.sim.realtime import RealtimeMarket
 from triotrade.venues.kite import KiteSettings, KiteVenue
 
-from .harness import RecordingSink, contract_instrument, contract_scenario_dict, units
+from .harness import (
+    RecordingSink,
+    contract_instrument,
+    contract_scenario_dict,
+    units,
+    wait_wall_clock,
+)
 
 API_KEY = "contract-key"
 ACCESS_TOKEN = "contract-token"
@@ -57,11 +63,7 @@ class KiteHarness:
         await trio.lowlevel.checkpoint()
 
     async def wait_for(self, pred: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-        with trio.move_on_after(timeout_s):
-            while not pred():
-                await trio.sleep(0.005)
-            return
-        raise AssertionError(f"[kite] timed out ({timeout_s}s) waiting for {what}")
+        await wait_wall_clock("kite", pred, what, timeout_s)
 
     def reject_orders(self, on: bool) -> None:
         self.market.exchange.faults.rejects[:] = [Window(0, 10**18)] if on else []
