@@ -87,8 +87,8 @@ from triotrade.kernel.signals import Signal
 from triotrade.kernel.units import to_units
 from triotrade.kernel.wakeup import Wakeup
 from triotrade.sim import scenario as scenario_mod
-from triotrade.sim.gateways.tws import TwsBroker, TwsGateway
-from triotrade.sim.realtime import RealtimeMarket
+from triotrade.gateways.tws import TwsBroker, TwsGateway
+from triotrade.gateways.realtime import RealtimeMarket
 from triotrade.venues.ibkr import IbkrVenue
 from triotrade.venues.live import parse_live_config, run_live
 
@@ -157,8 +157,8 @@ def serve_gateway() -> None:
     after the socket read that brought the order in. The order's bytes had been
     written to the socket by then at the latest.
     """
-    from triotrade.sim.gateways import tws as tws_mod
-    from triotrade.sim.gateways import tws_protocol as proto
+    from triotrade.gateways import tws as tws_mod
+    from triotrade.wire import tws as proto
 
     stamp = [0]
     feed = proto.FrameReader.feed

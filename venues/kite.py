@@ -8,7 +8,7 @@ through anyway is retried (Kite refused it before placing anything).
 
 Market data and order updates come from Kite's ticker WebSocket, spoken here with
 ``trio-websocket`` rather than ``KiteTicker`` (which needs Twisted's reactor on its own
-thread). The binary packets are parsed by ``venues.kite_wire``, the same code the
+thread). The binary packets are parsed by ``wire.kite``, the same code the
 simulated gateway encodes with. A ping every ``ping_interval`` must be answered within
 ``ping_timeout``: a socket that went silent without closing (a NAT dropped it, the
 laptop slept) is detected and replaced. Reconnects back off exponentially, resubscribe
@@ -67,7 +67,7 @@ from ..kernel.instruments import Instrument
 from ..kernel.orders import Order, OrderType
 from ..kernel.units import NS_PER_S, fmt_units, to_units
 from ..kernel.venue import ExecReport, OpenOrder, QuoteHandler, ReportKind, VenueError, VenueSink
-from . import kite_wire as wire
+from ..wire import kite as wire
 from .live import (
     LiveConfig,
     LiveConfigError,

@@ -15,8 +15,8 @@ import trio
 
 from triotrade.sim import scenario as scenario_mod
 from triotrade.sim.exchange import Window
-from triotrade.sim.gateways.tws import TwsBroker, TwsGateway
-from triotrade.sim.realtime import RealtimeMarket
+from triotrade.gateways.tws import TwsBroker, TwsGateway
+from triotrade.gateways.realtime import RealtimeMarket
 from triotrade.venues.ibkr import IbkrVenue
 
 from .harness import (

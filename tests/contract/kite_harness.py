@@ -14,8 +14,8 @@ import trio
 from triotrade.kernel.units import PRICE_SCALE
 from triotrade.sim import scenario as scenario_mod
 from triotrade.sim.exchange import Window
-from triotrade.sim.gateways.kite import KiteGateway
-from triotrade.sim.realtime import RealtimeMarket
+from triotrade.gateways.kite import KiteGateway
+from triotrade.gateways.realtime import RealtimeMarket
 from triotrade.venues.kite import KiteSettings, KiteVenue
 
 from .harness import (

@@ -23,7 +23,7 @@ from conftest import PYTHON, REPO, cli_env
 from ib_async import IB, LimitOrder, MarketOrder, Stock, StopOrder
 from tws_support import Gateway, gateway, scenario, wait_until
 
-SCRIPT = REPO / "tests" / "scripts" / "ib_done_when.py"
+SCRIPT = REPO / "tests" / "support" / "ib_done_when.py"
 IB_TIMEOUT = 30.0
 
 

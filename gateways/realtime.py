@@ -15,11 +15,11 @@ import trio
 from ..kernel.instruments import Instrument
 from ..kernel.units import NS_PER_S
 from ..kernel.venue import ExecReport
-from .determinism import derive_seed
-from .engine import Engine
-from .exchange import Exchange, ExchangeFaults, Window, XOrder
-from .market import generate
-from .scenario import Scenario, market_path_specs
+from ..sim.determinism import derive_seed
+from ..sim.engine import Engine
+from ..sim.exchange import Exchange, ExchangeFaults, Window, XOrder
+from ..sim.market import generate
+from ..sim.scenario import Scenario, market_path_specs
 
 QuoteListener = Callable[[int, tuple[int, ...]], None]  # (idx, tick)
 ReportListener = Callable[[ExecReport], None]

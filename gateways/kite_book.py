@@ -32,9 +32,9 @@ from typing import Any, Callable
 
 import attrs
 
-from ...kernel.units import NS_PER_S, PRICE_SCALE, UnitError, to_units, units_to_decimal
-from ...kernel.venue import ExecReport, ReportKind
-from ..realtime import RealtimeMarket
+from ..kernel.units import NS_PER_S, PRICE_SCALE, UnitError, to_units, units_to_decimal
+from ..kernel.venue import ExecReport, ReportKind
+from .realtime import RealtimeMarket
 from .kite_instruments import KiteInstrument
 
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))

@@ -13,8 +13,8 @@ from kiteconnect import KiteConnect
 
 from triotrade.kernel.units import PRICE_SCALE, to_units
 from triotrade.sim import scenario as scenario_mod
-from triotrade.sim.gateways.kite import KiteGateway
-from triotrade.sim.realtime import RealtimeMarket
+from triotrade.gateways.kite import KiteGateway
+from triotrade.gateways.realtime import RealtimeMarket
 
 API_KEY = "kite-test-key"
 ACCESS_TOKEN = "kite-test-token-s3cr3t"  # tests grep outputs for this: it must never show

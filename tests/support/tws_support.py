@@ -18,8 +18,8 @@ import trio
 from triotrade.kernel.units import to_units
 from triotrade.kernel.venue import ExecReport, ReportKind
 from triotrade.sim import scenario as scenario_mod
-from triotrade.sim.gateways.tws import TwsBroker, TwsGateway
-from triotrade.sim.realtime import RealtimeMarket
+from triotrade.gateways.tws import TwsBroker, TwsGateway
+from triotrade.gateways.realtime import RealtimeMarket
 
 TIMEOUT = 30.0  # generous: a loaded 2-core CI box must never flake
 

@@ -12,9 +12,9 @@ import pytest
 from kiteconnect import KiteTicker
 
 from triotrade.kernel.units import to_units
-from triotrade.sim.gateways.kite_instruments import build_master, describe, instruments_csv
+from triotrade.gateways.kite_instruments import build_master, describe, instruments_csv
 from triotrade.kernel.instruments import Instrument
-from triotrade.venues import kite_wire as wire
+from triotrade.wire import kite as wire
 
 NFO = wire.make_token(518767, wire.SEGMENTS["NFO"])
 CDS = wire.make_token(1234, wire.SEGMENTS["CDS"])

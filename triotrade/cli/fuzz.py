@@ -19,7 +19,7 @@ DEFAULT_OUT = "fuzz-finds"
 def _parse_budget(text: str | None) -> float | None:
     if text is None:
         return None
-    from .kernel.units import NS_PER_S, UnitError, parse_duration
+    from ..kernel.units import NS_PER_S, UnitError, parse_duration
 
     t = text.strip()
     try:
@@ -93,7 +93,7 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
                                TextColumn, TimeElapsedColumn, TimeRemainingColumn)
     from rich.table import Table
 
-    from .sim import fuzz as fz
+    from ..sim import fuzz as fz
 
     budget = _parse_budget(time_budget)
     if seed is None:

@@ -28,7 +28,7 @@ from triotrade.kernel.orders import Order, OrderType, Role, Side
 from triotrade.kernel.units import NS_PER_S, to_units
 from triotrade.kernel.venue import ExecReport, ReportKind, VenueError
 from triotrade.sim.exchange import Window
-from triotrade.sim.gateways.kite import KiteGateway
+from triotrade.gateways.kite import KiteGateway
 from triotrade.venues.kite import KiteSettings, KiteVenue, load_kite_config
 
 from decimal import Decimal

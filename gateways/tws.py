@@ -8,7 +8,7 @@ Gateway; the broker keeps the positions, working orders and executions, so a cli
 that reconnects to a restarted gateway can reconcile against them. That is the
 property the live adapter's reconnect logic must be tested against.
 
-The market is a ``sim.realtime.RealtimeMarket``: the same exchange and fill rules as
+The market is a ``gateways.realtime.RealtimeMarket``: the same exchange and fill rules as
 ``triotrade run``, paced by trio's clock (times ``speed``). The only wall-clock read
 is one anchor taken when the broker starts, so that times on the wire (execution
 times, good-till-date orders) are real Unix times as the client expects.
@@ -39,11 +39,11 @@ from typing import Any, Callable
 import attrs
 import trio
 
-from ...kernel.positions import Position
-from ...kernel.units import NS_PER_S, PRICE_SCALE, fmt_units, to_units
-from ...kernel.venue import ExecReport, ReportKind
-from ..realtime import RealtimeMarket
-from . import tws_protocol as P
+from ..kernel.positions import Position
+from ..kernel.units import NS_PER_S, PRICE_SCALE, fmt_units, to_units
+from ..kernel.venue import ExecReport, ReportKind
+from .realtime import RealtimeMarket
+from ..wire import tws as P
 
 log = logging.getLogger("triotrade.gateway.tws")
 

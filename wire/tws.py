@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 import attrs
 
-from ...kernel.units import UnitError, fmt_units, to_units
+from ..kernel.units import UnitError, fmt_units, to_units
 
 SERVER_VERSION = 178
 MIN_CLIENT_VERSION = 164  # below this the contract-details layout changes; not encoded

@@ -19,8 +19,8 @@ from ib_async.client import Client
 from ib_async.decoder import Decoder
 from ib_async.order import Order as IbOrder
 
-from triotrade.sim.gateways import tws_protocol as P
-from triotrade.sim.gateways.tws import fmt_ib_time, parse_ib_time
+from triotrade.wire import tws as P
+from triotrade.gateways.tws import fmt_ib_time, parse_ib_time
 
 VERSIONS = (166, 176, 177, 178)
 SPEC = P.StockSpec(123456789, "ACME", "USD", "SMART", "NASDAQ", Decimal("0.01"), 2)

@@ -23,8 +23,8 @@ from typing import Iterable
 
 import attrs
 
-from ...kernel.instruments import Instrument
-from ...venues.kite_wire import SEGMENTS, kite_exchange, make_token
+from ..kernel.instruments import Instrument
+from ..wire.kite import SEGMENTS, kite_exchange, make_token
 
 CSV_COLUMNS = ("instrument_token", "exchange_token", "tradingsymbol", "name", "last_price",
                "expiry", "strike", "tick_size", "lot_size", "instrument_type", "segment",

@@ -3,7 +3,7 @@
 Run it against anything that speaks the TWS API (IB Gateway paper, or
 ``triotrade serve --protocol tws``):
 
-    python tests/scripts/ib_done_when.py HOST PORT [SYMBOL]
+    python tests/support/ib_done_when.py HOST PORT [SYMBOL]
 
 It prints one ``ok: ...`` line per step and exits 0, or prints ``FAILED: ...`` and
 exits 1. It assumes an account that starts flat in SYMBOL and a quote that moves

@@ -16,7 +16,7 @@ import pytest
 from triotrade.kernel.runtime import Kernel
 from triotrade.sim import runner, scenario
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INCIDENTS = ROOT / "scenarios" / "incidents"
 ALL_SCENARIOS = sorted((ROOT / "scenarios").rglob("*.yaml"))
 

@@ -28,7 +28,7 @@ from kiteconnect import exceptions as kex
 from conftest import PYTHON, REPO, TESTS, cli_env
 from kite_helpers import (ACCESS_TOKEN, API_KEY, SYMBOL_CDS, SYMBOL_EQ, SYMBOL_IDX, SYMBOL_OPT,
                           call, client, push, rest_root, start_gateway, wait_until, ws_root)
-from triotrade.venues import kite_wire as wire
+from triotrade.wire import kite as wire
 
 NFO_SCENARIO = REPO / "scenarios" / "live" / "kite_nfo_gap.yaml"
 OPTION = "NIFTY25N2024000CE"
@@ -140,7 +140,7 @@ def test_done_when_kiteconnect_and_kiteticker_against_triotrade_serve(workdir: P
         assert denied.value.code == 403
 
         ticker = subprocess.run(
-            [PYTHON, str(TESTS / "kite_ticker_script.py"), str(port), API_KEY, ACCESS_TOKEN,
+            [PYTHON, str(TESTS / "support" / "kite_ticker_script.py"), str(port), API_KEY, ACCESS_TOKEN,
              str(token), OPTION, "NFO", "75"],
             cwd=workdir, env=cli_env(), capture_output=True, text=True, timeout=60)
         events = [json.loads(line) for line in ticker.stdout.splitlines() if line.startswith("{")]
@@ -392,7 +392,7 @@ async def test_ticker_auth_modes_heartbeats_and_postbacks(nursery: trio.Nursery)
 async def test_scenario_disconnect_fault_takes_kite_offline(nursery: trio.Nursery) -> None:
     from kite_helpers import gateway_scenario
     from triotrade.sim import scenario as scenario_mod
-    from triotrade.sim.gateways.kite import serve_kite
+    from triotrade.gateways.kite import serve_kite
 
     scn = gateway_scenario()
     scn["faults"] = [{"kind": "disconnect", "t": "300ms", "for": "700ms"}]

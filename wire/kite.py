@@ -1,7 +1,7 @@
 """Kite Connect's ticker wire format: binary tick packets, tokens and text messages.
 
 One module for both ends of the wire. The live adapter (``venues.kite``) decodes
-what the exchange sends; the simulated gateway (``sim.gateways.kite``) encodes it.
+what the exchange sends; the simulated gateway (``gateways.kite``) encodes it.
 Sharing the layouts means a change to one side is a change to the other, and the
 test that runs the real ``KiteTicker`` against the gateway keeps both honest with
 Zerodha's own parser (``KiteTicker._parse_binary``).

@@ -25,8 +25,8 @@ from conftest import PYTHON, REPO, cli_env
 from kite_helpers import ACCESS_TOKEN, API_KEY, wait_until
 from triotrade.kernel.units import to_units
 from triotrade.sim import runner, scenario as scenario_mod
-from triotrade.sim.gateways.kite import KiteGateway
-from triotrade.sim.realtime import RealtimeMarket
+from triotrade.gateways.kite import KiteGateway
+from triotrade.gateways.realtime import RealtimeMarket
 from triotrade.venues.kite import KiteSettings, KiteVenue, open_kite_venue
 from triotrade.venues.live import LiveConfig, LiveInstrument, run_live
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .kernel.units import NS_PER_S
+from ..kernel.units import NS_PER_S
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -25,7 +25,7 @@ def _default_scenario_path() -> Path:
 
 def _load_or_exit(scenario: Path | None) -> Any:
     """Load SCENARIO (the built-in default when None); invalid input exits 2, nothing run."""
-    from .sim import scenario as scenario_mod
+    from ..sim import scenario as scenario_mod
 
     path = scenario if scenario is not None else _default_scenario_path()
     try:
@@ -95,15 +95,15 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
         if config_path is None:
             raise click.UsageError(f"--venue {venue} needs --config CONFIG.yaml")
         if venue == "ibkr":
-            from .venues import ibkr as live_mod
+            from ..venues import ibkr as live_mod
         else:
-            from .venues import kite as live_mod  # type: ignore[no-redef]
+            from ..venues import kite as live_mod  # type: ignore[no-redef]
         sys.exit(live_mod.cli_run(config_path=config_path, host=host, port=port,
                                   client_id=client_id, live=live, journal_path=journal_path))
     for flag, value in (("--config", config_path), ("--live", live or None)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
-    from .sim import runner
+    from ..sim import runner
 
     scn = _load_or_exit(scenario)
     seed_used = scn.seed if seed is None else seed
@@ -141,13 +141,13 @@ def serve(scenario: Path | None, protocol: str, host: str, port: int | None, spe
         raise click.BadParameter("must be positive", param_hint="--speed")
     scn = _load_or_exit(scenario)
     if protocol == "tws":
-        from .sim.gateways import tws
+        from ..gateways import tws
 
         sys.exit(tws.cli_serve(scn, host=host, port=4002 if port is None else port,
                                speed=speed, seed=seed))
     if not api_key or not access_token:
         raise click.UsageError("--protocol kite needs --api-key and --access-token")
-    from .sim.gateways import kite
+    from ..gateways import kite
 
     sys.exit(kite.cli_serve(scn, host=host, port=8765 if port is None else port, speed=speed,
                             seed=seed, api_key=api_key, access_token=access_token))
@@ -202,7 +202,7 @@ def _print_result(result: Any, quiet: bool) -> None:
                 type=click.Path(dir_okay=False, path_type=Path))
 def check(files: tuple[Path, ...]) -> None:
     """Validate scenario FILES without running them (exit 2 if any is invalid)."""
-    from .sim import scenario as scenario_mod
+    from ..sim import scenario as scenario_mod
 
     bad = 0
     for f in files:
@@ -217,7 +217,7 @@ def check(files: tuple[Path, ...]) -> None:
     sys.exit(2 if bad else 0)
 
 
-from .cli_fuzz import register as _register_fuzz  # noqa: E402 - the fuzz command's module
+from .fuzz import register as _register_fuzz  # noqa: E402 - the fuzz command's module
 
 _register_fuzz(main)
 

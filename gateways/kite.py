@@ -12,7 +12,7 @@ SCENARIO's market in real time (x ``--speed``) and serves it the way Zerodha doe
   input, 429 NetworkException over the order-rate limit of 10/s, 404/405 otherwise).
 * the ticker at ``/ws`` (auth in the ``api_key``/``access_token`` query): subscribe /
   unsubscribe / mode text messages, binary ltp/quote/full (and index) packets
-  (``venues.kite_wire``), order postbacks as ``{"type": "order", "data": ...}`` text
+  (``wire.kite``), order postbacks as ``{"type": "order", "data": ...}`` text
   messages, and a 1-byte heartbeat each second the line is otherwise idle.
 
 Ticks are conflated per connection: a slow reader gets the newest state of each
@@ -34,12 +34,12 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 import trio_websocket
 
-from ...kernel.errors import find_exception
-from ...kernel.units import NS_PER_S, PRICE_SCALE
-from ...kernel.wakeup import Wakeup
-from ...venues import kite_wire as wire
-from ..realtime import RealtimeMarket
-from ..scenario import Scenario
+from ..kernel.errors import find_exception
+from ..kernel.units import NS_PER_S, PRICE_SCALE
+from ..kernel.wakeup import Wakeup
+from ..wire import kite as wire
+from .realtime import RealtimeMarket
+from ..sim.scenario import Scenario
 from .kite_book import KiteBook, KiteError, KOrder, dumps, input_error
 from .kite_http import HttpRequest, HttpResponse, WsStream, serve_connection
 from .kite_instruments import KiteInstrument, build_master, instruments_csv
