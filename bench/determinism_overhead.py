@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import platform
 import sys
@@ -17,7 +18,8 @@ from workloads import ma_cross_scenario, path_ticks  # noqa: E402
 
 from triotrade.sim import runner  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# run_all.py --quick points this elsewhere, so smoke runs never overwrite the committed results
+RESULTS = Path(os.environ.get("TRIOTRADE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ on 2 cores.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import platform
 import sys
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from triotrade.sim import fuzz
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# run_all.py --quick points this elsewhere, so smoke runs never overwrite the committed results
+RESULTS = Path(os.environ.get("TRIOTRADE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ on the fly and the journal goes to a file, as in a real long run. Flat means the
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import platform
 import subprocess
@@ -17,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+# run_all.py --quick points this elsewhere, so smoke runs never overwrite the committed results
+RESULTS = Path(os.environ.get("TRIOTRADE_BENCH_RESULTS") or HERE / "results")
 
 CHILD = r"""
 import json, resource, sys, time

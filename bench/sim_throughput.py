@@ -9,6 +9,7 @@ plain-Python loop of the same strategy on the same ticks, measured in the same r
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import platform
 import sys
@@ -21,7 +22,8 @@ from workloads import ma_cross_scenario, path_ticks, plain_loop  # noqa: E402
 
 from triotrade.sim import runner  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# run_all.py --quick points this elsewhere, so smoke runs never overwrite the committed results
+RESULTS = Path(os.environ.get("TRIOTRADE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def measure(ticks: int, tickers: int) -> dict[str, float | int | str]:

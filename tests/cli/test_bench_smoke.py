@@ -22,3 +22,17 @@ def test_live_latency_smoke(tmp_path: Path) -> None:
     assert data["p50_us"] <= data["p99_us"] <= data["max_us"]
     assert all(v["count"] == 200 for v in data["baseline_hops"].values())  # same run
     assert "tick in adapter -> exit order in the socket" in proc.stdout
+
+
+def test_quick_run_never_overwrites_the_committed_results() -> None:
+    """``run_all.py --quick`` writes bench/quick/; bench/RESULTS.md and results/ stay as committed."""
+    bench = REPO / "bench"
+    committed = {p: p.read_bytes() for p in [bench / "RESULTS.md", *(bench / "results").glob("*.json")]}
+    proc = subprocess.run([PYTHON, str(bench / "run_all.py"), "--quick", "--only",
+                           "determinism_overhead"], capture_output=True, text=True, timeout=300,
+                          cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {p: p.read_bytes() for p in committed} == committed
+    quick = bench / "quick"
+    assert "determinism_overhead" in (quick / "RESULTS.md").read_text()
+    assert json.loads((quick / "determinism_overhead.json").read_text())
