@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from ...kernel.units import to_units
 from ...kernel.venue import OpenOrder, VenueError
@@ -11,10 +10,6 @@ from .conventions import parse_order_ref
 
 class Account:
     """The account queries of ``IbkrVenue``, in the venue thread."""
-
-    _ib: Any
-    account: str
-    request_timeout: float
 
     async def _a_positions(self) -> dict[str, int]:
         self._require_up()

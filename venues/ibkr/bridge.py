@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 from typing import Any, Callable
 
 import trio
@@ -86,13 +85,6 @@ class Bridge:
 
     Uses the venue's ``_loop``, ``_token``, ``_thread``, ``_sink`` and ``_state``.
     """
-
-    _loop: asyncio.AbstractEventLoop | None
-    _token: trio.lowlevel.TrioToken | None
-    _thread: threading.Thread | None
-    _state: str
-    cancelled_calls: int
-    sink_errors: int
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in the venue thread; cancellation goes with it.

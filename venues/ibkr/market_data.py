@@ -23,7 +23,7 @@ import attrs
 from ...kernel.instruments import Instrument
 from ...kernel.units import UnitError
 from ...kernel.venue import QuoteHandler, VenueError
-from .conventions import Probe, ib, price_units
+from .conventions import ib, price_units
 
 log = logging.getLogger("triotrade.venues.ibkr")
 
@@ -40,13 +40,6 @@ class Sub:
 
 class MarketData:
     """Contracts, instruments and quotes of ``IbkrVenue``, in the venue thread."""
-
-    _ib: Any
-    _state: str
-    _probe: Probe | None
-    _subs: dict[str, Sub]
-    _contracts: dict[str, Any]
-    request_timeout: float
 
     def _install_probe(self, ib: Any) -> None:
         """The probe points inside ib_async (installed only when a probe is given).

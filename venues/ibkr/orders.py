@@ -15,23 +15,13 @@ from typing import Any
 from ...kernel.orders import Order, OrderType, Side
 from ...kernel.units import fmt_units
 from ...kernel.venue import VenueError
-from .conventions import Probe, gtd_text, order_ref
+from .conventions import gtd_text, order_ref
 from .fast_path import OrderMaker
 from .reports import Rec
 
 
 class Orders:
     """Building, placing and cancelling the orders of ``IbkrVenue``, in the venue thread."""
-
-    _ib: Any
-    _probe: Probe | None
-    _maker: OrderMaker | None
-    _sent_ids: set[str]
-    _recs: dict[str, Rec]
-    _contracts: dict[str, Any]
-    _epoch: int
-    run_tag: str
-    account: str
 
     def _build(self, order: Order, contract: Any) -> Any:
         action = "BUY" if order.side is Side.BUY else "SELL"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from ...kernel.venue import ReportKind
 from .conventions import ib
@@ -21,8 +20,6 @@ log = logging.getLogger("triotrade.venues.ibkr")
 
 class Reconcile:
     """The reconciliation passes of ``IbkrVenue``, in the venue thread."""
-
-    _ib: Any
 
     def _progress(self) -> tuple[int, int]:
         """(fills reported, orders finished): taken before a reconnect, for its summary."""

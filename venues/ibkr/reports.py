@@ -23,14 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from typing import Any, Callable
 
 import attrs
 
 from ...kernel.orders import Side
 from ...kernel.units import UnitError
-from ...kernel.venue import ExecReport, ReportKind, VenueSink
+from ...kernel.venue import ExecReport, ReportKind
 from .conventions import (
     ACKED_STATUSES,
     CANCEL_CODE,
@@ -74,15 +73,6 @@ class Rec:
 
 class Reports:
     """The wrapper taps of ``IbkrVenue`` and what they report, in the venue thread."""
-
-    _ib: Any
-    _sink: VenueSink | None
-    _state: str
-    _recs: dict[str, Rec]
-    _retired: deque[tuple[float, Rec]]
-    _by_ib: dict[int, Rec]
-    _by_perm: dict[int, Rec]
-    _by_ref: dict[str, Rec]
 
     def _report(self, kind: ReportKind, rec: Rec, *, qty: int = 0, price: int = 0,
                 reason: str = "", exec_id: str = "") -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from ...kernel.venue import VenueError
 from . import conventions
@@ -23,9 +22,6 @@ log = logging.getLogger("triotrade.venues.ibkr")
 
 class Session:
     """Connection life of ``IbkrVenue``, in the venue thread."""
-
-    _ib: Any
-    _state: str
 
     async def _a_first_connect(self) -> None:
         ib = self._ib = conventions.ib().IB()

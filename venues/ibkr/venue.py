@@ -3,7 +3,8 @@
 A request from the kernel (submit, cancel, subscribe, queries) becomes one call into
 the venue thread (``bridge.py``); what happens there is split by concern: the session
 and reconnects, reconciliation, order and execution reports, market data, orders out,
-account queries.
+account queries. Each part is a mixin in its own module; the state they share is
+declared once, in ``IbkrVenue.__init__``, with the thread that may touch it.
 """
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import requests
-from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from ...kernel.venue import OpenOrder, VenueError
@@ -12,8 +11,6 @@ from .rest import safe, units
 
 class Account:
     """The account queries of ``KiteVenue``."""
-
-    kite: KiteConnect
 
     async def positions(self) -> dict[str, int]:
         self._check_open()

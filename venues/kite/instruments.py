@@ -39,10 +39,6 @@ class KiteInstrumentInfo:
 class Instruments:
     """Instrument lookups of ``KiteVenue``."""
 
-    instruments: dict[str, Instrument]
-    _tables: dict[str, dict[str, KiteInstrumentInfo]]
-    _info: dict[str, KiteInstrumentInfo]
-
     async def _table(self, exchange: str) -> dict[str, KiteInstrumentInfo]:
         table = self._tables.get(exchange)
         if table is None:

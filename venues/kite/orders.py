@@ -25,7 +25,7 @@ from kiteconnect import exceptions as kex
 from ...kernel.orders import Order, OrderType
 from ...kernel.units import NS_PER_S, fmt_units
 from ...kernel.venue import ReportKind, VenueError
-from .config import KiteSettings, seconds
+from .config import seconds
 from .instruments import KiteInstrumentInfo
 from .rest import Refused, safe
 
@@ -87,15 +87,6 @@ def _places(step: Decimal) -> int:
 
 class Orders:
     """Placing and cancelling the orders of ``KiteVenue``."""
-
-    kite: KiteConnect
-    settings: KiteSettings
-    instruments: dict[str, Any]
-    _orders: dict[str, Rec]
-    _working: dict[str, Rec]
-    _by_tag: dict[str, Rec]
-    _tag_prefix: str
-    _tasks: trio.Nursery
 
     def _params(self, order: Order, info: KiteInstrumentInfo, tag: str) -> dict[str, Any]:
         st = self.settings

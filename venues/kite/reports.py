@@ -13,16 +13,14 @@ Kite's order book is polled for orders that have gone quiet, and after a reconne
 from __future__ import annotations
 
 import logging
-from collections import deque
 from typing import Any
 
 import requests
 import trio
-from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from ...kernel.venue import ExecReport, ReportKind, VenueSink
-from .config import ACK_STATUSES, KiteSettings, seconds
+from ...kernel.venue import ExecReport, ReportKind
+from .config import ACK_STATUSES, seconds
 from .orders import Rec
 from .rest import safe, units
 
@@ -31,17 +29,6 @@ log = logging.getLogger("triotrade.kite")
 
 class Reports:
     """Order updates of ``KiteVenue``, turned into the kernel's reports."""
-
-    kite: KiteConnect
-    settings: KiteSettings
-    sink: VenueSink | None
-    errors: deque[str]
-    _orders: dict[str, Rec]
-    _working: dict[str, Rec]
-    _by_kite: dict[str, Rec]
-    _by_tag: dict[str, Rec]
-    _apply_lock: trio.Lock
-    _ws_up: bool
 
     def _report(self, kind: ReportKind, rec: Rec, *, qty: int = 0, price: int = 0,
                 reason: str = "", exec_id: str = "") -> None:

@@ -9,15 +9,12 @@ through anyway is retried (Kite refused it before placing anything).
 from __future__ import annotations
 
 import functools
-from collections import deque
 from typing import Any, Callable, TypeVar
 
 import trio
-from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from ...kernel.units import to_units
-from .config import KiteSettings
 
 T = TypeVar("T")
 
@@ -40,15 +37,6 @@ def units(value: Any) -> int:
 
 class Rest:
     """The REST plumbing of ``KiteVenue``."""
-
-    kite: KiteConnect
-    settings: KiteSettings
-    errors: deque[str]
-    order_requests: deque[float]
-    _limiter: trio.CapacityLimiter
-    _order_lock: trio.Lock
-    _order_times: deque[float]
-    _reported_up: bool
 
     async def _rest(self, fn: Callable[..., T], *args: Any, order: bool = False, **kw: Any) -> T:
         """One kiteconnect call in a worker thread; order actions are paced first."""

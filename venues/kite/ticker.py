@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
 from decimal import Decimal
 
 import trio
@@ -23,19 +22,13 @@ import trio_websocket
 from ...kernel.instruments import Instrument
 from ...kernel.venue import QuoteHandler
 from ...wire import kite as wire
-from .config import KiteSettings, seconds
+from .config import seconds
 
 log = logging.getLogger("triotrade.kite")
 
 
 class Ticker:
     """The ticker WebSocket of ``KiteVenue``: quotes in, order updates queued."""
-
-    settings: KiteSettings
-    errors: deque[str]
-    _ws: trio_websocket.WebSocketConnection | None
-    _ws_url: str
-    _subs: dict[int, tuple[str, QuoteHandler]]
 
     async def _ticker_loop(self) -> None:
         st = self.settings

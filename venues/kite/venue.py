@@ -3,6 +3,9 @@
 ``connect`` checks the token over REST, resolves every configured instrument, then
 starts the session: the ticker loop, the order-update worker and the reconcile loop in
 one nursery, so ``close`` (or the nursery of ``open_kite_venue``) ends all three.
+The rest is one mixin per concern, in its own module (REST, instruments, ticker,
+orders, reports, account); the state they share is declared once, in
+``KiteVenue.__init__``.
 """
 from __future__ import annotations
 
