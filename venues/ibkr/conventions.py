@@ -1,7 +1,8 @@
 """How the adapter's values look to IB: message codes, prices, order refs, good-till-date.
 
 Every other module of the adapter asks these few definitions; none of them does I/O.
-``ib_async`` is imported lazily (``ib``): the simulator-only paths of the CLI never need it.
+``ib_async`` is imported lazily (``load_ib_async``): the simulator-only paths of the CLI
+never need it.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ ACKED_STATUSES = ("PreSubmitted", "Submitted")
 
 
 
-def ib() -> Any:
+def load_ib_async() -> Any:
     """Import ib_async lazily: the sim-only paths of the CLI never need it."""
     import ib_async
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ...kernel.orders import OrderType
 from ...wire.tws import join_fields
-from .conventions import ib
+from .conventions import load_ib_async
 
 log = logging.getLogger("triotrade.venues.ibkr")
 
@@ -78,7 +78,7 @@ def fast_send(client: Any) -> Callable[..., None]:
 
 def _send_samples() -> list[tuple[tuple[Any, ...], bool]]:
     """Field tuples covering every branch of ib_async's message encoder."""
-    ib_async = ib()
+    ib_async = load_ib_async()
     from ib_async import client as client_mod
 
     stock = ib_async.Stock("ACME", "SMART", "USD", primaryExchange="NASDAQ")
@@ -136,7 +136,7 @@ class OrderMaker:
     def __init__(self) -> None:
         import dataclasses
 
-        ib_async = ib()
+        ib_async = load_ib_async()
         self.classes = {OrderType.MARKET: ib_async.MarketOrder,
                         OrderType.LIMIT: ib_async.LimitOrder,
                         OrderType.STOP: ib_async.StopOrder}

@@ -23,7 +23,7 @@ import attrs
 from ...kernel.instruments import Instrument
 from ...kernel.units import UnitError
 from ...kernel.venue import QuoteHandler, VenueError
-from .conventions import ib, price_units
+from .conventions import load_ib_async, price_units
 
 log = logging.getLogger("triotrade.venues.ibkr")
 
@@ -88,7 +88,7 @@ class MarketData:
             return c
         self._require_up()
         [c] = await asyncio.wait_for(
-            self._ib.qualifyContractsAsync(ib().Stock(symbol, "SMART", currency)),
+            self._ib.qualifyContractsAsync(load_ib_async().Stock(symbol, "SMART", currency)),
             self.request_timeout)
         if c is None:
             raise VenueError(f"IB knows no {currency} stock {symbol!r} on SMART")
@@ -98,7 +98,7 @@ class MarketData:
     async def _a_instrument(self, symbol: str) -> Instrument:
         self._require_up()
         details = await asyncio.wait_for(
-            self._ib.reqContractDetailsAsync(ib().Stock(symbol, "SMART", "USD")),
+            self._ib.reqContractDetailsAsync(load_ib_async().Stock(symbol, "SMART", "USD")),
             self.request_timeout)
         if not details:
             raise VenueError(f"IB knows no USD stock {symbol!r} on SMART")

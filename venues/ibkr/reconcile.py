@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from ...kernel.venue import ReportKind
-from .conventions import ib
+from .conventions import load_ib_async
 
 log = logging.getLogger("triotrade.venues.ibkr")
 
@@ -115,7 +115,7 @@ class Reconcile:
                 c = self._contracts.get(sub.symbol)
                 if c is None:
                     [c] = await asyncio.wait_for(self._ib.qualifyContractsAsync(
-                        ib().Stock(sub.symbol, "SMART", "USD")), self.request_timeout)
+                        load_ib_async().Stock(sub.symbol, "SMART", "USD")), self.request_timeout)
                     if c is None:
                         log.error("IB knows no stock %r: no market data for it", sub.symbol)
                         continue

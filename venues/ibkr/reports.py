@@ -39,7 +39,7 @@ from .conventions import (
     LINK_RESTORED,
     LINK_RESTORED_DATA_LOST,
     REJECT_CODES,
-    ib,
+    load_ib_async,
     price_units,
 )
 
@@ -357,4 +357,4 @@ class Reports:
         asyncio.ensure_future(fetch_then_finish())
 
     def _exec_filter(self) -> Any:
-        return ib().ExecutionFilter(clientId=self.client_id)
+        return load_ib_async().ExecutionFilter(clientId=self.client_id)

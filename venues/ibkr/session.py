@@ -13,8 +13,7 @@ import asyncio
 import logging
 
 from ...kernel.venue import VenueError
-from . import conventions
-from .conventions import CLIENT_ID_IN_USE, LINK_RESTORED_DATA_LOST
+from .conventions import CLIENT_ID_IN_USE, LINK_RESTORED_DATA_LOST, load_ib_async
 from .fast_path import install_fast_send
 
 log = logging.getLogger("triotrade.venues.ibkr")
@@ -24,7 +23,7 @@ class Session:
     """Connection life of ``IbkrVenue``, in the venue thread."""
 
     async def _a_first_connect(self) -> None:
-        ib = self._ib = conventions.ib().IB()
+        ib = self._ib = load_ib_async().IB()
         ib.client.MaxRequests = self.max_requests_per_s  # IB pacing: < 50 msg/s
         ib.client.RequestsInterval = 1
         self._install_taps(ib)
