@@ -17,6 +17,7 @@ import trio
 import yaml
 
 from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, validate_config
+from ..kernel.errors import InputError
 from ..kernel.instruments import Instrument
 from ..kernel.journal import Journal
 from ..kernel.orders import Order
@@ -102,14 +103,8 @@ class LiveConfig:
     news: str | None = None  # a JSONL file of alerts to tail (strategies/news.py)
 
 
-class LiveConfigError(Exception):
-    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        return [f"{self.source}: {p}: {m}" if p else f"{self.source}: {m}" for p, m in self.problems]
+class LiveConfigError(InputError):
+    """A live config file that cannot be used: ``FILE: key.path: problem`` per problem."""
 
 
 def read_config_yaml(path: str | Path) -> Any:

@@ -277,9 +277,9 @@ async def test_cli_dry_run_and_errors(tmp_path: Path, workdir: Path) -> None:
     r = await cli("--config", str(bad))
     err = r.stderr.decode()
     assert r.returncode == 2 and f"{bad}: config.bogus:" in err and "Traceback" not in err, err
-    # nobody listening: a clear message, exit 2
+    # nobody listening: a clear message, exit 3 (the venue could not be reached)
     port = free_port()
     r = await cli("--config", str(cfg), "--port", str(port), "--live")
     err = r.stderr.decode()
-    assert r.returncode == 2, err
+    assert r.returncode == 3, err
     assert f"cannot reach IB at 127.0.0.1:{port}" in err and "Traceback" not in err, err

@@ -423,7 +423,7 @@ def test_fast_send_encodes_exactly_like_ib_async() -> None:
     same bytes; checked here on real placeOrder/cancel/market-data messages."""
     from ib_async import client as client_mod
 
-    from triotrade.venues.ibkr import _install_fast_send, _OrderMaker, fast_send
+    from triotrade.venues.ibkr.fast_path import OrderMaker, fast_send, install_fast_send
 
     class Capture:
         def __init__(self) -> None:
@@ -456,9 +456,9 @@ def test_fast_send_encodes_exactly_like_ib_async() -> None:
         fast(*fields, **kw)
         client_mod.Client.send(theirs, *fields, **kw)  # type: ignore[arg-type]
     assert ours.msgs == theirs.msgs
-    assert _install_fast_send(IB().client)  # and the installed ib_async passes the check
+    assert install_fast_send(IB().client)  # and the installed ib_async passes the check
     # orders are made from a template, checked equal to ib_async's own constructors
-    assert _OrderMaker().fast
+    assert OrderMaker().fast
 
 
 async def test_finished_orders_are_forgotten(live: Live) -> None:

@@ -387,3 +387,21 @@ async def test_discovered_symbols_are_looked_up_at_kite(nursery: trio.Nursery) -
     await wait_until(lambda: any(q[1] == to_units("118.00")
                                  for q in sink.quotes.get(SYMBOL_OPT, [])), "its quotes")
     await venue.close()
+
+
+def test_cli_unreachable_kite_exits_3_like_ib(tmp_path: Path) -> None:
+    """Nobody listening: a clear message and the same exit code as for IB (3)."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = write(tmp_path / "ok.yaml", GOOD_CONFIG)
+    proc = subprocess.run([PYTHON, "-m", "triotrade", "run", "--venue", "kite", "--config",
+                           str(path), "--port", str(port), "--live"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env=cli_env(KITE_API_KEY=API_KEY, KITE_ACCESS_TOKEN=ACCESS_TOKEN))
+    assert proc.returncode == 3, proc.stderr
+    assert f"cannot reach Kite at http://127.0.0.1:{port}" in proc.stderr, proc.stderr
+    assert ACCESS_TOKEN not in proc.stdout + proc.stderr
+    assert_no_traceback(proc)

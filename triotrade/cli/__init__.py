@@ -87,19 +87,19 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     \b
     Live (--venue ibkr|kite --config FILE): the same kernel against a broker. Orders
     are sent only with --live. Kite credentials come from KITE_API_KEY and
-    KITE_ACCESS_TOKEN in the environment, never from the command line.
+    KITE_ACCESS_TOKEN in the environment, never from the command line. Exits 0 after
+    a clean run or Ctrl-C, 2 when the config is invalid, 3 when the broker cannot
+    be reached or refuses the credentials.
     """
     if venue != "sim":
         if scenario is not None:
             raise click.UsageError("a live run takes --config, not a SCENARIO file")
         if config_path is None:
             raise click.UsageError(f"--venue {venue} needs --config CONFIG.yaml")
-        if venue == "ibkr":
-            from ..venues import ibkr as live_mod
-        else:
-            from ..venues import kite as live_mod  # type: ignore[no-redef]
-        sys.exit(live_mod.cli_run(config_path=config_path, host=host, port=port,
-                                  client_id=client_id, live=live, journal_path=journal_path))
+        from .live import run_live_cli
+
+        sys.exit(run_live_cli(venue, config_path=config_path, host=host, port=port,
+                              client_id=client_id, live=live, journal_path=journal_path))
     for flag, value in (("--config", config_path), ("--live", live or None)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")

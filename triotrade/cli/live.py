@@ -1,0 +1,133 @@
+"""``triotrade run --venue ibkr|kite``: one way to run the kernel live, whichever broker.
+
+The only part that depends on the broker is building the venue: reading its config,
+the lines that say where it connects, the journal header, and a context that opens
+(and on the way out closes) the venue. That is a ``LiveSetup``, one small function per
+broker. Everything else is the same for every broker: the journal's default path, the
+dry-run note, logging, Ctrl-C, the closing summary and digest line, and the exit code
+of every error, which comes from ``exits.exit_for`` (an input error exits 2, a broker
+that cannot be reached 3), so two brokers never disagree about the same failure.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import attrs
+import click
+import trio
+
+from ..kernel.errors import InputError, find_exception
+from ..kernel.units import NS_PER_S, fmt_units
+from ..kernel.venue import Venue
+from .exits import Exit, exit_for
+
+
+@attrs.frozen
+class LiveSetup:
+    """What one broker contributes to a live run; built before anything connects."""
+
+    cfg: Any  # venues.live.LiveConfig
+    banner: list[str]  # where it connects, printed before the run
+    header: dict[str, Any]  # extra journal header fields
+    open_venue: Callable[[], AbstractAsyncContextManager[Venue]]
+
+
+def _ibkr(config_path: Path, host: str, port: int | None, client_id: int) -> LiveSetup:
+    from ..venues.ibkr import DEFAULT_PORT, IbkrVenue
+    from ..venues.live import load_live_config
+
+    cfg = load_live_config(config_path)
+    port = DEFAULT_PORT if port is None else port
+
+    @asynccontextmanager
+    async def open_venue() -> AsyncIterator[Venue]:
+        yield IbkrVenue(host, port, client_id)  # run_live connects and closes it
+
+    return LiveSetup(cfg, [f"IB at {host}:{port}, clientId {client_id}"],
+                     {"venue": "ibkr", "broker": f"{host}:{port}", "client_id": client_id},
+                     open_venue)
+
+
+def _kite(config_path: Path, host: str, port: int | None, client_id: int) -> LiveSetup:
+    del client_id  # an IB notion; Kite sessions are per access token
+    from ..venues.kite import endpoints, load_kite_config, open_kite_venue
+    from ..venues.live import instruments_of
+
+    cfg, settings = load_kite_config(config_path)
+    api_key = os.environ.get("KITE_API_KEY", "").strip()
+    access_token = os.environ.get("KITE_ACCESS_TOKEN", "").strip()
+    missing = [n for n, v in (("KITE_API_KEY", api_key), ("KITE_ACCESS_TOKEN", access_token))
+               if not v]
+    if missing:
+        raise InputError("kite", [("", f"set {' and '.join(missing)} in the environment "
+                                       "(credentials are read only from there, never from "
+                                       "the command line or the config)")])
+    root, ws_root = endpoints(host, port)
+
+    def open_venue() -> AbstractAsyncContextManager[Venue]:
+        return open_kite_venue(api_key, access_token, instruments=instruments_of(cfg),
+                               root=root, ws_root=ws_root, settings=settings)
+
+    return LiveSetup(cfg, [f"kite: {root} (ticker {ws_root}), product {settings.product}"],
+                     {"venue": "kite", "endpoint": root, "product": settings.product},
+                     open_venue)
+
+
+SETUPS: dict[str, Callable[[Path, str, int | None, int], LiveSetup]] = {
+    "ibkr": _ibkr,
+    "kite": _kite,
+}
+
+
+async def _run(setup: LiveSetup, journal_path: Path, live: bool) -> Any:
+    from ..venues.live import run_live
+
+    async with setup.open_venue() as venue:
+        return await run_live(venue, setup.cfg, journal_path, live=live, header=setup.header)
+
+
+def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
+                 client_id: int, live: bool, journal_path: Path | None) -> Exit:
+    """Run the kernel live against ``venue`` until the config's duration or Ctrl-C."""
+    try:
+        setup = SETUPS[venue](config_path, host, port, client_id)
+    except InputError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        return Exit.INVALID_INPUT
+    if journal_path is None:
+        journal_path = Path("runs") / f"live-{venue}-{time.time_ns() // NS_PER_S}.jsonl"
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not live:
+        click.echo("dry run: market data only; every order is refused before it leaves this "
+                   "process (pass --live to trade)")
+    for line in setup.banner:
+        click.echo(line)
+    click.echo(f"journal: {journal_path}")
+    sys.stdout.flush()
+    try:
+        kernel = trio.run(functools.partial(_run, setup, journal_path, live))
+    except BaseException as exc:  # noqa: BLE001 - turned into a message and an exit code
+        if find_exception(exc, KeyboardInterrupt) is not None:
+            click.echo("stopped (Ctrl-C); journal flushed")
+            return Exit.OK
+        outcome = exit_for(exc)
+        if outcome is None:
+            raise
+        code, lines = outcome
+        for line in lines:
+            click.echo(line, err=True)
+        return code
+    for sym, t in sorted(kernel.tickers.items()):
+        click.echo(f"{sym}: position {t.position.qty}, realized {fmt_units(t.position.realized)}")
+    click.echo(f"journal: {journal_path}")
+    sys.stdout.flush()
+    click.echo(f"digest: {kernel.journal.digest}")
+    return Exit.OK
