@@ -1,7 +1,9 @@
 """Every Venue implementation runs the same contract tests.
 
-Adapters register a factory here: an async function taking a nursery (for their
-gateway and bridge tasks) and returning a started Harness.
+Each venue registers a factory here: an async function taking a nursery (for its
+gateway and bridge tasks) and returning a started Harness. The harnesses are imported
+plainly: a harness that fails to import is a broken test rig, and it must fail the run
+rather than silently drop that venue's contract runs.
 """
 from __future__ import annotations
 
@@ -11,22 +13,15 @@ import pytest
 import trio
 
 from .harness import Harness, HarnessFactory
+from .ibkr_harness import make_ibkr_harness
+from .kite_harness import make_kite_harness
 from .sim_harness import make_sim_harness
 
-HARNESS_FACTORIES: dict[str, HarnessFactory] = {"sim": make_sim_harness}
-
-try:  # the live adapters add themselves when their harness module exists
-    from .ibkr_harness import make_ibkr_harness
-
-    HARNESS_FACTORIES["ibkr"] = make_ibkr_harness
-except ImportError:  # pragma: no cover - until the adapter lands
-    pass
-try:
-    from .kite_harness import make_kite_harness
-
-    HARNESS_FACTORIES["kite"] = make_kite_harness
-except ImportError:  # pragma: no cover
-    pass
+HARNESS_FACTORIES: dict[str, HarnessFactory] = {
+    "sim": make_sim_harness,
+    "ibkr": make_ibkr_harness,
+    "kite": make_kite_harness,
+}
 
 
 @pytest.fixture(params=sorted(HARNESS_FACTORIES))

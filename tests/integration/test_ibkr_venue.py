@@ -465,7 +465,7 @@ async def test_finished_orders_are_forgotten(live: Live) -> None:
     """Finished orders are kept for late messages, then dropped, with ib_async's Trades:
     a live session's memory (and the garbage collector's work) does not grow by the
     order. A forgotten order still cannot be sent again or cancelled by mistake."""
-    g, v, rec = live.g, live.v, live.rec
+    v, rec = live.v, live.rec
     v.retain_done = 2
     v.run_tag = "t"
     sent = []

@@ -1,6 +1,6 @@
 """The Kite gateway, judged by Zerodha's own clients.
 
-The first test is issue 6's "Done when": ``triotrade serve --protocol kite`` in a
+The first test is the acceptance run: ``triotrade serve --protocol kite`` in a
 subprocess, a script using only the public ``kiteconnect`` API against it, and the
 real ``KiteTicker`` (Twisted, in its own subprocess) receiving full-mode ticks and an
 order update. The rest start the gateway in-process on 127.0.0.1 and check the

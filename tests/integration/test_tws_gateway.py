@@ -1,7 +1,8 @@
 """The TWS gateway, end to end with the real ib_async client.
 
-* The "Done when" script of issue 5 (plain ib_async, public API only) against
-  ``triotrade serve --protocol tws`` started as a subprocess, the way a user would.
+* The acceptance script ``tests/support/ib_done_when.py`` (plain ib_async, public API
+  only) against ``triotrade serve --protocol tws`` started as a subprocess, the way a
+  user would.
 * The CLI's own contract: ``listening on HOST:PORT``, exit 2 on bad input, 0 on SIGTERM.
 * Gateway behaviours the script does not reach, with the gateway in-process and an
   ib_async script in a worker thread (its own asyncio loop): partial fills and per-order
@@ -57,7 +58,7 @@ async def _start_cli_gateway(args: list[str], cwd: Path) -> tuple[trio.Process, 
 
 
 async def test_done_when_script_against_triotrade_serve(workdir: Path) -> None:
-    """Issue 5: an ib_async script written against the public API works unchanged."""
+    """An ib_async script written against the public API works unchanged."""
     proc, port, _ = await _start_cli_gateway(["--port", "0"], workdir)  # the default scenario
     try:
         result = await trio.run_process(

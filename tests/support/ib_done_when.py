@@ -1,4 +1,4 @@
-"""Issue 5's "Done when" script: plain ib_async, public API only, no triotrade import.
+"""The TWS acceptance script: plain ib_async, public API only, no triotrade import.
 
 Run it against anything that speaks the TWS API (IB Gateway paper, or
 ``triotrade serve --protocol tws``):

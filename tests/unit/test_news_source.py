@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import trio
+from kernel_support import S, events, make_kernel, running, settle
 
-from triotrade.kernel.config import TradingConfig
 from triotrade.kernel.journal import Journal
-from triotrade.kernel.runtime import Kernel
+from triotrade.kernel.orders import Side
 from triotrade.kernel.signals import Signal
 from triotrade.venues.news import parse_alert, tail_jsonl
 
@@ -67,6 +67,35 @@ async def test_tail_follows_appends_and_journals_bad_lines(tmp_path: Path) -> No
     assert len(bad) == 1 and bad[0]["line"] == 2  # the pre-existing line is skipped, not counted
 
 
-def test_kernel_accepts_news_signals_typed() -> None:
-    # the kernel's signal entry point is what the tail calls; keep the names aligned
-    assert hasattr(Kernel, "on_signal") and TradingConfig().entries.signal_freshness > 0
+async def test_alerts_from_a_file_reach_a_running_kernel_as_news_signals(tmp_path: Path) -> None:
+    """The tail feeds a real Kernel: a fresh alert becomes an entry at the venue, a
+    duplicate and a stale one are refused by the kernel's news filter, a bad line is
+    journaled, and each accepted or refused alert is journaled as a ``news`` signal."""
+    kernel, venue, clock = make_kernel()
+    now = clock.now_ns()
+    path = tmp_path / "alerts.jsonl"
+    fresh = {"symbol": "ACME", "side": "BUY", "published": now - 2 * S}
+    path.write_text("\n".join([
+        json.dumps(fresh),
+        json.dumps(fresh),  # the same alert from a second feed
+        json.dumps({"symbol": "ACME", "side": "BUY", "published": now - 60 * S}),
+        '{"symbol": "ACME", "side": "HOLD"}',
+    ]) + "\n")
+    async with running(kernel), trio.open_nursery() as nursery:
+        venue.quote("ACME", "100.00", "100.02")
+        nursery.start_soon(tail_jsonl, path, kernel, 0.01, True)
+        with trio.fail_after(5):
+            while len(events(kernel, "signal")) < 3:
+                await trio.sleep(0.01)
+        await settle()
+        nursery.cancel_scope.cancel()
+    signals = events(kernel, "signal")
+    assert [(e["source"], e["accepted"], e["reason"]) for e in signals] == [
+        ("news", True, "entry"),
+        ("news", False, "duplicate alert"),
+        ("news", False, "stale: published 60000ms ago"),
+    ]
+    [bad] = events(kernel, "news_rejected")
+    assert bad["line"] == 4 and bad["source"] == str(path) and "side" in bad["reason"]
+    [entry] = venue.submitted
+    assert (entry.symbol, entry.side, entry.qty) == ("ACME", Side.BUY, 100)
