@@ -66,6 +66,14 @@ Liveness (need the scenario: fault windows, halts, latencies, TTLs):
     (``shutdown.exits_left_working``).
 
 ``liveness`` (the runner's watchdog: a livelock) is reported by the runner.
+
+Vocabulary:
+
+``journal_catalogue``
+    Every event is one ``kernel/events.py`` describes: a known type, its required
+    fields, no field it does not list, each of its kind. The checks above, the
+    ``expect:`` matchers and the docs all read fields by those names; an event that
+    drifted from the catalogue would make them look at nothing.
 """
 from __future__ import annotations
 
@@ -76,6 +84,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
+from ..kernel.events import event_problems
 from ..kernel.journal import Journal
 from ..kernel.units import NS_PER_S, to_units
 
@@ -250,6 +259,8 @@ class InvariantChecker:
         t = ev["type"]
         if t == "invariant_violated":
             return
+        for problem in event_problems(ev):
+            self._violate(ev, "journal_catalogue", problem)
         if self._not_sent is not None:
             self._check_not_sent(ev)
         if self._exiting:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..kernel.config import validate_config
+from ..kernel.events import matcher_problems
 from ..kernel.instruments import Instrument, instrument_problems
 from ..kernel.units import UnitError, parse_decimal, parse_duration, to_units
 from .scenario_schema import (
@@ -22,6 +23,7 @@ from .scenario_schema import (
     parse_start,
 )
 
+MATCHER_KEYS = ("after", "before", "min", "max")  # a matcher's own keys, not event fields
 SINGLE_FAULTS = ("latency", "partial_fill", "duplicate_reports")  # venue-wide settings
 FAULT_KEYS: dict[str, tuple[set[str], set[str]]] = {
     # kind: (required keys, optional keys) besides "kind"
@@ -211,6 +213,7 @@ def _check_matcher(m: dict[str, Any], path: str, *, counts: bool,
     if "symbol" in m and isinstance(m["symbol"], str):
         if m["symbol"] not in declared:
             out.append((f"{path}.symbol", f"symbol {m['symbol']!r} is not declared under instruments"))
+    out.extend(matcher_problems(m, path, MATCHER_KEYS))
     return out
 
 
