@@ -16,10 +16,6 @@ class KillAction(enum.StrEnum):
     CANCEL_ALL = "cancel_all"
     CLOSE_ALL = "close_all"
 
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
     def includes(self, other: KillAction) -> bool:
         """Whether firing this action also does everything ``other`` does."""
         return _RANK[self] >= _RANK[other]

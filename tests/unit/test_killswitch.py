@@ -11,7 +11,6 @@ STOP, CANCEL, CLOSE = KillAction.STOP_NEW_TRADES, KillAction.CANCEL_ALL, KillAct
 
 def test_each_action_includes_the_ones_below_it() -> None:
     assert list(KillAction) == [STOP, CANCEL, CLOSE]
-    assert [a.rank for a in KillAction] == [0, 1, 2]
     assert CLOSE.includes(CANCEL) and CLOSE.includes(STOP) and CANCEL.includes(STOP)
     assert not STOP.includes(CANCEL) and not CANCEL.includes(CLOSE)
     assert all(a.includes(a) for a in KillAction)
