@@ -39,6 +39,7 @@ from typing import Any, Callable
 import attrs
 import trio
 
+from ..kernel.orders import Role
 from ..kernel.positions import Position
 from ..kernel.units import NS_PER_S, PRICE_SCALE, fmt_units, to_units
 from ..kernel.venue import ExecReport, ReportKind
@@ -47,7 +48,7 @@ from ..wire import tws as P
 
 log = logging.getLogger("triotrade.gateway.tws")
 
-ROLES = ("ENTRY", "TAKE_PROFIT", "STOP_LOSS", "EXIT", "EMERGENCY_EXIT", "DANGLING_SHARES")
+ROLES = frozenset(r.value for r in Role)
 _OTYPE = {"MKT": "MARKET", "LMT": "LIMIT", "STP": "STOP"}
 _TIFS = ("DAY", "GTC", "GTD", "IOC")
 _WORKING = ("PendingSubmit", "PreSubmitted", "Submitted")
@@ -194,7 +195,7 @@ class TwsBroker:
         for inst in scn.instruments:
             self.specs[inst.symbol] = P.StockSpec(con_id_for(inst.symbol), inst.symbol,
                                                   inst.currency, "SMART", primary_exchange,
-                                                  inst.tick_size, inst.to_instrument().price_places)
+                                                  inst.tick_size, inst.price_places)
         self.by_con_id = {s.con_id: s for s in self.specs.values()}
         self.orders: dict[tuple[int, int], BrokerOrder] = {}
         self.by_xid: dict[str, BrokerOrder] = {}

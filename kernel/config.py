@@ -22,6 +22,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
+from .errors import InputError
 from .units import NS_PER_S, UnitError, parse_decimal, parse_duration, to_units
 
 Duration = NewType("Duration", int)  # nanoseconds
@@ -141,12 +142,8 @@ class TradingConfig:
     strategies: dict[str, StrategySpec] = attrs.Factory(dict)
 
 
-class ConfigError(Exception):
-    """Invalid input; ``problems`` holds (key.path, message) pairs."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in problems))
+class ConfigError(InputError):
+    """An invalid trading or live config: ``problems`` holds (key.path, message) pairs."""
 
 
 # ---------------------------------------------------------------- converter
@@ -317,12 +314,12 @@ def converter() -> cattrs.Converter:
     return _CONVERTER
 
 
-def structure(data: Any, cls: type, path: str = "") -> Any:
+def structure(data: Any, cls: type, path: str = "", source: str = "") -> Any:
     """Structure ``data`` as ``cls`` or raise ConfigError naming every bad key path."""
     try:
         return converter().structure(data, cls)
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError(flatten_errors(exc, path)) from None
+        raise ConfigError(source, flatten_errors(exc, path)) from None
 
 
 def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str, str]]:

@@ -15,6 +15,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import IO, Any, Callable
 
+from .events import event_problems
+
 FORMAT_VERSION = 1
 
 Listener = Callable[[dict[str, Any]], None]
@@ -103,9 +105,14 @@ class Journal:
     """Writes canonical lines, hashes them, and keeps the events for the run's checks."""
 
     def __init__(self, sink: IO[bytes] | None = None, *, keep: bool = True,
-                 durable: bool = False) -> None:
-        """``durable``: flush every line (live runs: a crash must not lose the journal)."""
+                 durable: bool = False, check: bool = False) -> None:
+        """``durable``: flush every line (live runs: a crash must not lose the journal).
+
+        ``check``: refuse an event that ``kernel/events.py`` does not describe (tests
+        and debugging; the simulator's invariant checker does the same on every run).
+        """
         self._sink = sink
+        self._check = check
         self._durable = durable
         self._hash = hashlib.sha256()
         self._keep = keep
@@ -119,7 +126,10 @@ class Journal:
     def header(self, **fields: Any) -> None:
         if self.lines:
             raise JournalError("the header must be the first line")
-        self._write(canonical({"type": "header", "format": FORMAT_VERSION, **fields}))
+        event = canonical({"type": "header", "format": FORMAT_VERSION, **fields})
+        if self._check and event_problems(event):
+            raise JournalError("; ".join(event_problems(event)))
+        self._write(event)
 
     def emit(self, ts_ns: int, type_: str, **fields: Any) -> dict[str, Any]:
         """Write one event; listeners see it in its canonical (read-back) form."""
@@ -130,6 +140,10 @@ class Journal:
             if type(value) not in _PLAIN:
                 event = canonical(event)  # enums, Decimals, nested: convert (and vet) all
                 break
+        if self._check:
+            problems = event_problems(event)
+            if problems:
+                raise JournalError("; ".join(problems))
         self._write(event)
         for listener in self._listeners:
             listener(event)

@@ -19,8 +19,9 @@ from .clock import Clock
 from .config import TradingConfig
 from .instruments import Instrument
 from .journal import Journal
+from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
-from .signals import Signal
+from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
 from .venue import ExecReport, ReportKind, Venue, VenueError
@@ -124,7 +125,7 @@ class Kernel:
             inst = self.instruments.get(symbol) or await self.venue.instrument(symbol)
         except VenueError as exc:
             for sig in self._starting.pop(symbol, []):
-                self.journal.emit(now, "signal", symbol=symbol, side=sig.side, accepted=False,
+                self.journal.emit(now, "signal", symbol=symbol, side=sig.side.value, accepted=False,
                                   reason=f"unknown instrument: {exc}")
             return
         self.journal.emit(self.clock.now_ns(), "ticker_started", symbol=symbol, via="discovery")
@@ -143,7 +144,7 @@ class Kernel:
 
     # ------------------------------------------------------------ signals
 
-    def strategy_signal(self, symbol: str, side: str, ts: int) -> None:
+    def strategy_signal(self, symbol: str, side: SignalSide, ts: int) -> None:
         self.on_signal(Signal(symbol, side, ts, source="strategy"))
 
     def on_signal(self, sig: Signal) -> None:
@@ -151,11 +152,11 @@ class Kernel:
         ticker = self.tickers.get(sig.symbol)
         if ticker is None:
             if not self.discover_tickers:
-                self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side,
+                self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side.value,
                                   accepted=False, reason="not a configured ticker")
                 return
-            if sig.side == "EXIT":
-                self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side,
+            if sig.side is SignalSide.EXIT:
+                self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side.value,
                                   accepted=False, reason="no position in an unknown ticker")
                 return
             pending = self._starting.get(sig.symbol)
@@ -171,11 +172,11 @@ class Kernel:
             if not accepted:
                 self._signal(sig, False, why)
                 return
-        if sig.side == "EXIT":
+        if sig.side is SignalSide.EXIT:
             self._signal(sig, True, "exit")
             ticker.request_exit("signal", None)
             return
-        side = Side.BUY if sig.side == "BUY" else Side.SELL
+        side = sig.side.order_side
         qty, refusal = ticker.plan_entry(side)
         if refusal is not None:
             self._signal(sig, False, refusal)
@@ -185,7 +186,7 @@ class Kernel:
         ticker.queue_entry(side, qty, sig.source)
 
     def _signal(self, sig: Signal, accepted: bool, reason: str) -> None:
-        self.journal.emit(self.clock.now_ns(), "signal", symbol=sig.symbol, side=sig.side,
+        self.journal.emit(self.clock.now_ns(), "signal", symbol=sig.symbol, side=sig.side.value,
                           accepted=accepted, reason=reason, source=sig.source)
 
     def entry_block_reason(self) -> str | None:
@@ -337,13 +338,13 @@ class Kernel:
 
     def _check_errors(self) -> None:
         if self.error_count == self.config.risk.max_errors:
-            self.kill_switch("error_count", "cancel_all")
+            self.kill_switch("error_count", KillAction.CANCEL_ALL)
 
     def on_feed_stale(self) -> None:
         """A ticker's feed went stale; when every feed is, stop opening anything."""
         if (self.config.risk.stale_kill_switch and self.tickers
                 and all(t.stale for t in self.tickers.values())):
-            self.kill_switch("stale_data", "stop_new_trades")
+            self.kill_switch("stale_data", KillAction.STOP_NEW_TRADES)
 
     def _order_done(self, order: Order) -> None:
         if self.orders.pop(order.order_id, None) is not None:
@@ -363,7 +364,7 @@ class Kernel:
         if not up:
             self.journal.emit(now, "venue_disconnected", reason=reason)
             # entries working at the venue cannot be cancelled now: do it on reconnect
-            self.kill_switch("venue_disconnected", "cancel_all")
+            self.kill_switch("venue_disconnected", KillAction.CANCEL_ALL)
             return
         self.journal.emit(now, "venue_reconnected", reason=reason)
         if self._root is not None:
@@ -402,7 +403,7 @@ class Kernel:
                               positions={s: str(q) for s, q in sorted(venue_positions.items())},
                               open_orders=str(open_count), mismatches=mismatches)
             if mismatches:
-                self.kill_switch("reconciliation_mismatch", "stop_new_trades")
+                self.kill_switch("reconciliation_mismatch", KillAction.STOP_NEW_TRADES)
             elif (self.config.risk.resume_after_reconnect
                   and self.halt_reason == "venue_disconnected" and not self.close_all_active):
                 self.reset_kill_switch("reconciliation")
@@ -466,7 +467,7 @@ class Kernel:
                 and self.realized_total <= -risk.max_loss_cumulative):
             self.cumulative_breached = True
             self.journal.emit(self.clock.now_ns(), "kill_switch", reason="max_loss_cumulative",
-                              action="stop_new_trades")
+                              action=KillAction.STOP_NEW_TRADES.value)
             for t in self.tickers.values():
                 t.cancel_entries("kill switch: max_loss_cumulative")
         if self.config.risk.daily_loss_limit is not None:
@@ -486,9 +487,9 @@ class Kernel:
         if limit is None or self.close_all_active:
             return
         if self.day_pnl() <= -limit:
-            self.kill_switch("daily_loss_limit", "close_all")
+            self.kill_switch("daily_loss_limit", KillAction.CLOSE_ALL)
 
-    def kill_switch(self, reason: str, action: str) -> None:
+    def kill_switch(self, reason: str, action: KillAction) -> None:
         """Fire the kill switch. Actions escalate: stop_new_trades < cancel_all < close_all.
 
         Reset is manual (``reset_kill_switch``): the kernel never talks itself back
@@ -498,13 +499,13 @@ class Kernel:
         if (reason, action) in self._fired:
             return
         self._fired.add((reason, action))
-        self.journal.emit(now, "kill_switch", reason=reason, action=action)
+        self.journal.emit(now, "kill_switch", reason=reason, action=action.value)
         if self.halt_reason is None:
             self.halt_reason = reason
-        if action in ("cancel_all", "close_all"):
+        if action.includes(KillAction.CANCEL_ALL):
             for t in self.tickers.values():
                 t.cancel_entries(f"kill switch: {reason}")
-        if action == "close_all":
+        if action.includes(KillAction.CLOSE_ALL):
             self.close_all_active = True
             for t in self.tickers.values():
                 if t.position.qty:
@@ -532,6 +533,15 @@ class Kernel:
             self._arm_guard()
 
     # ------------------------------------------------------------ summary
+
+    def journal_run_finished(self, violations: list[str]) -> None:
+        """The journal's last event, the same for a simulated and a live run: each
+        ticker's final position and realized P&L, and the invariants that broke."""
+        tickers = sorted(self.tickers.items())
+        self.journal.emit(self.clock.now_ns(), "run_finished",
+                          positions={s: str(t.position.qty) for s, t in tickers},
+                          realized_pnl={s: fmt_units(t.position.realized) for s, t in tickers},
+                          violations=violations)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

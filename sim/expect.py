@@ -9,8 +9,7 @@ import attrs
 from ..kernel.units import fmt_units, parse_duration
 from .invariants import as_decimal
 from .scenario import Scenario
-
-_META = ("after", "before", "min", "max")
+from .scenario_rules import MATCHER_KEYS
 
 
 @attrs.frozen
@@ -29,7 +28,7 @@ def matches(ev: dict[str, Any], m: dict[str, Any]) -> bool:
     if "before" in m and ts >= parse_duration(m["before"]):
         return False
     for key, want in m.items():
-        if key == "type" or key in _META:
+        if key == "type" or key in MATCHER_KEYS:
             continue
         if key not in ev:
             return False

@@ -66,6 +66,14 @@ Liveness (need the scenario: fault windows, halts, latencies, TTLs):
     (``shutdown.exits_left_working``).
 
 ``liveness`` (the runner's watchdog: a livelock) is reported by the runner.
+
+Vocabulary:
+
+``journal_catalogue``
+    Every event is one ``kernel/events.py`` describes: a known type, its required
+    fields, no field it does not list, each of its kind. The checks above, the
+    ``expect:`` matchers and the docs all read fields by those names; an event that
+    drifted from the catalogue would make them look at nothing.
 """
 from __future__ import annotations
 
@@ -76,7 +84,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
+from ..kernel.events import event_problems
 from ..kernel.journal import Journal
+from ..kernel.killswitch import KillAction
+from ..kernel.orders import Role, Side
 from ..kernel.units import NS_PER_S, to_units
 
 if TYPE_CHECKING:
@@ -94,6 +105,12 @@ INVARIANTS = (
 )
 
 Intervals = tuple[tuple[int, int], ...]
+
+# the journal's words for what the checks look at (the checker reads text, not objects)
+_ENTRY = Role.ENTRY.value
+_EMERGENCY_EXIT = Role.EMERGENCY_EXIT.value
+_BUY = Side.BUY.value
+_CLOSE_ALL = KillAction.CLOSE_ALL.value
 
 
 def _merge(spans: list[tuple[int, int]]) -> Intervals:
@@ -169,7 +186,7 @@ class RunFacts:
             elif f.kind == "no_fill" and f.t is not None and f.for_ is not None:
                 common.append((f.t, f.t + f.for_))
             elif (f.kind == "reject" and f.t is not None and f.for_ is not None
-                  and f.role in (None, "EMERGENCY_EXIT")):
+                  and f.role in (None, _EMERGENCY_EXIT)):
                 common.append((f.t, f.t + f.for_))
         cfg = scn.config
         sizing = cfg.sizing
@@ -250,6 +267,8 @@ class InvariantChecker:
         t = ev["type"]
         if t == "invariant_violated":
             return
+        for problem in event_problems(ev):
+            self._violate(ev, "journal_catalogue", problem)
         if self._not_sent is not None:
             self._check_not_sent(ev)
         if self._exiting:
@@ -263,7 +282,7 @@ class InvariantChecker:
         elif t == "position_changed":
             self._on_position(ev)
         elif t == "kill_switch":
-            if ev.get("action") == "close_all":
+            if ev.get("action") == _CLOSE_ALL:
                 self.close_all = True
             elif self.halted_by is None:
                 self.halted_by = f"kill switch {ev.get('reason')} ({ev.get('action')})"
@@ -294,7 +313,7 @@ class InvariantChecker:
         if not self.connected:
             self._not_sent = oid
         self._sends.append(ev["ts_ns"])
-        if role == "ENTRY":
+        if role == _ENTRY:
             if self.close_all:
                 self._violate(ev, "no_entry_after_close_all",
                               f"entry {oid} for {sym} after a close_all kill switch")
@@ -335,7 +354,7 @@ class InvariantChecker:
         if o["filled"] > o["qty"]:
             self._violate(ev, "no_overfill", f"{oid} filled {o['filled']} of {o['qty']}")
         sym = o["symbol"]
-        sign = 1 if o["side"] == "BUY" else -1
+        sign = 1 if o["side"] == _BUY else -1
         before = self.position.get(sym, 0)
         after = before + sign * qty
         self.position[sym] = after
@@ -343,7 +362,7 @@ class InvariantChecker:
         absq = abs(after)
         if absq > self.max_abs_position.get(sym, 0):
             self.max_abs_position[sym] = absq
-        if o["role"] == "ENTRY":
+        if o["role"] == _ENTRY:
             self.working_entry[sym] = self.working_entry.get(sym, 0) - qty
             self._entry_fill_cap(ev, oid, sym, ts)
         ceiling = self.cap_for(sym)[1]
@@ -365,7 +384,7 @@ class InvariantChecker:
         self._ends.append(ts)
         o["live"] = False
         sym = o["symbol"]
-        if o["role"] == "ENTRY":
+        if o["role"] == _ENTRY:
             self.working_entry[sym] = self.working_entry.get(sym, 0) - (o["qty"] - o["filled"])
         else:
             self.working_exits.get(sym, set()).discard(oid)
@@ -416,7 +435,7 @@ class InvariantChecker:
         working = self.working_entry.get(sym, 0)
         if pos >= cap or pos + working > cap:
             for other, o in self.orders.items():
-                if o["symbol"] == sym and o["role"] == "ENTRY" and o["live"] and (
+                if o["symbol"] == sym and o["role"] == _ENTRY and o["live"] and (
                         other != oid or o["filled"] < o["qty"]):
                     self._cancel_due.setdefault(other, ts)
 
@@ -493,7 +512,7 @@ class InvariantChecker:
         for oid, o in sorted(self.orders.items(), key=lambda kv: _oid_key(kv[0])):
             if not o["live"]:
                 continue
-            ttl = f.entry_ttl if o["role"] == "ENTRY" else max(f.exit_ttl, f.retry)
+            ttl = f.entry_ttl if o["role"] == _ENTRY else max(f.exit_ttl, f.retry)
             due = f.after_disconnects(o["ts"] + ttl + f.order_lat + f.report_lat)
             if due < now:
                 what = "left working by the shutdown" if oid in left else "still working"

@@ -19,9 +19,10 @@ import trio.testing
 
 from .. import __version__
 from ..kernel.journal import Journal
+from ..kernel.killswitch import KillAction
 from ..kernel.runtime import Kernel
 from ..kernel.signals import Signal
-from ..kernel.units import NS_PER_S, fmt_units
+from ..kernel.units import NS_PER_S
 from ..strategies.ma_cross import MovingAverageCross
 from .determinism import (
     allow_nondeterministic_scheduling,
@@ -236,7 +237,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
             engine.call_at(end, lambda i: exchange.set_halted(i, False), idx)
     for op in scn.operator:
         if op.action == "kill_switch":
-            engine.call_at(op.t, lambda mode: kernel.kill_switch("operator", mode), op.mode)
+            engine.call_at(op.t, lambda mode: kernel.kill_switch("operator", mode),
+                           KillAction(op.mode))
         else:
             engine.call_at(op.t, lambda _: kernel.reset_kill_switch("operator"))
     for sig in scn.signals:
@@ -261,10 +263,6 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     summary = kernel.summary()
     for sym, row in summary.items():
         row["max_position"] = str(checker.max_abs_position.get(sym, 0))
-    journal.emit(engine.now, "run_finished",
-                 positions={s: str(t.position.qty) for s, t in sorted(kernel.tickers.items())},
-                 realized_pnl={s: fmt_units(t.position.realized)
-                               for s, t in sorted(kernel.tickers.items())},
-                 violations=[v["invariant"] for v in checker.violations])
+    kernel.journal_run_finished([v["invariant"] for v in checker.violations])
     return {"kernel": kernel, "checker": checker, "violations": checker.violations,
             "summary": summary}

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-BUY = "BUY"
-SELL = "SELL"
-EXIT = "EXIT"
+from ..kernel.signals import SignalSide
+
+BUY = SignalSide.BUY
+SELL = SignalSide.SELL
+EXIT = SignalSide.EXIT
 
 
 class Strategy(Protocol):
-    def on_price(self, ts_ns: int, price: int) -> str | None:
-        """Return "BUY", "SELL", "EXIT" or None for this price (integer units)."""
+    def on_price(self, ts_ns: int, price: int) -> SignalSide | None:
+        """Return BUY, SELL, EXIT or None for this price (integer units)."""
         ...

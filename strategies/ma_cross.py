@@ -6,6 +6,7 @@ strategy, or SELL when ``allow_short``.
 """
 from __future__ import annotations
 
+from ..kernel.signals import SignalSide
 from .base import BUY, EXIT, SELL
 
 
@@ -25,7 +26,7 @@ class MovingAverageCross:
         self._state = 0  # +1 fast above slow, -1 below, 0 unknown
         self.allow_short = allow_short
 
-    def on_price(self, ts_ns: int, price: int) -> str | None:
+    def on_price(self, ts_ns: int, price: int) -> SignalSide | None:
         n = self._n
         fi = n % self.fast
         si = n % self.slow

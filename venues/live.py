@@ -17,12 +17,11 @@ import trio
 import yaml
 
 from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, validate_config
-from ..kernel.errors import InputError
-from ..kernel.instruments import Instrument
+from ..kernel.instruments import Instrument, instrument_problems
 from ..kernel.journal import Journal
 from ..kernel.orders import Order
 from ..kernel.runtime import Kernel
-from ..kernel.units import NS_PER_S, fmt_units
+from ..kernel.units import NS_PER_S
 from ..kernel.venue import Venue, VenueError
 
 
@@ -85,26 +84,17 @@ class LiveClock:
 
 
 @attrs.frozen
-class LiveInstrument:
-    symbol: str
-    tick_size: str = "0.01"
-    lot_size: int = 1
-    currency: str = "USD"
-    exchange: str = "SMART"
-
-
-@attrs.frozen
 class LiveConfig:
     """``--config FILE`` for live runs: instruments, the trading config, a duration."""
 
-    instruments: list[LiveInstrument]
+    instruments: list[Instrument]  # the keys and checks of a scenario's instruments
     config: TradingConfig = TradingConfig()
     duration: Duration | None = None  # stop after this long (default: until Ctrl-C)
     news: str | None = None  # a JSONL file of alerts to tail (strategies/news.py)
 
 
-class LiveConfigError(InputError):
-    """A live config file that cannot be used: ``FILE: key.path: problem`` per problem."""
+class LiveConfigError(ConfigError):
+    """An invalid live config file (``FILE: key.path: problem``)."""
 
 
 def read_config_yaml(path: str | Path) -> Any:
@@ -135,18 +125,14 @@ def parse_live_config(data: Any, source: str) -> LiveConfig:
     for i, sym in enumerate(cfg.config.tickers):
         if sym not in symbols:
             problems.append((f"config.tickers[{i}]", f"symbol {sym!r} is not under instruments"))
-    if not cfg.instruments:
-        problems.append(("instruments", "at least one instrument is required"))
+    problems.extend(instrument_problems(cfg.instruments))
     if problems:
         raise LiveConfigError(source, problems)
     return cfg
 
 
 def instruments_of(cfg: LiveConfig) -> dict[str, Instrument]:
-    from decimal import Decimal
-
-    return {i.symbol: Instrument(i.symbol, Decimal(i.tick_size), i.lot_size, i.currency,
-                                 i.exchange) for i in cfg.instruments}
+    return {i.symbol: i for i in cfg.instruments}
 
 
 class DryRunVenue:
@@ -227,11 +213,7 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                     raise KeyboardInterrupt
         finally:
             with trio.CancelScope(shield=True):
-                journal.emit(clock.now_ns(), "run_finished",
-                             positions={s: str(t.position.qty) for s, t in sorted(kernel.tickers.items())},
-                             realized_pnl={s: fmt_units(t.position.realized)
-                                           for s, t in sorted(kernel.tickers.items())},
-                             violations=[])
+                kernel.journal_run_finished([])
                 journal.flush()
                 try:
                     await venue.close()

@@ -14,7 +14,9 @@ from typing import Any
 import trio
 
 from ..kernel.runtime import Kernel
-from ..kernel.signals import Signal
+from ..kernel.signals import Signal, SignalSide
+
+_SIDES = tuple(s.value for s in SignalSide)
 
 
 def parse_alert(line: str) -> tuple[str, str, int | None]:
@@ -24,8 +26,8 @@ def parse_alert(line: str) -> tuple[str, str, int | None]:
     symbol, side = data.get("symbol"), data.get("side")
     if not isinstance(symbol, str) or not symbol:
         raise ValueError("'symbol' must be a non-empty string")
-    if side not in ("BUY", "SELL", "EXIT"):
-        raise ValueError("'side' must be BUY, SELL or EXIT")
+    if side not in _SIDES:
+        raise ValueError(f"'side' must be {', '.join(_SIDES[:-1])} or {_SIDES[-1]}")
     published = data.get("published")
     if published is None:
         return symbol, side, None

@@ -28,7 +28,7 @@ from triotrade.sim import runner, scenario as scenario_mod
 from triotrade.gateways.kite import KiteGateway
 from triotrade.gateways.realtime import RealtimeMarket
 from triotrade.venues.kite import KiteSettings, KiteVenue, open_kite_venue
-from triotrade.venues.live import LiveConfig, LiveInstrument, run_live
+from triotrade.venues.live import LiveConfig, run_live
 
 SCENARIO = REPO / "scenarios" / "live" / "kite_nfo_gap.yaml"
 SYMBOL = "NIFTY25N2024000CE"
@@ -46,10 +46,8 @@ def one(events: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
 
 
 def live_config(scn: Any, news: Path, **extra: Any) -> LiveConfig:
-    return LiveConfig(instruments=[LiveInstrument(i.symbol, str(i.tick_size), i.lot_size,
-                                                  i.currency, i.exchange)
-                                   for i in scn.instruments],
-                      config=scn.config, news=str(news), **extra)
+    return LiveConfig(instruments=list(scn.instruments), config=scn.config, news=str(news),
+                      **extra)
 
 
 async def alert(news: Path, gw: KiteGateway) -> None:
@@ -115,7 +113,7 @@ async def test_live_kernel_exits_a_gap_at_market_through_the_gateway(
 
     async def live() -> None:
         async with open_kite_venue(API_KEY, ACCESS_TOKEN,
-                                   instruments={i.symbol: i.to_instrument() for i in scn.instruments},
+                                   instruments=scn.instrument_map,
                                    root=f"http://127.0.0.1:{port}",
                                    ws_root=f"ws://127.0.0.1:{port}/ws", settings=settings) as venue:
             venue_box.append(venue)

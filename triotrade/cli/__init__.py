@@ -10,11 +10,13 @@ import re
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from ..kernel.errors import InputError
 from ..kernel.units import NS_PER_S
+from .exits import Exit, exit_for
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -30,10 +32,19 @@ def _load_or_exit(scenario: Path | None) -> Any:
     path = scenario if scenario is not None else _default_scenario_path()
     try:
         return scenario_mod.load(path)
-    except scenario_mod.ScenarioError as exc:
-        for line in exc.lines():
-            click.echo(line, err=True)
-        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
+        _exit_on(exc)
+
+
+def _exit_on(exc: BaseException) -> NoReturn:
+    """Print what ``exit_for`` says about ``exc`` and exit with its code (a bug: raise)."""
+    outcome = exit_for(exc)
+    if outcome is None:
+        raise exc
+    code, lines = outcome
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(code)
 
 
 def _slug(name: str) -> str:
@@ -112,8 +123,8 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     try:
         result = runner.run(scn, seed_used, journal_path)
     except OSError as exc:
-        click.echo(f"{journal_path}: cannot write journal: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+        _exit_on(InputError(str(journal_path),
+                            [("", f"cannot write journal: {exc.strerror or exc}")]))
     _print_result(result, quiet)
     sys.exit(result.exit_code)
 
@@ -204,17 +215,21 @@ def check(files: tuple[Path, ...]) -> None:
     """Validate scenario FILES without running them (exit 2 if any is invalid)."""
     from ..sim import scenario as scenario_mod
 
-    bad = 0
+    worst = Exit.OK
     for f in files:
         try:
             scenario_mod.load(f)
-        except scenario_mod.ScenarioError as exc:
-            bad += 1
-            for line in exc.lines():
+        except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
+            outcome = exit_for(exc)
+            if outcome is None:
+                raise
+            code, lines = outcome
+            worst = max(worst, code)
+            for line in lines:
                 click.echo(line, err=True)
         else:
             click.echo(f"{f}: ok")
-    sys.exit(2 if bad else 0)
+    sys.exit(worst)
 
 
 from .fuzz import register as _register_fuzz  # noqa: E402 - the fuzz command's module

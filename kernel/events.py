@@ -1,0 +1,237 @@
+"""The journal's vocabulary: every event type, its fields, and what each one means.
+
+The journal is the product's record and its test oracle: the digest is its hash, the
+``expect:`` block of a scenario matches its events, the invariant checker rebuilds the
+world from it, and the docs describe it. All four read this one catalogue, so a field
+renamed in the kernel and not here fails loudly instead of making a matcher silently
+match nothing. The writer does not consult it on every line (that would be a cost on
+the hot path); the invariant checker checks every event of every simulated run, and
+``Journal(check=True)`` checks as it writes.
+
+Numbers that are money, prices or quantities are journaled as decimal text
+(``"101.25"``, ``"300"``): the journal never holds a float.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+
+class Kind(enum.Enum):
+    """How a field's value is written in a journal line."""
+
+    TEXT = "text"
+    DECIMAL = "decimal text"  # money, prices, quantities: exact, never a float
+    INTEGER = "integer"
+    BOOL = "true/false"
+    LIST = "list"
+    MAP = "mapping"
+    TEXT_OR_NULL = "text or null"
+
+    def admits(self, value: Any) -> bool:
+        if self is Kind.TEXT or self is Kind.DECIMAL:
+            return isinstance(value, str)
+        if self is Kind.INTEGER:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if self is Kind.BOOL:
+            return isinstance(value, bool)
+        if self is Kind.LIST:
+            return isinstance(value, list)
+        if self is Kind.MAP:
+            return isinstance(value, dict)
+        return value is None or isinstance(value, str)
+
+
+@attrs.frozen
+class Field:
+    name: str
+    kind: Kind
+    meaning: str
+    required: bool = True
+
+
+@attrs.frozen
+class EventType:
+    name: str
+    meaning: str
+    fields: tuple[Field, ...]
+    timed: bool = True  # has ts_ns (every event but the header)
+
+    names: frozenset[str] = attrs.field(
+        init=False, eq=False, repr=False,
+        default=attrs.Factory(lambda self: frozenset(
+            ["type"] + (["ts_ns"] if self.timed else []) + [f.name for f in self.fields]),
+            takes_self=True))
+    required: frozenset[str] = attrs.field(
+        init=False, eq=False, repr=False,
+        default=attrs.Factory(lambda self: frozenset(
+            ["type"] + (["ts_ns"] if self.timed else [])
+            + [f.name for f in self.fields if f.required]), takes_self=True))
+
+
+def _f(name: str, kind: Kind, meaning: str, required: bool = True) -> Field:
+    return Field(name, kind, meaning, required)
+
+
+TEXT, DEC, INT = Kind.TEXT, Kind.DECIMAL, Kind.INTEGER
+
+_SYMBOL = _f("symbol", TEXT, "the instrument")
+_ORDER_ID = _f("order_id", TEXT, "the kernel's order id")
+_ROLE = _f("role", TEXT, "ENTRY, TAKE_PROFIT, STOP_LOSS, EXIT, EMERGENCY_EXIT or DANGLING_SHARES")
+_REASON = _f("reason", TEXT, "why, in words")
+_VENUE_REASON = _f("reason", TEXT, "the venue's reason, when it gave one", required=False)
+
+
+def _order_update(name: str, meaning: str) -> EventType:
+    return EventType(name, meaning, (_ORDER_ID, _SYMBOL, _ROLE, _VENUE_REASON))
+
+
+CATALOGUE: dict[str, EventType] = {e.name: e for e in (
+    EventType("header", "the first line: what ran, with which seed and versions", (
+        _f("format", INT, "the journal format version"),
+        _f("scenario", TEXT, "the scenario's name (live: live:<venue>)"),
+        _f("seed", INT, "the run seed (live: 0)"),
+        _f("versions", Kind.MAP, "package versions that produced the journal"),
+        _f("scenario_sha256", TEXT, "simulated: SHA-256 of the scenario file's bytes", False),
+        _f("start", Kind.TEXT_OR_NULL, "simulated: the scenario's wall-clock start", False),
+        _f("duration_ns", INT, "simulated: the scenario's duration", False),
+        _f("live", Kind.BOOL, "live: whether orders were sent (--live)", False),
+        _f("start_unix_ns", INT, "live: when the run started", False),
+        _f("venue", TEXT, "live: the adapter", False),
+        _f("broker", TEXT, "ibkr: host:port", False),
+        _f("client_id", INT, "ibkr: the API client id", False),
+        _f("endpoint", TEXT, "kite: the REST root", False),
+        _f("product", TEXT, "kite: the product orders are placed with", False),
+    ), timed=False),
+    EventType("signal", "a strategy, news or scenario intent, and whether it was taken", (
+        _SYMBOL,
+        _f("side", TEXT, "BUY, SELL or EXIT"),
+        _f("accepted", Kind.BOOL, "whether it led to an entry or an exit"),
+        _REASON,
+        _f("source", TEXT, "scenario, strategy or news (absent when refused before judging)",
+           False),
+    )),
+    EventType("ticker_started", "a ticker's supervisor started after the run began", (
+        _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it)"))),
+    EventType("risk_rejected", "an entry refused by a risk rule before it was sent", (
+        _SYMBOL, _REASON)),
+    EventType("entry_dropped", "a queued entry dropped before it was sent", (
+        _SYMBOL, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "its quantity"), _REASON)),
+    EventType("order_submitted", "an order handed to the venue", (
+        _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "quantity"),
+        _f("order_type", TEXT, "MARKET, LIMIT or STOP"),
+        _f("price", DEC, "limit or stop price (not for market orders)", False))),
+    _order_update("order_accepted", "the venue acknowledged an order"),
+    _order_update("order_rejected", "the venue refused an order, or it could not be sent "
+                                    "(reason starts with 'not sent')"),
+    _order_update("order_cancelled", "an order left the book on a cancel"),
+    _order_update("order_expired", "an order's time in force ran out"),
+    EventType("fill", "an execution on one of our orders", (
+        _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "filled quantity"),
+        _f("price", DEC, "fill price"))),
+    EventType("position_changed", "a ticker's position after a fill", (
+        _SYMBOL, _f("qty", DEC, "signed position"), _f("avg_price", DEC, "average entry price"),
+        _f("realized_pnl", DEC, "realized P&L of the ticker so far"))),
+    EventType("report_unknown_order", "a venue report for an order we never sent", (
+        _ORDER_ID, _f("kind", TEXT, "the report's kind"))),
+    EventType("report_duplicate", "a report already applied (same exec id, or same state)", (
+        _ORDER_ID, _f("exec_id", TEXT, "fills: the repeated execution id", False),
+        _f("kind", TEXT, "other reports: the repeated kind", False))),
+    EventType("report_late", "a report for an order that had already finished", (
+        _ORDER_ID, _f("kind", TEXT, "the report's kind"),
+        _f("state", TEXT, "the state the order had reached"))),
+    EventType("report_inconsistent", "a report the order state machine forbids", (
+        _ORDER_ID, _f("detail", TEXT, "what was impossible"))),
+    EventType("exit_triggered", "an exit rule fired for an open position", (
+        _SYMBOL, _f("reason", TEXT, "the rule (stop_loss, take_profit, gap, kill_switch, ...)"),
+        _f("via", TEXT, "what ran the check (tick, gap, timer, ...)", False))),
+    EventType("exit_ignored", "an exit rule fired while another exit was already working", (
+        _SYMBOL, _f("reason", TEXT, "the rule"), _f("via", TEXT, "what ran the check", False),
+        _f("working_order_id", TEXT, "the exit already working (empty: one being sent)"))),
+    EventType("emergency_started", "the exit could not be placed: market exits until flat", (
+        _SYMBOL, _REASON)),
+    EventType("emergency_retry", "another emergency exit attempt", (
+        _SYMBOL, _f("attempt", INT, "attempt number"))),
+    EventType("emergency_finished", "the emergency exit loop ended", (
+        _SYMBOL, _f("attempt", INT, "attempts made"))),
+    EventType("gap_detected", "a price jump beyond monitor.gap_threshold_pct", (
+        _SYMBOL, _f("from_price", DEC, "the previous price"), _f("to_price", DEC, "the new price"),
+        _f("pct", DEC, "the jump in percent"))),
+    EventType("feed_stale", "no market data for monitor.stale_after", (_SYMBOL,)),
+    EventType("feed_resumed", "market data is flowing again after a stale period", (_SYMBOL,)),
+    EventType("venue_disconnected", "the venue session dropped", (_REASON,)),
+    EventType("venue_reconnected", "the venue session is back", (_REASON,)),
+    EventType("reconciled", "our books compared with the venue's after a reconnect", (
+        _f("positions", Kind.MAP, "the venue's positions by symbol"),
+        _f("open_orders", DEC, "how many orders the venue lists as open"),
+        _f("mismatches", Kind.LIST, "differences working orders cannot explain"))),
+    EventType("reconcile_failed", "the venue could not be asked for its books", (_REASON,)),
+    EventType("kill_switch", "the kill switch fired", (
+        _f("reason", TEXT, "what fired it"),
+        _f("action", TEXT, "stop_new_trades, cancel_all or close_all"))),
+    EventType("kill_switch_reset", "the kill switch was reset; entries allowed again", (
+        _f("by", TEXT, "who reset it (operator, reconciliation)"),
+        _f("was", TEXT, "the reason it had fired for"))),
+    EventType("fault_injected", "simulated: a scenario fault took effect", (
+        _f("kind", TEXT, "the fault's kind"),)),
+    EventType("news_rejected", "live: a line of the news file that is not a valid alert", (
+        _f("source", TEXT, "the news file"), _f("line", INT, "its line number"), _REASON)),
+    EventType("invariant_violated", "simulated: an invariant broke (the run fails)", (
+        _f("invariant", TEXT, "the invariant's name"), _f("detail", TEXT, "what was seen"))),
+    EventType("shutdown", "the run is ending: entries cancelled, exits left working", (
+        _f("exits_left_working", Kind.LIST, "order ids of the protective exits left at the venue"),)),
+    EventType("run_finished", "the last line: final positions and P&L", (
+        _f("positions", Kind.MAP, "final position by symbol"),
+        _f("realized_pnl", Kind.MAP, "realized P&L by symbol"),
+        _f("violations", Kind.LIST, "names of the invariants that broke"))),
+)}
+
+
+def event_problems(event: dict[str, Any]) -> list[str]:
+    """What is wrong with ``event`` against the catalogue (empty: nothing)."""
+    spec = CATALOGUE.get(event.get("type"))  # type: ignore[arg-type]
+    if spec is None:
+        return [f"unknown event type {event.get('type')!r}"]
+    keys = event.keys()
+    out = [f"{spec.name}: unknown field {k!r}" for k in sorted(keys - spec.names)]
+    out += [f"{spec.name}: missing field {k!r}" for k in sorted(spec.required - keys)]
+    for f in spec.fields:
+        if f.name in event and not f.kind.admits(event[f.name]):
+            out.append(f"{spec.name}.{f.name}: expected {f.kind.value}, "
+                       f"got {event[f.name]!r}")
+    return out
+
+
+def matcher_problems(matcher: dict[str, Any], path: str, meta: tuple[str, ...]
+                     ) -> list[tuple[str, str]]:
+    """An ``expect:`` matcher that names an unknown type or a field its type lacks.
+
+    ``meta`` are the matcher's own keys (after, before, min, max), not event fields.
+    """
+    name = matcher.get("type")
+    if not isinstance(name, str):
+        return []  # the loader reports the missing type
+    spec = CATALOGUE.get(name)
+    if spec is None:
+        return [(f"{path}.type", f"unknown event type {name!r}")]
+    out = []
+    for key in matcher:
+        if key not in spec.names and key not in meta:
+            fields = ", ".join(sorted(spec.names - {"type"}))
+            out.append((f"{path}.{key}", f"not a field of {name} events (fields: {fields})"))
+    return out
+
+
+def markdown_table() -> str:
+    """The catalogue as the docs' table: one row per field, grouped by event type."""
+    rows = ["| event | field | kind | meaning |", "|---|---|---|---|"]
+    for spec in CATALOGUE.values():
+        rows.append(f"| `{spec.name}` | | | {spec.meaning} |")
+        common = [] if not spec.timed else [Field("ts_ns", Kind.INTEGER,
+                                                  "when, in nanoseconds of run time")]
+        for f in common + list(spec.fields):
+            kind = f.kind.value + ("" if f.required else ", optional")
+            rows.append(f"| | `{f.name}` | {kind} | {f.meaning} |")
+    return "\n".join(rows) + "\n"
