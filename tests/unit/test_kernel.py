@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from conftest import px
 from kernel_support import S, acme, events, make_kernel, running, settle
+from triotrade.kernel.killswitch import KillAction
 from triotrade.kernel.config import Entries, Sizing, Tier, TradingConfig
 from triotrade.kernel.instruments import Instrument
 from triotrade.kernel.orders import OrderType, Role, Side
@@ -130,7 +131,7 @@ async def test_the_kill_switch_blocks_entries_and_cancel_all_cancels_working_one
         await settle()
         [entry] = venue.submitted
         venue.report(ReportKind.ACCEPTED, entry)
-        kernel.kill_switch("operator", "stop_new_trades")
+        kernel.kill_switch("operator", KillAction.STOP_NEW_TRADES)
         await settle()
         assert venue.cancels == []  # stop_new_trades leaves working orders alone
         buy(kernel)
@@ -138,7 +139,7 @@ async def test_the_kill_switch_blocks_entries_and_cancel_all_cancels_working_one
         [refused] = events(kernel, "signal", accepted=False)
         assert refused["reason"] == "kill switch: operator"
         assert len(venue.submitted) == 1
-        kernel.kill_switch("operator", "cancel_all")
+        kernel.kill_switch("operator", KillAction.CANCEL_ALL)
         await settle()
         assert venue.cancels == [entry.order_id]
         assert [(e["reason"], e["action"]) for e in events(kernel, "kill_switch")] == [
