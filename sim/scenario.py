@@ -8,6 +8,7 @@ problem is reported as ``(key.path, message)``; nothing runs unless there are no
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from decimal import Decimal
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, NewType
 
 import attrs
+import cattrs
 import yaml
 
 from ..kernel.config import (
@@ -24,15 +26,22 @@ from ..kernel.config import (
     Money,
     Price,
     TradingConfig,
-    converter,
     flatten_errors,
+    make_converter,
     validate_config,
 )
 from ..kernel.instruments import Instrument
 from ..kernel.units import UnitError, parse_decimal, parse_duration, to_units
 
 SignedMoney = NewType("SignedMoney", int)
-converter().register_structure_hook(SignedMoney, lambda v, _: to_units(v))
+
+
+@functools.cache
+def scenario_converter() -> cattrs.Converter:
+    """The config's strict converter, plus the scenario's own types; built on first use."""
+    conv = make_converter()
+    conv.register_structure_hook(SignedMoney, lambda v, _: to_units(v))
+    return conv
 
 SIDES = ("BUY", "SELL", "EXIT")
 ROLES = ("ENTRY", "TAKE_PROFIT", "STOP_LOSS", "EXIT", "EMERGENCY_EXIT", "DANGLING_SHARES")
@@ -343,7 +352,7 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenar
                 problems.append((key, "unknown key"))
                 data.pop(key)
     try:
-        scn: Scenario = converter().structure(data, Scenario)
+        scn: Scenario = scenario_converter().structure(data, Scenario)
     except Exception as exc:  # noqa: BLE001 - flattened into path-named problems
         problems.extend(_fix_for(p) for p in flatten_errors(exc))
         raise ScenarioError(source, _dedupe(problems)) from None
