@@ -390,7 +390,7 @@ class Ticker:
                     (self.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))):
                 await self.wake_queue.wait_until(k.clock, next_entry)
             if self.exit_request is not None:
-                reason, via = self.exit_request
+                reason, _ = self.exit_request
                 await self._send_exit(reason)
                 self.exit_request = None
             if self.cancel_entries_pending:

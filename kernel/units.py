@@ -43,14 +43,6 @@ def parse_duration(text: object) -> int:
     return int(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 
-def format_duration(ns: int) -> str:
-    for unit in ("h", "m", "s", "ms", "us"):
-        size = _DURATION_UNITS[unit]
-        if ns and ns % size == 0:
-            return f"{ns // size}{unit}"
-    return f"{ns}ns"
-
-
 def parse_decimal(value: object) -> Decimal:
     """Strings and YAML numbers, read exactly. Floats go through their shortest repr."""
     if isinstance(value, bool):

@@ -221,7 +221,6 @@ class CampaignResult:
     examples: int = 0
     runs: int = 0
     seconds: float = 0.0
-    batches: int = 0
     hits: Counter = attrs.Factory(Counter)
     coverage: Counter = attrs.Factory(Counter)
     finds: list[Find] = attrs.Factory(list)
@@ -270,7 +269,6 @@ def campaign(examples: int, seed_: int, *, workers: int = 2, weaken: str | None 
             todo.insert(0, BatchJob(job.index, derive_seed(seed_, f"fuzz-batch:{job.index}:"
                                                                   f"{continued[0]}"),
                                     left, weaken, shrink_runs=shrink_runs))
-        res.batches += 1
         res.examples += r.examples
         res.runs += r.runs
         res.hits.update(r.hits)

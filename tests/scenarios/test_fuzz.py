@@ -20,7 +20,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 
-from conftest import REPO, last_digest, run_cli, run_python
+from conftest import last_digest, run_cli, run_python
 from triotrade.kernel.journal import Journal
 from triotrade.kernel.units import NS_PER_S
 from triotrade.sim import fuzz, fuzz_strategies, scenario
