@@ -83,6 +83,7 @@ def to_units(value: object) -> int:
         return 0
     if shift < -len(digits):  # a nonzero digit lies beyond the 8th place (no 10**huge)
         raise UnitError(f"{value!r} has more than {PRICE_DECIMALS} decimal places")
+    units: int  # int ** int is typed Any (a negative exponent gives a float)
     if shift >= 0:
         units = n * 10**shift
     else:

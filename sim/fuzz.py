@@ -48,7 +48,7 @@ from .fuzz_strategies import FAULT_KINDS, scenarios
 
 # ------------------------------------------------------------------ profiles
 
-_COMMON = dict(
+_COMMON: dict[str, Any] = dict(
     database=None,  # no .hypothesis/ directory: a campaign is reproducible from its seed
     deadline=None,
     suppress_health_check=list(HealthCheck),
