@@ -7,6 +7,7 @@ that name the key path.
 """
 from __future__ import annotations
 
+import functools
 import typing
 from decimal import Decimal
 from typing import Any, NewType
@@ -304,14 +305,11 @@ def flatten_errors(exc: BaseException, path: str = "") -> list[tuple[str, str]]:
     return out
 
 
-_CONVERTER: cattrs.Converter | None = None
-
-
+@functools.cache
 def converter() -> cattrs.Converter:
-    global _CONVERTER
-    if _CONVERTER is None:
-        _CONVERTER = make_converter()
-    return _CONVERTER
+    """The strict converter, built once on first use. Nobody registers hooks on it:
+    a reader that needs more types builds its own from ``make_converter``."""
+    return make_converter()
 
 
 def structure(data: Any, cls: type, path: str = "", source: str = "") -> Any:

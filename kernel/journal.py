@@ -93,14 +93,6 @@ def _encode(event: dict[str, Any]) -> str:
     return "{" + ",".join(parts) + "}\n"
 
 
-def canonical_line(event: dict[str, Any]) -> bytes:
-    """One journal line: sorted keys, no spaces, UTF-8, newline-terminated."""
-    return (
-        json.dumps(canonical(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        + "\n"
-    ).encode("utf-8")
-
-
 class Journal:
     """Writes canonical lines, hashes them, and keeps the events for the run's checks."""
 

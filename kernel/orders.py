@@ -19,10 +19,6 @@ class Side(enum.Enum):
     def sign(self) -> int:
         return 1 if self is Side.BUY else -1
 
-    @property
-    def opposite(self) -> "Side":
-        return Side.SELL if self is Side.BUY else Side.BUY
-
 
 class Role(enum.Enum):
     ENTRY = "ENTRY"
@@ -31,10 +27,6 @@ class Role(enum.Enum):
     EXIT = "EXIT"
     EMERGENCY_EXIT = "EMERGENCY_EXIT"
     DANGLING_SHARES = "DANGLING_SHARES"
-
-    @property
-    def is_exit(self) -> bool:
-        return self is not Role.ENTRY
 
 
 class OrderType(enum.Enum):

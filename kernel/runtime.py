@@ -21,6 +21,7 @@ from .instruments import Instrument
 from .journal import Journal
 from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
+from .protections import Protections
 from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
@@ -55,8 +56,10 @@ class Kernel:
         journal: Journal,
         instruments: dict[str, Instrument],
         strategy_factory: StrategyFactory | None = None,
+        protections: Protections = Protections(),
     ) -> None:
         self.config = config
+        self.protections = protections  # frozen: every protection on unless a test says
         self.clock = clock
         self.venue = venue
         self.journal = journal
@@ -81,15 +84,6 @@ class Kernel:
         self.halt_reason: str | None = None  # entries blocked while set
         self.close_all_active = False
         self.cumulative_breached = False
-        # Test seams: each disables one protection so the incident corpus can prove
-        # that its scenario fails without it. Never changed outside tests.
-        self.fill_time_exposure_check = True  # cancel entries when a fill reaches the cap
-        self.exposure_counts_working = True  # exposure = filled + working entries
-        self.single_exit_lock = True  # at most one working exit per ticker
-        self.gap_triggers_exit = True  # a gap runs the exit checks on that tick
-        self.emergency_max_attempts: int | None = None  # retry until flat
-        self.stale_blocks_entries = True
-        self.discover_tickers = True  # a signal for an unknown symbol starts its ticker
         self._guard_timer: Any = None
         self._fired: set[tuple[str, str]] = set()  # membership only, never iterated
 
@@ -151,7 +145,7 @@ class Kernel:
         now = self.clock.now_ns()
         ticker = self.tickers.get(sig.symbol)
         if ticker is None:
-            if not self.discover_tickers:
+            if not self.protections.discover_tickers:
                 self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side.value,
                                   accepted=False, reason="not a configured ticker")
                 return
@@ -207,7 +201,7 @@ class Kernel:
 
     async def _pace(self) -> None:
         """max_order_rate per second per venue session (sliding one-second window)."""
-        if not self.connected:
+        if not self.connected and self.protections.refused_actions_use_no_budget:
             # the action cannot reach the venue (it is refused right after): it must not
             # use up the budget of the cancels that the reconnect will send (a fuzz find)
             return
@@ -226,7 +220,7 @@ class Kernel:
         asked = self.clock.now_ns()
         await self._pace()
         waited = self.clock.now_ns() - asked
-        if waited and order.expire_ns is not None:
+        if waited and order.expire_ns is not None and self.protections.ttl_counts_from_send:
             # a good-till-date life counts from the send: pacing must not eat it (an
             # exit whose TTL was shorter than the wait arrived expired, every retry)
             order.expire_ns += waited
@@ -234,7 +228,7 @@ class Kernel:
             # pacing may have waited: the world can have changed (a kill switch fired,
             # fills landed and a tiered cap shrank: the fit is checked again)
             refusal = self.entry_block_reason()
-            if refusal is None:
+            if refusal is None and self.protections.recheck_entry_after_pacing:
                 refusal = self.tickers[order.symbol].fit_entry(order)
             if refusal is not None:
                 order.transition(OrderState.REJECTED)
@@ -364,7 +358,8 @@ class Kernel:
         if not up:
             self.journal.emit(now, "venue_disconnected", reason=reason)
             # entries working at the venue cannot be cancelled now: do it on reconnect
-            self.kill_switch("venue_disconnected", KillAction.CANCEL_ALL)
+            if self.protections.disconnect_kill_switch:
+                self.kill_switch("venue_disconnected", KillAction.CANCEL_ALL)
             return
         self.journal.emit(now, "venue_reconnected", reason=reason)
         if self._root is not None:

@@ -145,7 +145,7 @@ class Ticker:
         self.k.journal.emit(ts, "gap_detected", symbol=self.symbol,
                             from_price=fmt_units(prev, places), to_price=fmt_units(last, places),
                             pct=pct)
-        if self.position.qty and self.k.gap_triggers_exit:
+        if self.position.qty and self.k.protections.gap_triggers_exit:
             self.check_exits("gap")
 
     # ------------------------------------------------------------ exposure
@@ -158,7 +158,7 @@ class Ticker:
 
     def exposure(self) -> int:
         """Filled position plus working (and queued) entries: what risk limits count."""
-        if not self.k.exposure_counts_working:  # test seam: the naive, overshooting design
+        if not self.k.protections.exposure_counts_working:  # the naive, overshooting design
             return abs(self.position.qty)
         return abs(self.position.qty) + self.working_entry_qty() + self.pending_entry_qty()
 
@@ -179,7 +179,7 @@ class Ticker:
         k = self.k
         refusal = k.entry_block_reason()
         if refusal is None:
-            if self.stale and k.stale_blocks_entries:
+            if self.stale and k.protections.stale_blocks_entries:
                 refusal = "feed stale"
             elif not self.has_quote:
                 refusal = "no market data yet"
@@ -286,8 +286,8 @@ class Ticker:
             if self.entries or self.pending_entries:
                 self.cancel_entries(f"exit ({reason})")
             return
-        if k.single_exit_lock and (self.exit_order is not None or self.emergency_running
-                                   or self.exit_request):
+        if k.protections.single_exit_lock and (self.exit_order is not None
+                                               or self.emergency_running or self.exit_request):
             working = self.exit_order.order_id if self.exit_order is not None else ""
             key = (working, reason, via)
             if key not in self._ignored:  # once per exit and rule, not every check
@@ -345,7 +345,7 @@ class Ticker:
         exposure = self.exposure()
         if exposure > self.max_exposure:
             self.max_exposure = exposure
-        if order.role is Role.ENTRY and k.fill_time_exposure_check:
+        if order.role is Role.ENTRY and k.protections.fill_time_exposure_check:
             # The fill-time check (Newstrader's overshoot fix). Working entries are
             # cancelled when the filled position alone has reached the cap, or when
             # filled + working is above it (the cap can shrink under working orders:
@@ -390,7 +390,7 @@ class Ticker:
                     (self.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))):
                 await self.wake_queue.wait_until(k.clock, next_entry)
             if self.exit_request is not None:
-                reason, via = self.exit_request
+                reason, _ = self.exit_request
                 await self._send_exit(reason)
                 self.exit_request = None
             if self.cancel_entries_pending:
@@ -409,7 +409,7 @@ class Ticker:
         refusal = k.entry_block_reason()
         if refusal is None and (self.exiting or self.exit_order is not None):
             refusal = "exit in progress"
-        if refusal is None and self.stale and k.stale_blocks_entries:
+        if refusal is None and self.stale and k.protections.stale_blocks_entries:
             refusal = "feed stale"
         now = k.clock.now_ns()
         if refusal is not None:
@@ -437,8 +437,8 @@ class Ticker:
     async def _send_exit(self, reason: str) -> None:
         k = self.k
         qty = abs(self.position.qty)
-        if not qty or (k.single_exit_lock and (self.exit_order is not None
-                                               or self.emergency_running)):
+        if not qty or (k.protections.single_exit_lock
+                       and (self.exit_order is not None or self.emergency_running)):
             return
         side = Side.SELL if self.position.qty > 0 else Side.BUY
         now = k.clock.now_ns()
@@ -493,9 +493,9 @@ class Ticker:
         attempt = 0
         try:
             while self.position.qty:
-                if (k.emergency_max_attempts is not None
-                        and self.emergency_attempts >= k.emergency_max_attempts):
-                    await trio.sleep_forever()  # test seam only: the naive "try once" exit
+                give_up = k.protections.emergency_max_attempts
+                if give_up is not None and self.emergency_attempts >= give_up:
+                    await trio.sleep_forever()  # a weakened kernel: the naive "try once" exit
                 if not k.connected:
                     await k.wait_connected()
                     continue
@@ -515,7 +515,7 @@ class Ticker:
                 qty = abs(self.position.qty)
                 side = Side.SELL if self.position.qty > 0 else Side.BUY
                 price = self.bid if side is Side.SELL else self.ask
-                if price and attempt > 1:
+                if price and attempt > 1 and k.protections.emergency_retries_cross:
                     # Retries escalate: a limit at the touch never fills in a market that
                     # runs away faster than data + order latency (a fuzz find), so each
                     # retry crosses the touch by one more EMERGENCY_STEP_BPS.

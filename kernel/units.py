@@ -43,14 +43,6 @@ def parse_duration(text: object) -> int:
     return int(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 
-def format_duration(ns: int) -> str:
-    for unit in ("h", "m", "s", "ms", "us"):
-        size = _DURATION_UNITS[unit]
-        if ns and ns % size == 0:
-            return f"{ns // size}{unit}"
-    return f"{ns}ns"
-
-
 def parse_decimal(value: object) -> Decimal:
     """Strings and YAML numbers, read exactly. Floats go through their shortest repr."""
     if isinstance(value, bool):
@@ -91,6 +83,7 @@ def to_units(value: object) -> int:
         return 0
     if shift < -len(digits):  # a nonzero digit lies beyond the 8th place (no 10**huge)
         raise UnitError(f"{value!r} has more than {PRICE_DECIMALS} decimal places")
+    units: int  # int ** int is typed Any (a negative exponent gives a float)
     if shift >= 0:
         units = n * 10**shift
     else:

@@ -5,8 +5,7 @@ reports flow the other way through a ``VenueSink`` of plain synchronous callback
 delivering a tick must not cost a trio wake-up, so a venue calls the sink directly
 from whatever task reads its socket (or from the simulator's event loop).
 
-The protocol lives in the kernel so the kernel imports no venue; ``venues.base``
-re-exports it as the public name.
+The protocol lives in the kernel so the kernel imports no venue.
 """
 from __future__ import annotations
 

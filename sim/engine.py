@@ -37,9 +37,7 @@ class Engine:
         self._heap: list[list[Any]] = []
         self._seq = 0
         self._mock = mock_clock
-        self.events_processed = 0
         self.ticks_processed = 0
-        self.yields = 0
 
     # ------------------------------------------------------------ scheduling
 
@@ -109,7 +107,6 @@ class Engine:
                 fn = entry[2]
                 if fn is not None:
                     self.now = entry[0]
-                    self.events_processed += 1
                     fn(entry[3])
             if runq:
                 self.ticks_processed = ticks_done
@@ -120,7 +117,6 @@ class Engine:
 
     async def settle(self) -> None:
         """Let every runnable task run until all are blocked again."""
-        self.yields += 1
         mock = self._mock
         if mock is not None:
             target = self.now / NS_PER_S

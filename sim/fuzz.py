@@ -1,24 +1,14 @@
-"""Hypothesis fuzzing of the kernel's invariants; every break shrunk into a scenario file.
+"""Hypothesis fuzzing of the kernel's invariants: batches of examples, and campaigns of batches.
 
 One example = one scenario (``fuzz_strategies.scenarios``: a v1 scenario as a dict,
-run seed included) = one deterministic simulator run (``runner.run``), with the
-invariant checker (``invariants.py``) listening to every journal event. Hypothesis
-cannot drive trio state machines, so the interleavings are explored through the run
-seed, which seeds trio's scheduler, the market walks and the fault RNG, and shrinks
-with the rest of the example.
-
-A violation raises an exception whose *type* is the invariant's name, so Hypothesis
-keeps shrinking towards an example that breaks the same invariant. The shrunk
-example is written as a scenario YAML whose ``expect:`` says the invariant must not
-be violated::
-
-    expect:
-      no_events:
-        - {type: invariant_violated, invariant: exposure_cap}
-
-``triotrade run FILE`` therefore exits 1 (reproducing the violation, with the same
-digest in any process) while the bug is there, and 0 once it is fixed: the file can
-go into ``scenarios/regressions/`` as it is.
+run seed included) = one deterministic simulator run, with the invariant checker
+listening to every journal event (``fuzz_example.run_example``). Hypothesis cannot
+drive trio state machines, so the interleavings are explored through the run seed,
+which seeds trio's scheduler, the market walks and the fault RNG, and shrinks with
+the rest of the example. A violation raises an exception whose type is the
+invariant's name, so Hypothesis keeps shrinking towards an example that breaks the
+same invariant; the shrunk example is written as a scenario file that reproduces it
+(``fuzz_finds``).
 
 Campaigns (``campaign``; the CLI's ``triotrade fuzz``) split the examples into
 batches, each a Hypothesis run with its own seed derived from the campaign seed, and
@@ -26,12 +16,14 @@ run the batches in worker processes. An invariant found once is not shrunk again
 later batches (they still count its hits), so a campaign reports every distinct
 invariant it breaks, each with one shrunk file.
 
-The kernel's test seams can be weakened by name (``WEAKENINGS``) to show the fuzzer
-has teeth: ``tests/test_fuzz.py`` and ``triotrade fuzz --weaken NAME``.
+A kernel with one protection removed (a named weakening, ``weakenings.py``) shows the
+fuzzer has teeth: ``tests/scenarios/test_fuzz.py`` and ``triotrade fuzz --weaken NAME``.
+
+This module is the fuzzer's front door: it also offers the names of ``fuzz_example``
+and ``fuzz_finds`` that its callers use.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import multiprocessing
@@ -40,23 +32,23 @@ import queue as queue_mod
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import attrs
-import yaml
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, seed, settings, target
 from hypothesis.control import current_build_context
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from ..kernel.runtime import Kernel
 from .determinism import derive_seed
+from .fuzz_example import Find, InvariantBroken, Outcome, broken, features_of, run_example
+from .fuzz_finds import Written, find_document, record_index, scenario_yaml, verify_file, \
+    write_find
 from .fuzz_strategies import FAULT_KINDS, scenarios
 
 # ------------------------------------------------------------------ profiles
 
-_COMMON = dict(
+_COMMON: dict[str, Any] = dict(
     database=None,  # no .hypothesis/ directory: a campaign is reproducible from its seed
     deadline=None,
     suppress_health_check=list(HealthCheck),
@@ -65,196 +57,21 @@ _COMMON = dict(
     verbosity=Verbosity.quiet,
     phases=(Phase.generate, Phase.target, Phase.shrink),
 )
-settings.register_profile("triotrade-ci", max_examples=300, derandomize=True, **_COMMON)
-settings.register_profile("triotrade-long", max_examples=20_000, derandomize=False, **_COMMON)
-
 CI_PROFILE = "triotrade-ci"
 LONG_PROFILE = "triotrade-long"
-DEFAULT_BATCH = 250
-
-
-# ------------------------------------------------------------------ weakenings
-
-def _weaken_fill_check(k: Kernel) -> None:
-    k.fill_time_exposure_check = False
-
-
-def _weaken_naive_exposure(k: Kernel) -> None:
-    k.fill_time_exposure_check = False
-    k.exposure_counts_working = False
-
-
-def _weaken_exit_lock(k: Kernel) -> None:
-    k.single_exit_lock = False
-
-
-def _weaken_emergency_once(k: Kernel) -> None:
-    k.emergency_max_attempts = 1
-
-
-# name -> (what it removes, kernel hook, the invariant that should catch it)
-WEAKENINGS: dict[str, tuple[str, Callable[[Kernel], None], str]] = {
-    "fill_time_exposure_check": ("no cap check on entry fills", _weaken_fill_check,
-                                 "exposure_cap"),
-    "naive_exposure": ("exposure counts filled shares only, no fill-time check",
-                       _weaken_naive_exposure, "exposure_cap"),
-    "single_exit_lock": ("no single-exit lock", _weaken_exit_lock, "single_working_exit"),
-    "emergency_once": ("the emergency exit tries once", _weaken_emergency_once,
-                       "exit_liveness"),
+PROFILES = {
+    CI_PROFILE: settings(max_examples=300, derandomize=True, **_COMMON),
+    LONG_PROFILE: settings(max_examples=20_000, derandomize=False, **_COMMON),
 }
+"""The batches' Hypothesis settings by name (``BatchJob.profile``)."""
 
 
-def weakening_hook(name: str | None) -> Callable[[Kernel], None] | None:
-    if name is None:
-        return None
-    try:
-        return WEAKENINGS[name][1]
-    except KeyError:
-        raise ValueError(f"unknown weakening {name!r} (one of: {', '.join(WEAKENINGS)})") \
-            from None
-
-
-# ------------------------------------------------------------------ one example
-
-class InvariantBroken(AssertionError):
-    """Raised for a violation; each invariant gets its own subclass (see ``broken``)."""
-
-    invariant = ""
-
-
-_BROKEN: dict[str, type[InvariantBroken]] = {}
-
-
-def broken(invariant: str) -> type[InvariantBroken]:
-    """The exception type for ``invariant``: Hypothesis tells bugs apart by type."""
-    cls = _BROKEN.get(invariant)
-    if cls is None:
-        name = f"Broken_{invariant}"
-        cls = type(name, (InvariantBroken,), {"invariant": invariant, "__module__": __name__})
-        _BROKEN[invariant] = cls
-        globals()[name] = cls  # picklable by name (results cross process boundaries)
-    return cls
-
-
-class Metrics:
-    """A journal listener: what an example exercised (coverage) and target scores."""
-
-    __slots__ = ("kernel", "seen", "cap_pressure", "exit_open", "exit_stuck")
-
-    def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
-        self.seen: set[str] = set()
-        self.cap_pressure = -10**9  # max over entry fills of |pos| + working - cap
-        self.exit_open: dict[str, int] = {}
-        self.exit_stuck = 0  # longest time (ms) a triggered exit stayed unflat
-
-    def __call__(self, ev: dict[str, Any]) -> None:
-        t = ev["type"]
-        seen = self.seen
-        if t == "kill_switch":
-            seen.add(f"kill_switch:{ev.get('reason')}")
-        elif t == "ticker_started":
-            seen.add("ticker_discovered")
-        elif t == "invariant_violated":
-            seen.add(f"violation:{ev.get('invariant')}")
-        elif t == "order_rejected":
-            seen.add("order_rejected:not_sent" if str(ev.get("reason", "")).startswith("not sent")
-                     else "order_rejected:venue")
-        elif t == "fill":
-            seen.add(f"fill:{ev.get('role')}")
-        elif t == "report_duplicate":
-            seen.add("report_duplicate")
-        elif t == "kill_switch_reset":
-            seen.add(f"kill_switch_reset:{ev.get('by')}")
-        else:
-            seen.add(t)
-        if t == "position_changed":
-            sym = ev["symbol"]
-            ticker = self.kernel.tickers.get(sym)
-            qty = abs(int(ev["qty"]))
-            if ticker is not None and ticker.entries:
-                p = qty + ticker.working_entry_qty() - ticker.sizing()[1]
-                if p > self.cap_pressure:
-                    self.cap_pressure = p
-            if qty == 0 and sym in self.exit_open:
-                self._close(sym, ev["ts_ns"])
-        elif t in ("exit_triggered", "emergency_started"):
-            self.exit_open.setdefault(ev["symbol"], ev["ts_ns"])
-        elif t == "shutdown":
-            for sym in list(self.exit_open):
-                self._close(sym, ev["ts_ns"])
-
-    def _close(self, sym: str, now: int) -> None:
-        ms = (now - self.exit_open.pop(sym)) // 1_000_000
-        if ms > self.exit_stuck:
-            self.exit_stuck = ms
-
-
-def features_of(data: dict[str, Any]) -> set[str]:
-    """What a generated scenario contains (for the coverage table)."""
-    out = {f"fault:{f['kind']}" for f in data.get("faults", ())}
-    for f in data.get("faults", ()):
-        if f["kind"] == "reject":
-            out.add(f"reject_role:{f.get('role', 'ANY')}")
-    markets = data.get("market", {}).values()
-    for key in ("gaps", "halts", "walk", "ticks"):
-        if any(key in m for m in markets):
-            out.add(f"market:{key}")
-    if len(data.get("instruments", ())) > 1:
-        out.add("instruments:2+")
-    cfg = data.get("config", {})
-    if "tickers" in cfg:
-        out.add("discovery_possible")
-    if cfg.get("sizing", {}).get("tier_list"):
-        out.add("tiers")
-    if cfg.get("strategies"):
-        out.add("strategy:ma_cross")
-    risk = cfg.get("risk", {})
-    for key in ("max_loss_per_trade", "max_loss_cumulative", "daily_loss_limit"):
-        if key in risk:
-            out.add(f"risk:{key}")
-    if data.get("operator"):
-        out.add("operator_acts")
-    for s in data.get("signals", ()):
-        out.add(f"signal:{s['side']}")
-        if "published" in s:
-            out.add("signal:news")
-    return out
-
-
-@attrs.define
-class Outcome:
-    violations: list[dict[str, str]]
-    seen: set[str]
-    digest: str
-    cap_pressure: int = 0
-    exit_stuck: int = 0
-
-
-def run_example(data: dict[str, Any], weaken: str | None = None) -> Outcome:
-    """Load the generated dict as a scenario and run it once (no journal file)."""
-    from . import runner, scenario
-
-    scn = scenario.from_dict(data, "<fuzz example>")
-    weak = weakening_hook(weaken)
-    box: list[Metrics] = []
-
-    def hook(k: Kernel) -> None:
-        if weak is not None:
-            weak(k)
-        m = Metrics(k)
-        box.append(m)
-        k.journal.add_listener(m)
-
-    try:
-        result = runner.run(scn, keep_events=False, kernel_hook=hook)
-    except Exception as exc:  # noqa: BLE001 - a crash of the kernel is a find too
-        seen = box[0].seen if box else set()
-        return Outcome([{"invariant": "crash", "detail": f"{type(exc).__name__}: {exc}"}],
-                       seen, "")
-    m = box[0]
-    return Outcome(list(result.violations), m.seen, result.digest, m.cap_pressure,
-                   m.exit_stuck)
+def register_profiles() -> None:
+    """Make the profiles known to Hypothesis by name (``settings.get_profile``,
+    ``--hypothesis-profile``): called by the test suite's conftest, never on import."""
+    for name, profile in PROFILES.items():
+        settings.register_profile(name, profile)
+DEFAULT_BATCH = 250
 
 
 # ------------------------------------------------------------------ one batch
@@ -269,18 +86,6 @@ class BatchJob:
     deadline: float | None = None  # time.monotonic() in the worker (same machine)
     profile: str = LONG_PROFILE
     shrink_runs: int = 600  # simulator runs spent shrinking a find, at most
-
-
-@attrs.define
-class Find:
-    invariant: str
-    detail: str
-    data: dict[str, Any]
-    batch: int
-    batch_seed: int
-    found_after: int  # examples of the batch run when it was first seen
-    shrink_runs: int
-
 
 @attrs.define
 class BatchResult:
@@ -380,7 +185,7 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
         target(float(max(out.cap_pressure, -1000)), label="cap_pressure")
         target(float(out.exit_stuck), label="exit_stuck_ms")
 
-    base = settings.get_profile(job.profile)
+    base = PROFILES[job.profile]
     test = settings(base, max_examples=max(1, job.examples), derandomize=False)(
         seed(job.seed)(given(st.data())(body)))
     try:
@@ -407,126 +212,6 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
     res.seconds = time.monotonic() - started
     return res
 
-
-# ------------------------------------------------------------------ scenario files
-
-class _Dumper(yaml.SafeDumper):
-    """Block style for the structure, flow style for small all-scalar mappings."""
-
-
-def _represent_dict(dumper: yaml.SafeDumper, data: dict[str, Any]) -> Any:
-    flat = all(not isinstance(v, (dict, list)) for v in data.values())
-    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(),
-                                    flow_style=flat and len(data) <= 8)
-
-
-_Dumper.add_representer(dict, _represent_dict)
-
-
-def scenario_yaml(data: dict[str, Any]) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100,
-                     default_flow_style=False, allow_unicode=True)
-
-
-def find_document(find: Find, *, weaken: str | None, campaign_seed: int | None) -> str:
-    """The shrunk example as a scenario file that states the invariant."""
-    data = dict(find.data)
-    body_hash = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
-    data["name"] = f"fuzz-{find.invariant}-{body_hash}"
-    data["description"] = (
-        f"Found by triotrade fuzz and shrunk by Hypothesis: {find.detail}")
-    if find.invariant in ("crash", "nondeterminism"):
-        data.pop("expect", None)  # nothing a journal matcher can state
-    else:
-        data["expect"] = {"no_events": [{"type": "invariant_violated",
-                                         "invariant": find.invariant}]}
-    # key order: the header fields first, as a person would write them
-    order = ["version", "name", "description", "seed", "duration", "instruments", "account",
-             "config", "market", "signals", "faults", "operator", "expect"]
-    data = {k: data[k] for k in order if k in data}
-    how = (f"triotrade fuzz --seed {campaign_seed}" if campaign_seed is not None
-           else "the fuzzer") + f" (batch {find.batch}, Hypothesis seed {find.batch_seed})"
-    lines = [
-        f"# Invariant broken: {find.invariant}",
-        f"# Found by {how}, after {find.found_after} example(s); "
-        f"{find.shrink_runs} shrinking run(s).",
-    ]
-    if find.invariant == "nondeterminism":
-        lines += ["# The same scenario and seed gave two different runs: run it twice and",
-                  "# compare the digests (determinism is broken somewhere)."]
-    if weaken is not None:
-        what = WEAKENINGS[weaken][0]
-        lines += [
-            f"# Against a kernel WEAKENED with {weaken!r} ({what}): a test seam.",
-            "# The real kernel passes this file; with the weakening it exits 1.",
-        ]
-    else:
-        lines += [
-            "# `triotrade run` on this file exits 1 while the bug is present and 0",
-            "# once it is fixed; then copy it into scenarios/regressions/.",
-        ]
-    return "\n".join(lines) + "\n" + scenario_yaml(data)
-
-
-@attrs.define
-class Written:
-    invariant: str
-    path: str
-    digest: str
-    reproduced: bool
-    violations: list[str]
-    lines: int
-
-
-def verify_file(path: str | Path, weaken: str | None = None) -> tuple[str, list[str], int]:
-    """Run a scenario file as ``triotrade run`` would: (digest, violated names, exit code)."""
-    from . import runner, scenario
-
-    result = runner.run(scenario.load(path), kernel_hook=weakening_hook(weaken))
-    names = [v["invariant"] for v in result.violations]
-    return result.digest, names, result.exit_code
-
-
-def write_find(find: Find, out_dir: str | Path, *, weaken: str | None = None,
-               campaign_seed: int | None = None) -> Written:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    doc = find_document(find, weaken=weaken, campaign_seed=campaign_seed)
-    name = yaml.safe_load(doc)["name"].removeprefix("fuzz-")
-    path = out / f"{name}.yaml"
-    path.write_text(doc, encoding="utf-8")
-    if find.invariant == "crash":
-        try:
-            verify_file(path, weaken)
-        except Exception:  # noqa: BLE001
-            return Written(find.invariant, str(path), "", True, ["crash"], doc.count("\n"))
-        return Written(find.invariant, str(path), "", False, [], doc.count("\n"))
-    if find.invariant == "nondeterminism":  # reproduced when two runs disagree
-        (d1, n1, _), (d2, n2, _) = verify_file(path, weaken), verify_file(path, weaken)
-        return Written(find.invariant, str(path), d1, d1 != d2, sorted(set(n1) | set(n2)),
-                       doc.count("\n"))
-    digest, names, code = verify_file(path, weaken)
-    ok = code == 1 and find.invariant in names
-    return Written(find.invariant, str(path), digest, ok, names, doc.count("\n"))
-
-
-def record_index(out_dir: str | Path, entries: Iterable[dict[str, Any]]) -> Path:
-    """Append the finds to ``OUT/finds.json`` (file, invariant, digest, seed, weakening)."""
-    path = Path(out_dir) / "finds.json"
-    old: list[dict[str, Any]] = []
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = []
-    keep = {e["file"]: e for e in old}
-    for e in entries:
-        keep[e["file"]] = e
-    path.write_text(json.dumps(sorted(keep.values(), key=lambda e: e["file"]), indent=2,
-                               sort_keys=True) + "\n")
-    return path
-
-
 # ------------------------------------------------------------------ campaigns
 
 @attrs.define
@@ -536,7 +221,6 @@ class CampaignResult:
     examples: int = 0
     runs: int = 0
     seconds: float = 0.0
-    batches: int = 0
     hits: Counter = attrs.Factory(Counter)
     coverage: Counter = attrs.Factory(Counter)
     finds: list[Find] = attrs.Factory(list)
@@ -585,7 +269,6 @@ def campaign(examples: int, seed_: int, *, workers: int = 2, weaken: str | None 
             todo.insert(0, BatchJob(job.index, derive_seed(seed_, f"fuzz-batch:{job.index}:"
                                                                   f"{continued[0]}"),
                                     left, weaken, shrink_runs=shrink_runs))
-        res.batches += 1
         res.examples += r.examples
         res.runs += r.runs
         res.hits.update(r.hits)
@@ -667,7 +350,8 @@ def coverage_rows(res: CampaignResult) -> list[tuple[str, int]]:
 
 
 __all__ = [
-    "WEAKENINGS", "CI_PROFILE", "LONG_PROFILE", "Find", "BatchJob", "BatchResult",
-    "CampaignResult", "run_example", "run_batch", "campaign", "write_find", "verify_file",
-    "find_document", "scenario_yaml", "record_index",
+    "CI_PROFILE", "LONG_PROFILE", "PROFILES", "register_profiles", "Find", "BatchJob",
+    "BatchResult", "CampaignResult", "InvariantBroken", "Outcome", "Written", "broken",
+    "features_of", "run_example", "run_batch", "campaign", "write_find", "verify_file",
+    "find_document", "scenario_yaml", "record_index", "default_workers", "coverage_rows",
 ]

@@ -97,13 +97,6 @@ CapFn = Callable[[str], tuple[int, int]]  # symbol -> (cap now, highest cap any 
 
 EXIT_ATTEMPTS = 3  # emergency attempts the exit-liveness bound allows per unit of progress
 
-INVARIANTS = (
-    "exposure_cap", "single_working_exit", "fill_known_order", "no_overfill",
-    "position_equals_fills", "pnl_identity", "no_entry_after_close_all",
-    "no_entry_after_kill_switch", "no_order_while_disconnected", "exit_liveness",
-    "order_terminal", "liveness",
-)
-
 Intervals = tuple[tuple[int, int], ...]
 
 # the journal's words for what the checks look at (the checker reads text, not objects)

@@ -20,9 +20,9 @@ import trio.testing
 from .. import __version__
 from ..kernel.journal import Journal
 from ..kernel.killswitch import KillAction
+from ..kernel.protections import Protections
 from ..kernel.runtime import Kernel
 from ..kernel.signals import Signal
-from ..kernel.units import NS_PER_S
 from ..strategies.ma_cross import MovingAverageCross
 from .determinism import (
     allow_nondeterministic_scheduling,
@@ -37,8 +37,7 @@ from .invariants import InvariantChecker
 from .market import generate, merge_halts
 from .scenario import Scenario, market_path_specs
 from .venue import Latency, SimVenue
-
-SHUTDOWN_GRACE_NS = 60 * NS_PER_S
+from .weakenings import Weakening
 
 KernelHook = Callable[[Kernel], None]
 
@@ -80,12 +79,16 @@ def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
 
 
 def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
-        *, kernel_hook: KernelHook | None = None, keep_events: bool = True,
+        *, weakening: Weakening | None = None, kernel_hook: KernelHook | None = None,
+        keep_events: bool = True,
         ticks: Iterable[tuple[int, ...]] | None = None,
         deterministic_scheduler: bool = True, check_invariants: bool = True) -> RunResult:
     """Run ``scn`` in the simulator.
 
-    ``kernel_hook`` lets tests weaken the kernel (to prove a scenario can fail).
+    ``weakening`` builds the kernel with a protection removed (to prove a scenario can
+    fail); the simulator and the invariant checker still judge by the scenario as written.
+    ``kernel_hook`` is called with the kernel once it is built (the fuzzer attaches its
+    journal listener there).
     ``ticks`` replays a prepared market path instead of generating the scenario's
     (the benchmarks use it to time the kernel apart from path generation).
     ``deterministic_scheduler=False`` and ``check_invariants=False`` exist only for the
@@ -98,8 +101,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
         sink = open(journal_path, "wb")  # noqa: SIM115 - closed below
     try:
         journal = Journal(sink, keep=keep_events)  # no path: digest (and events) only
-        result = _run(scn, seed, journal, kernel_hook, ticks, deterministic_scheduler,
-                      check_invariants)
+        result = _run(scn, seed, journal, weakening, kernel_hook, ticks,
+                      deterministic_scheduler, check_invariants)
     finally:
         if sink is not None:
             sink.close()
@@ -107,7 +110,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
     return result
 
 
-def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | None,
+def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None,
+         kernel_hook: KernelHook | None,
          ticks: Iterable[tuple[int, ...]] | None, deterministic: bool = True,
          check_invariants: bool = True) -> RunResult:
     mock = trio.testing.MockClock(autojump_threshold=0)
@@ -115,7 +119,7 @@ def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | N
     state: dict[str, Any] = {}
 
     async def main() -> None:
-        state.update(await _main(scn, seed, journal, engine, kernel_hook, ticks,
+        state.update(await _main(scn, seed, journal, engine, weakening, kernel_hook, ticks,
                                  check_invariants))
 
     if deterministic:
@@ -164,7 +168,7 @@ def _run(scn: Scenario, seed: int, journal: Journal, kernel_hook: KernelHook | N
 
 
 async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
-                kernel_hook: KernelHook | None,
+                weakening: Weakening | None, kernel_hook: KernelHook | None,
                 prepared: Iterable[tuple[int, ...]] | None,
                 check_invariants: bool = True) -> dict[str, Any]:
     instruments = scn.instrument_map
@@ -201,8 +205,12 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     venue = SimVenue(engine, exchange, instruments, latency, scn.account.cash)
     venue_box.append(venue)
 
-    kernel = Kernel(config=scn.config, clock=engine, venue=venue, journal=journal,
-                    instruments=dict(instruments), strategy_factory=_strategy_factory(scn))
+    config, protections = scn.config, Protections()
+    if weakening is not None:
+        config, protections = weakening.kernel_config(config), weakening.protections
+    kernel = Kernel(config=config, clock=engine, venue=venue, journal=journal,
+                    instruments=dict(instruments), strategy_factory=_strategy_factory(scn),
+                    protections=protections)
     if kernel_hook is not None:
         kernel_hook(kernel)
 

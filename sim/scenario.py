@@ -10,6 +10,7 @@ there are none.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from fractions import Fraction
@@ -17,14 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import cattrs
 import yaml
 
-from ..kernel.config import ConfigError, converter, flatten_errors
+from ..kernel.config import ConfigError, flatten_errors, make_converter
 from ..kernel.errors import InputError
 from ..kernel.units import to_units
 from .scenario_rules import check_fault_keys, validate
-from .scenario_schema import Scenario
+from .scenario_schema import Scenario, SignedMoney
 from .strict_yaml import load_strict
+
+
+@functools.cache
+def scenario_converter() -> cattrs.Converter:
+    """The config's strict converter, plus the scenario's own types; built on first use."""
+    conv = make_converter()
+    conv.register_structure_hook(SignedMoney, lambda v, _: to_units(v))
+    return conv
 
 
 class ScenarioError(InputError):
@@ -89,7 +99,7 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenar
                 problems.append((key, "unknown key"))
                 data.pop(key)
     try:
-        scn: Scenario = converter().structure(data, Scenario)
+        scn: Scenario = scenario_converter().structure(data, Scenario)
     except Exception as exc:  # noqa: BLE001 - flattened into path-named problems
         problems.extend(_fix_for(p) for p in flatten_errors(exc))
         raise ScenarioError(source, _dedupe(problems)) from None

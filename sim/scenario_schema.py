@@ -14,7 +14,7 @@ from typing import Any, NewType
 
 import attrs
 
-from ..kernel.config import Duration, Money, Price, TradingConfig, converter
+from ..kernel.config import Duration, Money, Price, TradingConfig
 from ..kernel.instruments import Instrument
 from ..kernel.killswitch import KillAction
 from ..kernel.orders import Role
@@ -22,7 +22,6 @@ from ..kernel.signals import SignalSide
 from ..kernel.units import UnitError, to_units
 
 SignedMoney = NewType("SignedMoney", int)
-converter().register_structure_hook(SignedMoney, lambda v, _: to_units(v))
 
 SIDES = tuple(s.value for s in SignalSide)
 ROLES = tuple(r.value for r in Role)

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 import pytest
 
 from triotrade.kernel.units import NS_PER_S, fmt_units, to_units
+from triotrade.sim import fuzz
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -23,6 +24,10 @@ SCENARIOS = REPO / "scenarios"
 PYTHON = sys.executable
 
 MS = NS_PER_S // 1000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    fuzz.register_profiles()  # the fuzzer's Hypothesis profiles, by name
 
 
 def px(text: str) -> int:

@@ -1,8 +1,8 @@
-"""The fuzzer (issue 4): generated scenarios are valid v1, the real kernel breaks no
-invariant under the quick CI profile, and the fuzzer has teeth: with a protection
-removed (a kernel test seam, patched here only) it finds the break within a few
-hundred examples and the shrunk scenario file reproduces it, in this process and in
-a fresh one, with the same digest.
+"""The fuzzer: generated scenarios are valid v1, the real kernel breaks no invariant
+under the quick CI profile, and the fuzzer has teeth: with a protection removed (a
+named weakening, ``sim/weakenings.py``) it finds the break within a few hundred
+examples and the shrunk scenario file reproduces it, in this process and in a fresh
+one, with the same digest.
 
 Measured find rates (12 seeds each, one Hypothesis run per seed): single_exit_lock,
 naive_exposure and emergency_once within 300 examples for 12/12 seeds (most within 50);
@@ -20,11 +20,12 @@ import attrs
 import pytest
 from hypothesis import given, settings
 
-from conftest import REPO, last_digest, run_cli, run_python
+from conftest import last_digest, run_cli, run_python
 from triotrade.kernel.journal import Journal
 from triotrade.kernel.units import NS_PER_S
-from triotrade.sim import fuzz, fuzz_strategies, runner, scenario
+from triotrade.sim import fuzz, fuzz_strategies, scenario
 from triotrade.sim.invariants import InvariantChecker, RunFacts
+from triotrade.sim.weakenings import FUZZ_TARGETS
 
 S = NS_PER_S
 TEETH_SEED = 5
@@ -32,7 +33,6 @@ TEETH_EXAMPLES = 300
 # the fill-time check alone matters only when a tiered cap shrinks under working
 # entries: rarer, so its hunt may take more examples (it stops at the first find)
 TEETH_BUDGET = {"fill_time_exposure_check": 1000}
-REGRESSIONS = REPO / "scenarios" / "regressions"
 
 _HUNTS: dict[str, tuple[fuzz.CampaignResult, fuzz.Written]] = {}
 
@@ -40,7 +40,7 @@ _HUNTS: dict[str, tuple[fuzz.CampaignResult, fuzz.Written]] = {}
 def hunt(weaken: str, out: Path) -> tuple[fuzz.CampaignResult, fuzz.Written]:
     """Fuzz the weakened kernel until its invariant breaks; write the shrunk find."""
     if weaken not in _HUNTS:
-        expected = fuzz.WEAKENINGS[weaken][2]
+        expected = FUZZ_TARGETS[weaken].catches
         res = fuzz.campaign(TEETH_BUDGET.get(weaken, TEETH_EXAMPLES), TEETH_SEED, workers=0,
                             weaken=weaken,
                             shrink_runs=200, until=expected)
@@ -81,10 +81,10 @@ def test_real_kernel_breaks_no_invariant_quick_profile(data: dict[str, Any]) -> 
 # ------------------------------------------------------------------ teeth
 
 
-@pytest.mark.parametrize("weaken", sorted(fuzz.WEAKENINGS))
+@pytest.mark.parametrize("weaken", sorted(FUZZ_TARGETS))
 def test_fuzzer_finds_planted_bug_and_the_file_reproduces_it(weaken: str, finds_dir: Path
                                                               ) -> None:
-    expected = fuzz.WEAKENINGS[weaken][2]
+    expected = FUZZ_TARGETS[weaken].catches
     res, written = hunt(weaken, finds_dir / weaken)
     assert res.examples <= TEETH_EXAMPLES
     assert written.reproduced, written
@@ -100,19 +100,18 @@ def test_fuzzer_finds_planted_bug_and_the_file_reproduces_it(weaken: str, finds_
 
 
 def test_find_reproduces_in_a_fresh_process(finds_dir: Path) -> None:
-    """`triotrade run FILE` in a new process (weakening patched in by this test, as
-    the seam must never be reachable from the CLI): exit 1, same digest."""
+    """`triotrade run FILE` in a new process (the weakening patched in by this test, as
+    no weakening must ever be reachable from the CLI's run): exit 1, same digest."""
     weaken = "single_exit_lock"
     _, written = hunt(weaken, finds_dir / weaken)
     code = (
         "import sys\n"
         "from triotrade.kernel.runtime import Kernel\n"
-        "from triotrade.sim import fuzz\n"
-        "hook = fuzz.weakening_hook(sys.argv[1])\n"
+        "from triotrade.sim.weakenings import WEAKENINGS\n"
+        "weak = WEAKENINGS[sys.argv[1]]\n"
         "init = Kernel.__init__\n"
         "def patched(self, *a, **k):\n"
-        "    init(self, *a, **k)\n"
-        "    hook(self)\n"
+        "    init(self, *a, **dict(k, protections=weak.protections))\n"
         "Kernel.__init__ = patched\n"
         "from triotrade.cli import main\n"
         "main(['run', sys.argv[2], '--journal', sys.argv[3]])\n"
@@ -270,19 +269,18 @@ def test_entries_working_when_the_cap_was_reached_must_not_fill_later() -> None:
     assert names(c) == ["exposure_cap"]
 
 
-# ------------------------------------------------------------------ regressions
+def test_cli_weakening_choices_are_the_fuzz_targets() -> None:
+    """The CLI lists the names without importing the simulator: they must not drift."""
+    from triotrade.cli.fuzz import _weakening_names
+
+    assert set(_weakening_names()) == set(FUZZ_TARGETS)
 
 
-def test_regression_files_fail_without_their_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The regression scenarios (run by test_corpus.py) catch the bugs they record."""
-    import triotrade.kernel.ticker as ticker_mod
+def test_a_violation_crosses_a_process_boundary_as_its_own_type() -> None:
+    import pickle
 
-    emergency = scenario.load(REGRESSIONS / "emergency_exit_runaway_market.yaml")
-    entry_cap = scenario.load(REGRESSIONS / "entry_cap_after_pacing_wait.yaml")
-    assert runner.run(emergency).exit_code == 0
-    assert runner.run(entry_cap).exit_code == 0
-    monkeypatch.setattr(ticker_mod, "EMERGENCY_STEP_BPS", 0)  # retries at the touch
-    assert "exit_liveness" in [v["invariant"] for v in runner.run(emergency).violations]
-    monkeypatch.undo()
-    monkeypatch.setattr(ticker_mod.Ticker, "fit_entry", lambda self, order: None)
-    assert "exposure_cap" in [v["invariant"] for v in runner.run(entry_cap).violations]
+    exc = fuzz.broken("exposure_cap")("AAA exposure 30 above cap 24")
+    group = pickle.loads(pickle.dumps(BaseExceptionGroup("batch", [exc])))
+    again = group.exceptions[0]
+    assert type(again) is type(exc) and again.invariant == "exposure_cap"
+    assert str(again) == str(exc)

@@ -19,10 +19,18 @@ from triotrade.kernel.journal import (
     Journal,
     JournalError,
     canonical,
-    canonical_line,
 )
 from triotrade.kernel.orders import Role, Side
 from triotrade.sim import runner, scenario
+
+
+def canonical_line(event: dict[str, Any]) -> bytes:
+    """The journal line format, spelled out plainly (the writer's fast encoder must agree):
+    sorted keys, no spaces, UTF-8, newline-terminated."""
+    return (
+        json.dumps(canonical(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        + "\n"
+    ).encode("utf-8")
 
 
 class Color(enum.Enum):

@@ -151,7 +151,5 @@ def test_order_ids_are_run_scoped_counters() -> None:
 
 def test_sides_and_roles() -> None:
     assert (Side.BUY.sign, Side.SELL.sign) == (1, -1)
-    assert (Side.BUY.opposite, Side.SELL.opposite) == (Side.SELL, Side.BUY)
     assert {r.value for r in Role} == {"ENTRY", "TAKE_PROFIT", "STOP_LOSS", "EXIT",
                                        "EMERGENCY_EXIT", "DANGLING_SHARES"}
-    assert [r for r in Role if not r.is_exit] == [Role.ENTRY]

@@ -1,0 +1,47 @@
+"""Which of the kernel's protections are on: all of them, unless a test says otherwise.
+
+A scenario that cannot fail proves nothing. Each incident and regression scenario is
+therefore also run against a kernel with exactly one protection removed (the naive
+design it guards against) and must then fail. Those switches are gathered here, in
+one frozen object handed to the kernel when it is built, instead of being mutable
+attributes of the kernel itself: nothing can turn a protection off on a kernel that is
+already running, and a kernel built without saying otherwise has every one of them.
+
+The named weakenings that the corpus test and the fuzzer use are defined in
+``sim/weakenings.py``; production code never builds anything but ``Protections()``.
+"""
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Protections:
+    # --- exposure
+    exposure_counts_working: bool = True
+    """Exposure is the filled position plus working and queued entries (not filled only)."""
+    fill_time_exposure_check: bool = True
+    """An entry fill that reaches the cap cancels the entries still working."""
+    recheck_entry_after_pacing: bool = True
+    """An entry that waited for the order-rate budget is checked against the cap again."""
+    # --- exits
+    single_exit_lock: bool = True
+    """At most one working exit per ticker."""
+    gap_triggers_exit: bool = True
+    """A price gap runs the exit checks on the tick that shows it."""
+    emergency_max_attempts: int | None = None
+    """``None``: the emergency exit retries until flat; a number gives up after that many."""
+    emergency_retries_cross: bool = True
+    """Each emergency retry after the first crosses the touch a little further."""
+    ttl_counts_from_send: bool = True
+    """A good-till-date life starts when the order is sent, after any pacing wait."""
+    # --- session and feed
+    disconnect_kill_switch: bool = True
+    """Losing the venue fires the kill switch (cancel entries on reconnect)."""
+    refused_actions_use_no_budget: bool = True
+    """An action refused because the session is down uses no order-rate budget."""
+    stale_blocks_entries: bool = True
+    """No entry goes out on a ticker whose feed is stale."""
+    # --- tickers
+    discover_tickers: bool = True
+    """A signal for a symbol not traded yet starts a supervisor for it."""
