@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import sys
 from collections import deque
 from fractions import Fraction
 from typing import Any, Awaitable, Callable
@@ -34,15 +33,14 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 import trio_websocket
 
-from ..kernel.errors import find_exception
 from ..kernel.units import NS_PER_S, PRICE_SCALE
 from ..kernel.wakeup import Wakeup
-from ..wire import kite as wire
-from .realtime import RealtimeMarket
 from ..sim.scenario import Scenario
+from ..wire import kite as wire
 from .kite_book import KiteBook, KiteError, KOrder, dumps, input_error
 from .kite_http import HttpRequest, HttpResponse, WsStream, serve_connection
 from .kite_instruments import KiteInstrument, build_master, instruments_csv
+from .realtime import RealtimeMarket
 
 HEARTBEAT_S = 1.0
 ORDER_RATE = 10  # order placements/modifications/cancellations per second per session
@@ -502,37 +500,4 @@ async def _disconnects(gateway: KiteGateway, scn: Scenario) -> None:
             gateway.set_offline(down)
 
 
-def cli_serve(scn: Scenario, *, host: str, port: int, speed: float, seed: int | None,
-              api_key: str, access_token: str) -> int:
-    """``triotrade serve --protocol kite``: serve until Ctrl-C. Never prints credentials."""
-
-    async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            gateway: KiteGateway = await nursery.start(
-                lambda task_status: serve_kite(scn, host=host, port=port, speed=speed, seed=seed,
-                                               api_key=api_key, access_token=access_token,
-                                               task_status=task_status))
-            shown = f"[{host}]" if ":" in host else host
-            print(f"listening on {shown}:{gateway.port}", flush=True)
-            print(f"  REST  http://{shown}:{gateway.port}   ticker  ws://{shown}:{gateway.port}"
-                  f"{WS_PATH}", flush=True)
-            for inst in gateway.master:
-                print(f"  {inst.key:<28} token {inst.token}", flush=True)
-
-    try:
-        trio.run(main)
-    except BaseException as exc:  # noqa: BLE001 - trio groups errors; unwrap the ones we expect
-        if find_exception(exc, KeyboardInterrupt) is not None:
-            return 0
-        os_error = find_exception(exc, OSError)
-        if os_error is not None:
-            print(f"cannot listen on {host}:{port}: {os_error.strerror or os_error}",
-                  file=sys.stderr)
-            return 2
-        raise
-    return 0
-
-
-
-
-__all__ = ["KiteGateway", "serve_kite", "cli_serve", "error_response"]
+__all__ = ["KiteGateway", "serve_kite", "error_response"]

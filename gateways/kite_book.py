@@ -34,8 +34,8 @@ import attrs
 
 from ..kernel.units import NS_PER_S, PRICE_SCALE, UnitError, to_units, units_to_decimal
 from ..kernel.venue import ExecReport, ReportKind
-from .realtime import RealtimeMarket
 from .kite_instruments import KiteInstrument
+from .realtime import RealtimeMarket
 
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 WORKING = frozenset({"PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING", "OPEN",

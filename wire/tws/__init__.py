@@ -13,14 +13,20 @@ always has:
 * ``framing`` — the handshake, the length-prefixed field lists, ``ProtocolError``;
 * ``fields`` — prices, integers, booleans and quantities as wire text;
 * ``client_messages`` — parsing what a client sends (contracts, placeOrder);
-* ``server_messages`` — building what the server sends (one frame per builder).
+* ``server_messages`` — building what the server sends (one frame per builder);
+* ``times`` — TWS date-time text.
 
 Nothing here does I/O or keeps state: builders return ``bytes`` frames, parsers take
 field lists. Prices are exact integers (1e-8 units); no float is ever formatted.
 """
 from __future__ import annotations
 
-from .client_messages import ContractQuery, PlaceOrder, parse_contract, parse_place_order
+from .client_messages import (
+    ContractQuery,
+    PlaceOrder,
+    parse_contract,
+    parse_place_order,
+)
 from .fields import (
     UNSET_DOUBLE,
     UNSET_INTEGER,
@@ -75,6 +81,7 @@ from .server_messages import (
     tick_size,
     tick_snapshot_end,
 )
+from .times import fmt_ib_time, parse_ib_time
 
 __all__ = [
     # ids
@@ -96,4 +103,6 @@ __all__ = [
     "account_value", "portfolio_value", "account_update_time", "account_download_end",
     "account_summary", "account_summary_end", "account_update_multi",
     "account_update_multi_end",
+    # date-times
+    "fmt_ib_time", "parse_ib_time",
 ]
