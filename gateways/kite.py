@@ -5,7 +5,7 @@ SCENARIO's market in real time (x ``--speed``) and serves it the way Zerodha doe
 ``kiteconnect.KiteConnect(api_key, access_token=T, root="http://HOST:PORT")`` and
 ``KiteTicker(api_key, T, root="ws://HOST:PORT/ws")`` work without change:
 
-* REST (``kite_http`` + ``kite_book``): Kite's routes and form fields, the
+* REST (``kite_http``, ``kite_rest`` + ``kite_book``): Kite's routes and form fields, the
   ``{"status": "success", "data": ...}`` envelope, errors as ``{"status": "error",
   "message", "error_type"}`` with the HTTP status ``kiteconnect`` maps to the right
   exception (403 TokenException for wrong credentials, 400 InputException for bad
@@ -37,28 +37,24 @@ from ..kernel.units import NS_PER_S, PRICE_SCALE
 from ..kernel.wakeup import Wakeup
 from ..sim.scenario import Scenario
 from ..wire import kite as wire
-from .kite_book import KiteBook, KiteError, KOrder, dumps, input_error
+from .kite_book import KiteBook
 from .kite_http import HttpRequest, HttpResponse, WsStream, serve_connection
 from .kite_instruments import KiteInstrument, build_master, instruments_csv
+from .kite_records import KOrder
+from .kite_rest import (
+    KiteError,
+    dumps,
+    error_body,
+    error_response,
+    http_error,
+    input_error,
+    success,
+)
 from .realtime import RealtimeMarket
 
 HEARTBEAT_S = 1.0
 ORDER_RATE = 10  # order placements/modifications/cancellations per second per session
 WS_PATH = "/ws"
-
-
-def error_response(status: int, message: str, error_type: str = "GeneralException") -> HttpResponse:
-    return HttpResponse(status, dumps({"status": "error", "message": message, "data": None,
-                                       "error_type": error_type}).encode())
-
-
-def _http_error(status: int, message: str) -> HttpResponse:
-    kind = "InputException" if status < 500 and status != 404 else "GeneralException"
-    return error_response(status, message, kind)
-
-
-def success(data: Any) -> HttpResponse:
-    return HttpResponse(200, dumps({"status": "success", "data": data}).encode())
 
 
 class _WsSession:
@@ -150,7 +146,7 @@ class KiteGateway:
 
     async def _handle(self, stream: trio.SocketStream) -> None:
         # the ticker lives at /ws; an upgrade at / (Kite's own ticker root) is served too
-        await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), _http_error)
+        await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), http_error)
 
     def _authorized(self, api_key: str, access_token: str) -> bool:
         ok_key = hmac.compare_digest(api_key.encode(), self._api_key.encode())
@@ -291,16 +287,13 @@ class KiteGateway:
     async def _ws(self, request: trio_websocket.WebSocketRequest, stream: WsStream) -> None:
         if self.ws_refusing:
             await request.reject(503, extra_headers=[(b"Content-Type", b"application/json")],
-                                 body=dumps({"status": "error", "message": "Ticker unavailable",
-                                             "data": None,
-                                             "error_type": "NetworkException"}).encode())
+                                 body=error_body("Ticker unavailable", "NetworkException"))
             return
         query = parse_qs(urlsplit(request.path).query)
         api_key = query.get("api_key", [""])[-1]
         access_token = query.get("access_token", [""])[-1]
         if not self._authorized(api_key, access_token):
-            body = dumps({"status": "error", "message": "Incorrect `api_key` or `access_token`.",
-                          "data": None, "error_type": "TokenException"}).encode()
+            body = error_body("Incorrect `api_key` or `access_token`.", "TokenException")
             await request.reject(403, extra_headers=[(b"Content-Type", b"application/json")],
                                  body=body)
             return
