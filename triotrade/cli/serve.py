@@ -123,7 +123,7 @@ def serve_kite(scn: Scenario, *, host: str, port: int, speed: float, seed: int |
         if find_exception(exc, KeyboardInterrupt) is not None:
             return Exit.OK
         os_error = find_exception(exc, OSError)
-        if os_error is not None:
+        if isinstance(os_error, OSError):
             print(f"cannot listen on {host}:{port}: {os_error.strerror or os_error}",
                   file=sys.stderr)
             return Exit.INVALID_INPUT

@@ -8,7 +8,7 @@ cannot take is marked ``unsupported`` rather than misread.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Sequence
+from typing import Any, Sequence
 
 import attrs
 
@@ -87,12 +87,13 @@ def parse_place_order(fields: Sequence[str], version: int) -> PlaceOrder:
     c.take(2)  # secIdType, secId
     (action, qty, otype, lmt, aux, tif, oca, account, _open_close, _origin, order_ref,
      transmit, parent_id, _block, _sweep, _display, _trigger, outside_rth, _hidden) = c.take(19)
-    base = dict(order_id=order_id, contract=contract, action=action.upper(),
-                quantity=parse_quantity(qty), order_type=otype.upper().strip(),
-                lmt_price=parse_price(lmt), aux_price=parse_price(aux), tif=tif.upper().strip(),
-                oca_group=oca, account=account, order_ref=order_ref,
-                transmit=parse_bool(transmit) if transmit else True,
-                parent_id=parse_int(parent_id), outside_rth=parse_bool(outside_rth))
+    base: dict[str, Any] = dict(
+        order_id=order_id, contract=contract, action=action.upper(),
+        quantity=parse_quantity(qty), order_type=otype.upper().strip(),
+        lmt_price=parse_price(lmt), aux_price=parse_price(aux), tif=tif.upper().strip(),
+        oca_group=oca, account=account, order_ref=order_ref,
+        transmit=parse_bool(transmit) if transmit else True,
+        parent_id=parse_int(parent_id), outside_rth=parse_bool(outside_rth))
     if contract.sec_type.upper() == "BAG":
         return PlaceOrder(**base, good_after="", good_till="", what_if=False, algo="",
                           conditions=0, unsupported="combo (BAG) orders")

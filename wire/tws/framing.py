@@ -64,7 +64,7 @@ class FrameReader:
         self._buf = bytearray()
         self.handshake_done = False
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         self._buf += data
 
     def handshake(self) -> tuple[int, int, str] | None:
