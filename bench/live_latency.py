@@ -157,7 +157,7 @@ def serve_gateway() -> None:
     after the socket read that brought the order in. The order's bytes had been
     written to the socket by then at the latest.
     """
-    from triotrade.gateways import tws as tws_mod
+    from triotrade.gateways.tws import session as tws_mod
     from triotrade.wire import tws as proto
 
     stamp = [0]

@@ -5,7 +5,7 @@ SCENARIO's market in real time (x ``--speed``) and serves it the way Zerodha doe
 ``kiteconnect.KiteConnect(api_key, access_token=T, root="http://HOST:PORT")`` and
 ``KiteTicker(api_key, T, root="ws://HOST:PORT/ws")`` work without change:
 
-* REST (``kite_http`` + ``kite_book``): Kite's routes and form fields, the
+* REST (``kite_http``, ``kite_rest`` + ``kite_book``): Kite's routes and form fields, the
   ``{"status": "success", "data": ...}`` envelope, errors as ``{"status": "error",
   "message", "error_type"}`` with the HTTP status ``kiteconnect`` maps to the right
   exception (403 TokenException for wrong credentials, 400 InputException for bad
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import sys
 from collections import deque
 from fractions import Fraction
 from typing import Any, Awaitable, Callable
@@ -34,33 +33,28 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 import trio_websocket
 
-from ..kernel.errors import find_exception
 from ..kernel.units import NS_PER_S, PRICE_SCALE
 from ..kernel.wakeup import Wakeup
-from ..wire import kite as wire
-from .realtime import RealtimeMarket
 from ..sim.scenario import Scenario
-from .kite_book import KiteBook, KiteError, KOrder, dumps, input_error
+from ..wire import kite as wire
+from .kite_book import KiteBook
 from .kite_http import HttpRequest, HttpResponse, WsStream, serve_connection
 from .kite_instruments import KiteInstrument, build_master, instruments_csv
+from .kite_records import KOrder
+from .kite_rest import (
+    KiteError,
+    dumps,
+    error_body,
+    error_response,
+    http_error,
+    input_error,
+    success,
+)
+from .realtime import RealtimeMarket
 
 HEARTBEAT_S = 1.0
 ORDER_RATE = 10  # order placements/modifications/cancellations per second per session
 WS_PATH = "/ws"
-
-
-def error_response(status: int, message: str, error_type: str = "GeneralException") -> HttpResponse:
-    return HttpResponse(status, dumps({"status": "error", "message": message, "data": None,
-                                       "error_type": error_type}).encode())
-
-
-def _http_error(status: int, message: str) -> HttpResponse:
-    kind = "InputException" if status < 500 and status != 404 else "GeneralException"
-    return error_response(status, message, kind)
-
-
-def success(data: Any) -> HttpResponse:
-    return HttpResponse(200, dumps({"status": "success", "data": data}).encode())
 
 
 class _WsSession:
@@ -152,7 +146,7 @@ class KiteGateway:
 
     async def _handle(self, stream: trio.SocketStream) -> None:
         # the ticker lives at /ws; an upgrade at / (Kite's own ticker root) is served too
-        await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), _http_error)
+        await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), http_error)
 
     def _authorized(self, api_key: str, access_token: str) -> bool:
         ok_key = hmac.compare_digest(api_key.encode(), self._api_key.encode())
@@ -293,16 +287,13 @@ class KiteGateway:
     async def _ws(self, request: trio_websocket.WebSocketRequest, stream: WsStream) -> None:
         if self.ws_refusing:
             await request.reject(503, extra_headers=[(b"Content-Type", b"application/json")],
-                                 body=dumps({"status": "error", "message": "Ticker unavailable",
-                                             "data": None,
-                                             "error_type": "NetworkException"}).encode())
+                                 body=error_body("Ticker unavailable", "NetworkException"))
             return
         query = parse_qs(urlsplit(request.path).query)
         api_key = query.get("api_key", [""])[-1]
         access_token = query.get("access_token", [""])[-1]
         if not self._authorized(api_key, access_token):
-            body = dumps({"status": "error", "message": "Incorrect `api_key` or `access_token`.",
-                          "data": None, "error_type": "TokenException"}).encode()
+            body = error_body("Incorrect `api_key` or `access_token`.", "TokenException")
             await request.reject(403, extra_headers=[(b"Content-Type", b"application/json")],
                                  body=body)
             return
@@ -502,37 +493,4 @@ async def _disconnects(gateway: KiteGateway, scn: Scenario) -> None:
             gateway.set_offline(down)
 
 
-def cli_serve(scn: Scenario, *, host: str, port: int, speed: float, seed: int | None,
-              api_key: str, access_token: str) -> int:
-    """``triotrade serve --protocol kite``: serve until Ctrl-C. Never prints credentials."""
-
-    async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            gateway: KiteGateway = await nursery.start(
-                lambda task_status: serve_kite(scn, host=host, port=port, speed=speed, seed=seed,
-                                               api_key=api_key, access_token=access_token,
-                                               task_status=task_status))
-            shown = f"[{host}]" if ":" in host else host
-            print(f"listening on {shown}:{gateway.port}", flush=True)
-            print(f"  REST  http://{shown}:{gateway.port}   ticker  ws://{shown}:{gateway.port}"
-                  f"{WS_PATH}", flush=True)
-            for inst in gateway.master:
-                print(f"  {inst.key:<28} token {inst.token}", flush=True)
-
-    try:
-        trio.run(main)
-    except BaseException as exc:  # noqa: BLE001 - trio groups errors; unwrap the ones we expect
-        if find_exception(exc, KeyboardInterrupt) is not None:
-            return 0
-        os_error = find_exception(exc, OSError)
-        if os_error is not None:
-            print(f"cannot listen on {host}:{port}: {os_error.strerror or os_error}",
-                  file=sys.stderr)
-            return 2
-        raise
-    return 0
-
-
-
-
-__all__ = ["KiteGateway", "serve_kite", "cli_serve", "error_response"]
+__all__ = ["KiteGateway", "serve_kite", "error_response"]

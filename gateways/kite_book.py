@@ -17,202 +17,39 @@ Order types map onto the exchange as:
 
 Validity: ``DAY`` never expires (the simulated session does not close), ``IOC``
 cancels what does not fill on arrival, ``TTL`` expires after ``validity_ttl`` minutes
-of exchange time. Money is exact: prices are integer units, JSON numbers are
-written from Decimals (``dumps``), never through a float.
+of exchange time. Money is exact: prices are integer units; how they, the errors and
+the form fields look on the wire is ``kite_rest``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable
 
-import attrs
-
-from ..kernel.units import NS_PER_S, PRICE_SCALE, UnitError, to_units, units_to_decimal
+from ..kernel.units import NS_PER_S, to_units
 from ..kernel.venue import ExecReport, ReportKind
-from .realtime import RealtimeMarket
 from .kite_instruments import KiteInstrument
+from .kite_records import KOrder, PositionRow, Stats
+from .kite_rest import (
+    IST,
+    form_int,
+    form_price,
+    form_value,
+    input_error,
+    ist,
+    order_error,
+    px,
+)
+from .realtime import RealtimeMarket
 
-IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
-WORKING = frozenset({"PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING", "OPEN",
-                     "TRIGGER PENDING", "MODIFY VALIDATION PENDING", "MODIFY PENDING",
-                     "MODIFIED", "CANCEL PENDING"})
 VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 PRODUCTS = ("MIS", "NRML", "CNC", "MTF")
 VALIDITIES = ("DAY", "IOC", "TTL")
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
-
-
-class KiteError(Exception):
-    """A refusal as Kite words it: ``error_type`` picks the client's exception class."""
-
-    def __init__(self, error_type: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status
-
-
-def input_error(message: str) -> KiteError:
-    return KiteError("InputException", message, 400)
-
-
-def order_error(message: str) -> KiteError:
-    return KiteError("OrderException", message, 400)
-
-
-# ---------------------------------------------------------------- exact JSON
-
-_DEC_MARK = "\x00D:"
-_DEC_RE = re.compile(r'"\\u0000D:([-0-9.]+)"')
-
-
-def _mark(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return _DEC_MARK + format(value, "f")
-    if isinstance(value, dict):
-        return {k: _mark(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_mark(v) for v in value]
-    if isinstance(value, float):
-        raise TypeError("float in a Kite response: money must be exact")
-    return value
-
-
-def dumps(value: Any) -> str:
-    """JSON with Decimals written as their exact digits (a JSON number, not a string)."""
-    return _DEC_RE.sub(r"\1", json.dumps(_mark(value), separators=(",", ":")))
-
-
-def px(units: int | Fraction) -> Decimal:
-    """Price units as the Decimal a Kite response carries (``300.1``, ``120.05``)."""
-    return units_to_decimal(units, 1)
-
-
-def ist(ts: float | None) -> str | None:
-    """Kite's timestamp text: IST wall time, ``YYYY-MM-DD HH:MM:SS``."""
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(int(ts), IST).strftime("%Y-%m-%d %H:%M:%S")
-
-
-# ---------------------------------------------------------------- records
-
-
-@attrs.define(eq=False)
-class KOrder:
-    order_id: str
-    inst: KiteInstrument
-    variety: str
-    transaction_type: str
-    order_type: str
-    product: str
-    validity: str
-    validity_ttl: int
-    quantity: int
-    price: int  # units; 0 when none
-    trigger_price: int  # units; 0 when none
-    disclosed_quantity: int
-    tag: str | None
-    market_protection: int
-    placed: float  # unix seconds
-    status: str = "PUT ORDER REQ RECEIVED"
-    status_message: str | None = None
-    exchange_order_id: str | None = None
-    exchange_ts: float | None = None
-    update_ts: float | None = None
-    filled: int = 0
-    fill_value: int = 0  # sum of qty * price units
-    cancelled: int = 0
-    at_exchange: bool = False  # the exchange holds it (SL waits here until triggered)
-    modified: bool = False
-    history: list[dict[str, Any]] = attrs.Factory(list)
-
-    @property
-    def sign(self) -> int:
-        return 1 if self.transaction_type == "BUY" else -1
-
-    @property
-    def pending(self) -> int:
-        return self.quantity - self.filled - self.cancelled if self.status in WORKING else 0
-
-    @property
-    def working(self) -> bool:
-        return self.status in WORKING
-
-    def average(self) -> Decimal:
-        return px(Fraction(self.fill_value, self.filled)) if self.filled else Decimal(0)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "placed_by": "SIM001",
-            "order_id": self.order_id,
-            "exchange_order_id": self.exchange_order_id,
-            "parent_order_id": None,
-            "status": self.status,
-            "status_message": self.status_message,
-            "status_message_raw": self.status_message,
-            "order_timestamp": ist(self.placed),
-            "exchange_update_timestamp": ist(self.update_ts),
-            "exchange_timestamp": ist(self.exchange_ts),
-            "variety": self.variety,
-            "modified": self.modified,
-            "exchange": self.inst.exchange,
-            "tradingsymbol": self.inst.symbol,
-            "instrument_token": self.inst.token,
-            "order_type": self.order_type,
-            "transaction_type": self.transaction_type,
-            "validity": self.validity,
-            "validity_ttl": self.validity_ttl,
-            "product": self.product,
-            "quantity": self.quantity,
-            "disclosed_quantity": self.disclosed_quantity,
-            "price": px(self.price),
-            "trigger_price": px(self.trigger_price),
-            "average_price": self.average(),
-            "filled_quantity": self.filled,
-            "pending_quantity": self.pending,
-            "cancelled_quantity": self.cancelled,
-            "market_protection": self.market_protection,
-            "meta": {},
-            "tag": self.tag,
-            "tags": [self.tag] if self.tag else [],
-            "guid": f"sim-{self.order_id}",
-        }
-
-
-@attrs.define
-class Stats:
-    """Session statistics per instrument, for quotes and full-mode packets."""
-
-    open: int = 0
-    high: int = 0
-    low: int = 0
-    close: int = 0  # "previous close": the first price of the session
-    last: int = 0
-    bid: int = 0
-    ask: int = 0
-    bid_size: int = 0
-    ask_size: int = 0
-    volume: int = 0
-    turnover: int = 0  # sum qty * price units, for the average traded price
-    last_qty: int = 0
-    last_trade_ts: float = 0.0
-    ts: float = 0.0
-    has_quote: bool = False
-
-
-@attrs.define
-class PositionRow:
-    buy_qty: int = 0
-    buy_value: int = 0
-    sell_qty: int = 0
-    sell_value: int = 0
 
 
 Postback = Callable[[KOrder, str], None]  # (order, postback status)
@@ -268,7 +105,7 @@ class KiteBook:
         day = dt.datetime.now(IST).strftime("%y%m%d")
         return f"{day}{self._seq:09d}"
 
-    # ------------------------------------------------------------ validation helpers
+    # ------------------------------------------------------------ lookups
 
     def instrument(self, exchange: str, symbol: str) -> KiteInstrument:
         inst = self.by_key.get(f"{exchange}:{symbol}")
@@ -277,47 +114,10 @@ class KiteBook:
                               "instrument not found")
         return inst
 
-    @staticmethod
-    def _one(params: dict[str, list[str]], key: str, required: bool = True) -> str | None:
-        values = params.get(key)
-        if not values or values[-1] == "":
-            if required:
-                raise input_error(f"Missing or empty field `{key}`")
-            return None
-        return values[-1]
-
-    @staticmethod
-    def _int(text: str | None, key: str, default: int = 0) -> int:
-        if text is None:
-            return default
-        try:
-            d = Decimal(text)
-        except Exception:  # noqa: BLE001 - any unparseable text is an input error
-            raise input_error(f"Invalid `{key}`: {text!r} is not a number") from None
-        if not d.is_finite() or d != d.to_integral_value():
-            raise input_error(f"Invalid `{key}`: {text!r} is not a whole number")
-        return int(d)
-
-    @staticmethod
-    def _price(text: str | None, key: str, inst: KiteInstrument) -> int:
-        if text is None:
-            return 0
-        try:
-            units = to_units(text)
-        except UnitError:
-            raise input_error(f"Invalid `{key}`: {text!r}") from None
-        if units < 0:
-            raise input_error(f"Invalid `{key}`: must not be negative")
-        tick = to_units(inst.tick_size)
-        if units and tick and units % tick:
-            raise input_error(f"Invalid `{key}`: {text} is not a multiple of the tick size "
-                              f"{inst.tick_size}")
-        return units
-
     # ------------------------------------------------------------ order entry
 
     def place(self, variety: str, params: dict[str, list[str]]) -> KOrder:
-        one = self._one
+        one = form_value
         if variety not in VARIETIES:
             raise input_error(f"Invalid variety `{variety}`")
         if variety != "regular":
@@ -340,7 +140,7 @@ class KiteBook:
         if product == "CNC" and inst.exchange not in ("NSE", "BSE"):
             raise input_error(f"Product CNC is for equity delivery; use NRML or MIS on "
                               f"{inst.exchange}")
-        qty = self._int(one(params, "quantity"), "quantity")
+        qty = form_int(one(params, "quantity"), "quantity")
         if qty <= 0:
             raise input_error(f"Invalid `quantity` {qty}: must be positive")
         if qty % inst.lot_size:
@@ -349,11 +149,11 @@ class KiteBook:
         validity = one(params, "validity", required=False) or "DAY"
         if validity not in VALIDITIES:
             raise input_error(f"Invalid `validity` {validity!r}: one of {', '.join(VALIDITIES)}")
-        ttl = self._int(one(params, "validity_ttl", required=False), "validity_ttl")
+        ttl = form_int(one(params, "validity_ttl", required=False), "validity_ttl")
         if validity == "TTL" and ttl <= 0:
             raise input_error("`validity_ttl` (minutes) is required for TTL orders")
-        price = self._price(one(params, "price", required=False), "price", inst)
-        trigger = self._price(one(params, "trigger_price", required=False), "trigger_price", inst)
+        price = form_price(one(params, "price", required=False), "price", inst)
+        trigger = form_price(one(params, "trigger_price", required=False), "trigger_price", inst)
         if otype in ("LIMIT", "SL") and price <= 0:
             raise input_error(f"`price` is required for {otype} orders")
         if otype in ("SL", "SL-M") and trigger <= 0:
@@ -362,11 +162,11 @@ class KiteBook:
                               (side == "SELL" and price > trigger)):
             raise input_error("Trigger price must be on the near side of the limit price for "
                               f"a {side} SL order")
-        disclosed = self._int(one(params, "disclosed_quantity", required=False),
+        disclosed = form_int(one(params, "disclosed_quantity", required=False),
                               "disclosed_quantity")
         if disclosed < 0 or disclosed > qty:
             raise input_error("Invalid `disclosed_quantity`")
-        protection = self._int(one(params, "market_protection", required=False),
+        protection = form_int(one(params, "market_protection", required=False),
                                "market_protection")
         if protection not in (-1, 0) and not 0 < protection <= 100:
             raise input_error("Invalid `market_protection`: -1 (auto), or 1 to 100 percent")
@@ -412,8 +212,8 @@ class KiteBook:
             raise input_error(f"Couldn't find that `order_id` ({order_id}).")
         if not o.working:
             raise order_error(f"Order cannot be modified as it is {o.status}.")
-        one = self._one
-        qty = self._int(one(params, "quantity", required=False), "quantity", o.quantity)
+        one = form_value
+        qty = form_int(one(params, "quantity", required=False), "quantity", o.quantity)
         if qty <= o.filled or qty % o.inst.lot_size:
             raise input_error(f"Invalid `quantity` {qty}: must be a multiple of the lot size "
                               f"{o.inst.lot_size} above the filled {o.filled}")
@@ -422,8 +222,8 @@ class KiteBook:
             raise input_error(f"Invalid `order_type` {otype!r}")
         price_text = one(params, "price", required=False)
         trigger_text = one(params, "trigger_price", required=False)
-        price = self._price(price_text, "price", o.inst) if price_text is not None else o.price
-        trigger = (self._price(trigger_text, "trigger_price", o.inst) if trigger_text is not None
+        price = form_price(price_text, "price", o.inst) if price_text is not None else o.price
+        trigger = (form_price(trigger_text, "trigger_price", o.inst) if trigger_text is not None
                    else o.trigger_price)
         if otype in ("LIMIT", "SL") and price <= 0:
             raise input_error(f"`price` is required for {otype} orders")
@@ -674,4 +474,4 @@ class KiteBook:
                 if self.stats[i.idx].has_quote}
 
 
-__all__ = ["KiteBook", "KiteError", "KOrder", "Stats", "dumps", "px", "ist", "PRICE_SCALE"]
+__all__ = ["KiteBook", "KOrder", "Stats", "PositionRow"]

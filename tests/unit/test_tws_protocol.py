@@ -20,7 +20,7 @@ from ib_async.decoder import Decoder
 from ib_async.order import Order as IbOrder
 
 from triotrade.wire import tws as P
-from triotrade.gateways.tws import fmt_ib_time, parse_ib_time
+from triotrade.wire.tws import fmt_ib_time, parse_ib_time
 
 VERSIONS = (166, 176, 177, 178)
 SPEC = P.StockSpec(123456789, "ACME", "USD", "SMART", "NASDAQ", Decimal("0.01"), 2)

@@ -129,41 +129,6 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     sys.exit(result.exit_code)
 
 
-@main.command()
-@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--protocol", type=click.Choice(["tws", "kite"]), required=True,
-              help="tws: the TWS API as ib_async speaks it; kite: Kite Connect REST + ticker WS.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=None, help="Default: 4002 (tws), 8765 (kite).")
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="Virtual seconds per wall-clock second (10 = ten times faster).")
-@click.option("--seed", type=int, default=None, help="Market/fault seed (default: the scenario's).")
-@click.option("--api-key", default=None, help="kite: the API key clients must present.")
-@click.option("--access-token", default=None, help="kite: the access token clients must present.")
-def serve(scenario: Path | None, protocol: str, host: str, port: int | None, speed: float,
-          seed: int | None, api_key: str | None, access_token: str | None) -> None:
-    """Serve the simulated exchange over a real broker wire protocol.
-
-    Point an ib_async or kiteconnect script at it and it trades against SCENARIO's
-    market (the built-in default with no SCENARIO). Prints `listening on HOST:PORT`
-    once it accepts connections.
-    """
-    if speed <= 0:
-        raise click.BadParameter("must be positive", param_hint="--speed")
-    scn = _load_or_exit(scenario)
-    if protocol == "tws":
-        from ..gateways import tws
-
-        sys.exit(tws.cli_serve(scn, host=host, port=4002 if port is None else port,
-                               speed=speed, seed=seed))
-    if not api_key or not access_token:
-        raise click.UsageError("--protocol kite needs --api-key and --access-token")
-    from ..gateways import kite
-
-    sys.exit(kite.cli_serve(scn, host=host, port=8765 if port is None else port, speed=speed,
-                            seed=seed, api_key=api_key, access_token=access_token))
-
-
 def _print_result(result: Any, quiet: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -233,8 +198,10 @@ def check(files: tuple[Path, ...]) -> None:
 
 
 from .fuzz import register as _register_fuzz  # noqa: E402 - the fuzz command's module
+from .serve import register as _register_serve  # noqa: E402 - the serve command's module
 
 _register_fuzz(main)
+_register_serve(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

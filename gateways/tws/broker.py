@@ -1,0 +1,36 @@
+"""``TwsBroker``: IB's side of the wire, assembled from its layers.
+
+The broker is built in layers, each one concern, each using only those below it:
+``books`` (state, clocks, views) -> ``market_data`` (marks, quote fan-out) ->
+``account`` (account and position answers) -> ``orders`` (order entry and exchange
+reports). This module puts them together, wires the exchange's listeners and runs
+the market.
+"""
+from __future__ import annotations
+
+import trio
+
+from ..realtime import RealtimeMarket
+from .orders import OrderDesk
+from .records import Commissions
+
+
+class TwsBroker(OrderDesk):
+    """IB's side of the wire: account, orders, executions, positions and the market.
+
+    Survives gateway restarts. Every method is synchronous and runs in trio's thread;
+    sessions are told about events through their (non-blocking) send queues.
+    """
+
+    def __init__(self, market: RealtimeMarket, *, account: str = "DU000001",
+                 primary_exchange: str = "NASDAQ", commissions: Commissions | None = None,
+                 warn_tif_preset: bool = False) -> None:
+        super().__init__(market, account=account, primary_exchange=primary_exchange,
+                         commissions=commissions, warn_tif_preset=warn_tif_preset)
+        market.add_report_listener(self._on_report)
+        market.add_quote_listener(self._on_quote)
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the market (its path in real time, then expiries); forever."""
+        self._anchor()
+        await self.market.run(task_status=task_status)

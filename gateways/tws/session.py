@@ -1,0 +1,337 @@
+"""One API client connection: the handshake, the framing loop and every request handler.
+
+A reader task parses frames (``wire.tws``) and dispatches each request through
+``_HANDLERS``; a writer task drains a queue of frames the broker fills synchronously.
+Requests the simulator does not serve are answered with an error, never silence;
+a malformed request is answered with error 320 and the connection stays up.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Callable
+
+import trio
+
+from ...kernel.units import NS_PER_S, fmt_units
+from ...wire import tws as P
+from .market_data import quote_frames
+
+if TYPE_CHECKING:
+    from .broker import TwsBroker
+
+log = logging.getLogger("triotrade.gateway.tws")
+
+FARM_NOTICES = (
+    (2104, "Market data farm connection is OK:usfarm"),
+    (2106, "HMDS data farm connection is OK:ushmds"),
+    (2158, "Sec-def data farm connection is OK:secdefnj"),
+)
+
+
+class Session:
+    """One API client connection: a reader (requests) and a writer (a queue of frames).
+
+    Broker events arrive synchronously from the exchange; they are queued here and a
+    writer task sends them, coalescing whatever is queued into one ``send_all`` so that
+    the three ticks of a quote reach the client in one read.
+    """
+
+    def __init__(self, broker: TwsBroker, stream: trio.abc.Stream, peer: str) -> None:
+        self.broker = broker
+        self.stream = stream
+        self.peer = peer
+        self.version = P.SERVER_VERSION
+        self.client_id: int | None = None
+        self.md: dict[int, int] = {}  # reqId -> instrument index
+        self.md_by_idx: dict[int, list[int]] = {}
+        self.positions_sub = False
+        self.account_sub = False
+        self._send, self._recv = trio.open_memory_channel[bytes | None](math.inf)
+        self._closing = False
+
+    def send(self, data: bytes) -> None:
+        if not self._closing:
+            try:
+                self._send.send_nowait(data)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                pass
+
+    def error(self, req_id: int, code: int, text: str) -> None:
+        self.send(P.error(self.version, req_id, code, text))
+
+    async def run(self) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._writer, nursery.cancel_scope)
+                await self._reader()
+                self._send.send_nowait(None)  # flush what is queued, then stop
+                self._closing = True
+        finally:
+            self.broker.detach(self)
+            self._unsubscribe_all()
+            log.info("client %s (%s) disconnected", self.client_id, self.peer)
+
+    async def _writer(self, scope: trio.CancelScope) -> None:
+        try:
+            async for data in self._recv:
+                if data is None:
+                    break
+                chunks = [data]
+                stop = False
+                while True:
+                    try:
+                        more = self._recv.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    chunks.append(more)
+                await self.stream.send_all(b"".join(chunks))
+                if stop:
+                    break
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        scope.cancel()
+
+    async def _reader(self) -> None:
+        reader = P.FrameReader()
+        while True:
+            try:
+                data = await self.stream.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not data:
+                return
+            reader.feed(data)
+            try:
+                if not reader.handshake_done:
+                    hello = reader.handshake()
+                    if hello is None:
+                        continue
+                    lo, hi, _options = hello
+                    version = min(hi, P.SERVER_VERSION)
+                    if version < max(lo, P.MIN_CLIENT_VERSION):
+                        log.warning("client %s offers v%d..%d; we speak %d..%d", self.peer,
+                                    lo, hi, P.MIN_CLIENT_VERSION, P.SERVER_VERSION)
+                        return
+                    self.version = version
+                    conn_time = P.fmt_ib_time(self.broker.wall_now())
+                    self.send(P.server_hello(version, conn_time))
+                for fields in reader.messages():
+                    if not self._handle(fields):
+                        return
+            except P.ProtocolError as exc:
+                log.warning("client %s: %s; closing", self.peer, exc)
+                return
+
+    # ------------------------------------------------------------ requests
+
+    def _handle(self, f: list[str]) -> bool:
+        """Handle one request; False closes the connection."""
+        try:
+            msg = int(f[0])
+        except ValueError:
+            raise P.ProtocolError(f"bad message id {f[0]!r}") from None
+        b = self.broker
+        if self.client_id is None:
+            if msg != P.In.START_API:
+                log.warning("client %s sent message %d before startApi", self.peer, msg)
+                return True
+            return self._start_api(f)
+        if msg in b.stall:
+            return True
+        try:
+            handler = _HANDLERS[msg]
+        except KeyError:
+            self.error(-1, 321, f"Error validating request.-'{msg}' : cause - message type "
+                       f"{msg} is not supported by the triotrade TWS simulator")
+            return True
+        try:
+            handler(self, f)
+        except (IndexError, ValueError, P.ProtocolError) as exc:
+            log.warning("client %s: malformed message %d: %s", self.peer, msg, exc)
+            self.error(-1, 320, f"Error reading request: message {msg}: {exc}")
+        except Exception:  # noqa: BLE001 - one bad request must not take the gateway down
+            log.exception("client %s: message %d failed", self.peer, msg)
+            self.error(-1, 320, f"Error reading request: message {msg}: internal error")
+        return True
+
+    def _start_api(self, f: list[str]) -> bool:
+        cid = P.parse_int(f[2])
+        self.client_id = cid
+        if not self.broker.attach(self):
+            self.client_id = None  # not ours: do not detach the session that owns the id
+            self.error(-1, 326, "Unable to connect as the client id is already in use. "
+                       "Retry with a unique client id.")
+            log.info("client %s refused: clientId %d in use", self.peer, cid)
+            return False
+        log.info("client %s connected as clientId %d (v%d)", self.peer, cid, self.version)
+        self.send(P.managed_accounts(self.broker.account))
+        self.send(P.next_valid_id(self.broker.next_id(cid)))
+        for code, text in FARM_NOTICES:
+            self.error(-1, code, text)
+        return True
+
+    def _req_mkt_data(self, f: list[str]) -> None:
+        req_id = P.parse_int(f[2])
+        q = P.parse_contract(f, 3)
+        i = 15
+        if q.sec_type.upper() == "BAG":
+            self.error(req_id, 200, "combo market data is not supported by the triotrade simulator")
+            return
+        if P.parse_bool(f[i]):
+            i += 3
+        i += 1
+        snapshot = P.parse_bool(f[i + 1]) if len(f) > i + 1 else False
+        spec = self.broker.resolve(q)
+        if spec is None:
+            self.error(req_id, 200, "No security definition has been found for the request")
+            return
+        m = self.broker.market
+        idx = m.exchange.index[spec.symbol]
+        self.send(P.market_data_type(req_id, 1))
+        self.send(P.tick_req_params(req_id, spec.tick_size, "SMART"))
+        tick = m.last_tick[idx]
+        if tick is not None:
+            self.send(quote_frames(req_id, fmt_units(tick[2], spec.places),
+                                    fmt_units(tick[3], spec.places),
+                                    fmt_units(tick[4], spec.places), tick[5], tick[6]))
+        if snapshot:
+            self.send(P.tick_snapshot_end(req_id))
+            return
+        self._cancel_mkt_data_id(req_id)
+        self.md[req_id] = idx
+        self.md_by_idx.setdefault(idx, []).append(req_id)
+
+    def _cancel_mkt_data_id(self, req_id: int) -> None:
+        idx = self.md.pop(req_id, None)
+        if idx is not None:
+            ids = self.md_by_idx.get(idx, [])
+            if req_id in ids:
+                ids.remove(req_id)
+
+    def _unsubscribe_all(self) -> None:
+        self.md.clear()
+        self.md_by_idx.clear()
+
+    def _cancel_mkt_data(self, f: list[str]) -> None:
+        self._cancel_mkt_data_id(P.parse_int(f[2]))
+
+    def _place_order(self, f: list[str]) -> None:
+        try:
+            po = P.parse_place_order(f, self.version)
+        except P.ProtocolError as exc:
+            oid = P.parse_int(f[1]) if len(f) > 1 else -1
+            self.error(oid, 321, f"Error validating request.-'bO' : cause - {exc}")
+            return
+        self.broker.place(self, po)
+
+    def _cancel_order(self, f: list[str]) -> None:
+        self.broker.cancel(self, P.parse_int(f[2]))
+
+    def _req_open_orders(self, f: list[str]) -> None:
+        self.broker.send_open_orders(self, all_clients=False)
+
+    def _req_all_open_orders(self, f: list[str]) -> None:
+        self.broker.send_open_orders(self, all_clients=True)
+
+    def _req_completed_orders(self, f: list[str]) -> None:
+        self.broker.send_completed_orders(self)
+
+    def _req_acct_data(self, f: list[str]) -> None:
+        subscribe = P.parse_bool(f[2])
+        acct = f[3] if len(f) > 3 else ""
+        if acct and acct != self.broker.account:
+            self.error(-1, 321, f"Error validating request.-'bA' : cause - unknown account {acct}")
+            return
+        self.account_sub = subscribe
+        if subscribe:
+            self.broker.send_account(self)
+
+    def _req_account_updates_multi(self, f: list[str]) -> None:
+        req_id = P.parse_int(f[2])
+        for tag, value, ccy in self.broker.account_values():
+            self.send(P.account_update_multi(req_id, self.broker.account, tag, value, ccy))
+        self.send(P.account_update_multi_end(req_id))
+
+    def _req_account_summary(self, f: list[str]) -> None:
+        req_id = P.parse_int(f[2])
+        tags = {t.strip() for t in (f[4] if len(f) > 4 else "").split(",") if t.strip()}
+        ledger = any(t.startswith("$LEDGER") for t in tags)
+        for tag, value, ccy in self.broker.account_values():
+            if tag in tags or (ledger and tag == "CashBalance" and ccy != "BASE"):
+                self.send(P.account_summary(req_id, self.broker.account, tag, value, ccy))
+        self.send(P.account_summary_end(req_id))
+
+    def _req_executions(self, f: list[str]) -> None:
+        self.broker.send_executions(self, P.parse_int(f[2]), f)
+
+    def _req_positions(self, f: list[str]) -> None:
+        self.positions_sub = True
+        self.broker.send_positions(self)
+
+    def _cancel_positions(self, f: list[str]) -> None:
+        self.positions_sub = False
+
+    def _req_contract_data(self, f: list[str]) -> None:
+        req_id = P.parse_int(f[2])
+        q = P.parse_contract(f, 3)
+        spec = self.broker.resolve(q)
+        if spec is None or (q.exchange and q.exchange.upper() not in
+                            ("SMART", spec.primary.upper(), spec.exchange.upper())):
+            self.error(req_id, 200, "No security definition has been found for the request")
+            return
+        self.send(P.contract_details(self.version, req_id, spec,
+                                     f"{spec.symbol} (triotrade simulated stock)"))
+        self.send(P.contract_details_end(req_id))
+
+    def _req_ids(self, f: list[str]) -> None:
+        assert self.client_id is not None
+        self.send(P.next_valid_id(self.broker.next_id(self.client_id)))
+
+    def _req_managed_accts(self, f: list[str]) -> None:
+        self.send(P.managed_accounts(self.broker.account))
+
+    def _req_current_time(self, f: list[str]) -> None:
+        self.send(P.current_time(self.broker.wall_now() // NS_PER_S))
+
+    def _req_global_cancel(self, f: list[str]) -> None:
+        self.broker.global_cancel()
+
+    def _req_historical(self, f: list[str]) -> None:
+        req_id = P.parse_int(f[1])
+        self.error(req_id, 162, "Historical Market Data Service error message:HMDS query "
+                   "returned no data (the triotrade simulator keeps no history)")
+
+    def _ignore(self, f: list[str]) -> None:
+        pass
+
+
+_HANDLERS: dict[int, Callable[[Session, list[str]], None]] = {
+    P.In.REQ_MKT_DATA: Session._req_mkt_data,
+    P.In.CANCEL_MKT_DATA: Session._cancel_mkt_data,
+    P.In.PLACE_ORDER: Session._place_order,
+    P.In.CANCEL_ORDER: Session._cancel_order,
+    P.In.REQ_OPEN_ORDERS: Session._req_open_orders,
+    P.In.REQ_ACCT_DATA: Session._req_acct_data,
+    P.In.REQ_EXECUTIONS: Session._req_executions,
+    P.In.REQ_IDS: Session._req_ids,
+    P.In.REQ_CONTRACT_DATA: Session._req_contract_data,
+    P.In.REQ_AUTO_OPEN_ORDERS: Session._ignore,
+    P.In.REQ_ALL_OPEN_ORDERS: Session._req_all_open_orders,
+    P.In.REQ_MANAGED_ACCTS: Session._req_managed_accts,
+    P.In.REQ_HISTORICAL_DATA: Session._req_historical,
+    P.In.REQ_CURRENT_TIME: Session._req_current_time,
+    P.In.REQ_GLOBAL_CANCEL: Session._req_global_cancel,
+    P.In.REQ_MARKET_DATA_TYPE: Session._ignore,
+    P.In.REQ_POSITIONS: Session._req_positions,
+    P.In.REQ_ACCOUNT_SUMMARY: Session._req_account_summary,
+    P.In.CANCEL_ACCOUNT_SUMMARY: Session._ignore,
+    P.In.CANCEL_POSITIONS: Session._cancel_positions,
+    P.In.REQ_ACCOUNT_UPDATES_MULTI: Session._req_account_updates_multi,
+    P.In.CANCEL_ACCOUNT_UPDATES_MULTI: Session._ignore,
+    P.In.REQ_COMPLETED_ORDERS: Session._req_completed_orders,
+    14: Session._ignore,  # setServerLogLevel
+}
