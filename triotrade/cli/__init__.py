@@ -75,9 +75,12 @@ def main() -> None:
 @click.option("--client-id", type=int, default=1, show_default=True, help="ibkr: API client id.")
 @click.option("--live", is_flag=True,
               help="Live runs: actually send orders. Without it the kernel only watches.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="After the run, write the HTML report of its journal here "
+              "(as `triotrade report JOURNAL -o FILE`).")
 def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool,
         venue: str, config_path: Path | None, host: str, port: int | None, client_id: int,
-        live: bool) -> None:
+        live: bool, report_path: Path | None) -> None:
     """Run SCENARIO in the simulator and judge it, or run the kernel live.
 
     \b
@@ -89,7 +92,13 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     are sent only with --live. Kite credentials come from KITE_API_KEY and
     KITE_ACCESS_TOKEN in the environment, never from the command line.
     """
+    if report_path is not None:
+        from .report import require_extra
+
+        require_extra()  # before anything runs
     if venue != "sim":
+        if report_path is not None and journal_path is None:
+            raise click.UsageError("--report with a live run needs --journal")
         if scenario is not None:
             raise click.UsageError("a live run takes --config, not a SCENARIO file")
         if config_path is None:
@@ -98,8 +107,14 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
             from ..venues import ibkr as live_mod
         else:
             from ..venues import kite as live_mod  # type: ignore[no-redef]
-        sys.exit(live_mod.cli_run(config_path=config_path, host=host, port=port,
-                                  client_id=client_id, live=live, journal_path=journal_path))
+        code = live_mod.cli_run(config_path=config_path, host=host, port=port,
+                                client_id=client_id, live=live, journal_path=journal_path)
+        if report_path is not None and journal_path is not None and journal_path.exists():
+            from .report import write_report
+
+            write_report(journal_path, report_path)
+            click.echo(f"report: {report_path}", err=True)
+        sys.exit(code)
     for flag, value in (("--config", config_path), ("--live", live or None)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
@@ -115,6 +130,11 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
         click.echo(f"{journal_path}: cannot write journal: {exc.strerror or exc}", err=True)
         sys.exit(2)
     _print_result(result, quiet)
+    if report_path is not None:  # on stderr: the digest stays stdout's last line
+        from .report import write_report
+
+        write_report(journal_path, report_path)
+        click.echo(f"report: {report_path}", err=True)
     sys.exit(result.exit_code)
 
 
@@ -220,6 +240,10 @@ def check(files: tuple[Path, ...]) -> None:
 from .fuzz import register as _register_fuzz  # noqa: E402 - the fuzz command's module
 
 _register_fuzz(main)
+
+from .report import register as _register_report  # noqa: E402 - the report command's module
+
+_register_report(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
