@@ -180,6 +180,8 @@ def build_path(header: dict[str, Any], events: Iterable[dict[str, Any]]) -> Pric
         if not p.position.times:
             p.position.put(start, ZERO)
         p.position.put(end, p.qty)
+        if p.prices.times and not p.bars:
+            p.prices.put(end, p.prices.values[-1])  # the last price holds to the end
         if p.equity.times:
             p.equity.put(end, p.pnl())
     if any_open_since is not None:

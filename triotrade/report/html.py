@@ -57,8 +57,16 @@ def _money(d: Decimal | None) -> str:
     return f'<span class="{cls}">{escape(format(d, "f"))}</span>'
 
 
+def _plain(d: Decimal) -> str:
+    return escape(format(d, "f"))
+
+
 def _pct(d: Decimal | None, scale: int = 1) -> str:
-    return "-" if d is None else f"{format(d * scale, 'f').rstrip('0').rstrip('.')} %"
+    """For reading: two decimals at most (the JSON keeps the exact figure)."""
+    if d is None:
+        return "-"
+    text = format((d * scale).quantize(Decimal("0.01")), "f").rstrip("0").rstrip(".")
+    return f"{text} %"
 
 
 def _ratio(x: float | None) -> str:
@@ -99,7 +107,7 @@ def _metrics_table(total: Metrics, per: dict[str, Metrics]) -> str:
 
     def row(name: str, m: Metrics) -> str:
         cells = [name, str(m.trades), str(m.wins), str(m.losses), _pct(m.win_rate, 100),
-                 _money(m.gross_pnl), _money(-m.fees if m.fees else m.fees),
+                 _money(m.gross_pnl), _plain(m.fees),
                  _money(m.net_pnl), _money(m.open_pnl) if m.open_trades else "-",
                  _money(-m.max_drawdown.money if m.max_drawdown.money else Decimal(0)),
                  _pct(m.max_drawdown.pct), _ratio(m.sharpe), _ratio(m.sortino),
@@ -129,7 +137,7 @@ def _trades_table(report: "Report", clock: _Clock) -> str:
             f"<td>{clock.label(t.entry_ns)}</td><td>{t.entry_price}</td><td>{exit_}</td>"
             f"<td>{t.exit_price if t.exit_price is not None else '-'}</td><td>{t.size}</td>"
             f"<td class=l>{escape(reason)}</td><td>{_money(t.gross_pnl)}</td>"
-            f"<td>{_money(t.fees)}</td><td>{_money(t.net_pnl)}</td>"
+            f"<td>{_plain(t.fees)}</td><td>{_money(t.net_pnl)}</td>"
             f"<td>{_dur(t.holding_ns)}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -166,6 +174,27 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
                                  y=[float(v) for v in p.prices.values], mode="lines+markers",
                                  line_shape="hv", name="price (fills, gaps)",
                                  marker={"size": 4}, line={"color": "#57606a"}), row=1, col=1)
+    trig = [e for e in report.events if e["type"] == "exit_triggered" and e.get("symbol") == sym]
+    if trig:
+        ys = []
+        for e in trig:
+            i = max(0, _index_at(p.prices.times, e["ts_ns"]))
+            ys.append(float(p.prices.values[i]) if p.prices.values else 0.0)
+        fig.add_trace(go.Scatter(
+            x=[clock.x(e["ts_ns"]) for e in trig], y=ys, mode="markers+text",
+            name="exit triggered", text=[str(e.get("reason")) for e in trig],
+            textposition="top center", marker={"symbol": "x", "size": 11, "color": "#8250df"}),
+            row=1, col=1)
+    stops = [e for e in report.events if e["type"] == "order_submitted"
+             and e.get("symbol") == sym and e.get("role") == "STOP_LOSS"
+             and (e.get("stop_price") or e.get("price")) is not None]
+    if stops:
+        fig.add_trace(go.Scatter(
+            x=[clock.x(e["ts_ns"]) for e in stops],
+            y=[float(e.get("stop_price") or e["price"]) for e in stops], mode="markers",
+            name="stop orders", marker={"symbol": "line-ew-open", "size": 18,
+                                        "color": "#bc4c00", "line": {"width": 3}}),
+            row=1, col=1)
     fills = [e for e in report.events if e["type"] == "fill" and e.get("symbol") == sym]
     for side, colour, symbol in (("BUY", "#1a7f37", "triangle-up"),
                                  ("SELL", "#cf222e", "triangle-down")):
@@ -178,27 +207,6 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
                         "line": {"width": 1, "color": "#1f2328"}},
                 text=[f"{e['side']} {e['qty']} @ {e['price']} ({e.get('role')})" for e in sel],
                 hoverinfo="text+x"), row=1, col=1)
-    stops = [e for e in report.events if e["type"] == "order_submitted"
-             and e.get("symbol") == sym and e.get("role") == "STOP_LOSS"
-             and (e.get("stop_price") or e.get("price")) is not None]
-    if stops:
-        fig.add_trace(go.Scatter(
-            x=[clock.x(e["ts_ns"]) for e in stops],
-            y=[float(e.get("stop_price") or e["price"]) for e in stops], mode="markers",
-            name="stop orders", marker={"symbol": "line-ew-open", "size": 18,
-                                        "color": "#bc4c00", "line": {"width": 3}}),
-            row=1, col=1)
-    trig = [e for e in report.events if e["type"] == "exit_triggered" and e.get("symbol") == sym]
-    if trig:
-        ys = []
-        for e in trig:
-            i = max(0, _index_at(p.prices.times, e["ts_ns"]))
-            ys.append(float(p.prices.values[i]) if p.prices.values else 0.0)
-        fig.add_trace(go.Scatter(
-            x=[clock.x(e["ts_ns"]) for e in trig], y=ys, mode="markers+text",
-            name="exit triggered", text=[str(e.get("reason")) for e in trig],
-            textposition="top center", marker={"symbol": "x", "size": 11, "color": "#8250df"}),
-            row=1, col=1)
     gaps = [e for e in report.events if e["type"] == "gap_detected" and e.get("symbol") == sym]
     if gaps:
         xs: list[Any] = []
@@ -245,6 +253,10 @@ def _kill_lines(fig: Any, report: "Report", clock: _Clock, values: list[Decimal]
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="kill switch",
                              line={"color": "#cf222e", "dash": "dash", "width": 2},
                              text=text, hoverinfo="text+x"), row=row, col=1)
+    fig.add_trace(go.Scatter(  # the reason written at the top of each line
+        x=xs[1::3], y=ys[1::3], mode="text", text=text[1::3], textposition="bottom right",
+        textfont={"color": "#cf222e", "size": 11}, showlegend=False, hoverinfo="skip",
+        name="kill switch labels"), row=row, col=1)
 
 
 def _equity_figure(report: "Report", clock: _Clock) -> Any:
@@ -297,7 +309,7 @@ def render(report: "Report") -> str:
              f' &middot; {clock.label(report.path.start_ns)} to {clock.label(report.path.end_ns)}'
              f"</div>", '<div class="cards">']
     for k, v in (("net P&L", _money(m.net_pnl)), ("trades", str(m.trades)),
-                 ("win rate", _pct(m.win_rate, 100)), ("fees", _money(m.fees)),
+                 ("win rate", _pct(m.win_rate, 100)), ("fees", _plain(m.fees)),
                  ("max drawdown", _money(-m.max_drawdown.money)),
                  ("kill switches fired", str(kills["fired"])),
                  ("signals refused", str(sum(refused.values())))):
