@@ -218,12 +218,38 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
                                  line={"color": "#d4a72c", "width": 4},
                                  marker={"size": 6}), row=1, col=1)
     _kill_lines(fig, report, clock, p.prices.values, row=1)
+    _stale_spans(fig, report, sym, clock)
     fig.add_trace(go.Scatter(x=[clock.x(t) for t in p.position.times],
                              y=[float(v) for v in p.position.values], line_shape="hv",
                              name="position", fill="tozeroy", line={"color": "#0969da"}),
                   row=2, col=1)
-    _layout(fig, clock, height=560)
+    _layout(fig, clock, height=560, span=(report.path.start_ns, report.path.end_ns))
     return fig
+
+
+def _stale_spans(fig: Any, report: "Report", sym: str, clock: _Clock) -> None:
+    """Shade the symbol's stale-feed intervals (feed_stale until feed_resumed or the end)."""
+    import plotly.graph_objects as go
+
+    spans: list[tuple[int, int]] = []
+    since: int | None = None
+    for e in report.events:
+        if e.get("symbol") != sym:
+            continue
+        if e["type"] == "feed_stale" and since is None:
+            since = e["ts_ns"]
+        elif e["type"] == "feed_resumed" and since is not None:
+            spans.append((since, e["ts_ns"]))
+            since = None
+    if since is not None:
+        spans.append((since, report.path.end_ns))
+    for a, b in spans:
+        fig.add_vrect(x0=clock.x(a), x1=clock.x(b), row=1, col=1, fillcolor="#d4a72c",
+                      opacity=0.15, line_width=0, layer="below")
+    if spans:  # shapes have no legend entry: a swatch stands in for them
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="feed stale",
+                                 marker={"symbol": "square", "size": 12, "color": "#d4a72c",
+                                         "opacity": 0.4}), row=1, col=1)
 
 
 def _index_at(times: list[int], ts: int) -> int:
@@ -280,11 +306,12 @@ def _equity_figure(report: "Report", clock: _Clock) -> Any:
     fig.add_trace(go.Scatter(x=xs, y=dd, line_shape="hv", name="drawdown", fill="tozeroy",
                              line={"color": "#cf222e"}), row=2, col=1)
     _kill_lines(fig, report, clock, [base + v for v in eq.values] or [base], row=1)
-    _layout(fig, clock, height=460)
+    _layout(fig, clock, height=460, span=(report.path.start_ns, report.path.end_ns))
     return fig
 
 
-def _layout(fig: Any, clock: _Clock, height: int) -> None:
+def _layout(fig: Any, clock: _Clock, height: int, span: tuple[int, int]) -> None:
+    fig.update_xaxes(range=[clock.x(span[0]), clock.x(span[1])])  # every chart, one span
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 40, "b": 40},
                       template="plotly_white", hovermode="closest",
                       legend={"orientation": "h", "y": -0.12},
