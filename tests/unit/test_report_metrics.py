@@ -120,3 +120,32 @@ def test_cli_json_agrees_with_the_hand_computation(journal: Path) -> None:
         "37.60", "0.3333", "1.1915")
     assert out["per_symbol"]["B"]["net_pnl"] == "-15.50"
     assert [t["exit_reason"] for t in out["trades"]] == ["stop_loss", "take_profit", "exit"]
+
+
+def test_a_live_journal_gives_the_same_report(tmp_path: Path) -> None:
+    """Live journals carry Unix nanoseconds and a live header; the report is the same."""
+    sim = write_journal(tmp_path / "sim.jsonl", cash="10000")
+    t0 = 1_763_650_000 * S  # 2025-11-20, Unix time
+    lines = sim.read_text().splitlines()
+    head = {"type": "header", "format": 1, "scenario": "live:ibkr", "seed": 0, "live": True,
+            "start_unix_ns": t0, "venue": "ibkr", "account_cash": "10000"}
+    events = []
+    for line in lines[1:]:
+        e = json.loads(line)
+        e["ts_ns"] += t0
+        events.append(json.dumps(e, sort_keys=True))
+    live = tmp_path / "live.jsonl"
+    live.write_text("\n".join([json.dumps(head, sort_keys=True), *events]) + "\n")
+    a, b = report.build(sim), report.build(live)
+    assert b.live and not a.live
+    for key in ("trades", "wins", "losses", "net_pnl", "fees", "profit_factor",
+                "max_drawdown", "max_drawdown_pct", "avg_holding_ns", "time_in_market_ns"):
+        assert a.total.as_json()[key] == b.total.as_json()[key], key
+    assert [t.entry_ns - t0 for t in b.trades] == [t.entry_ns for t in a.trades]
+    # a live run spans its events (first at t0+1s), not a virtual horizon from t=0
+    assert (b.path.start_ns, b.path.end_ns) == (t0 + S, t0 + 12 * S)
+    assert b.total.time_in_market_pct == (D(800) / D(11)).quantize(D("0.0001"))
+    from triotrade.report import html
+
+    page = html.render(b)
+    assert "2025-11-20 14:46:41.000" in page  # wall-clock times in the tables (t0 + 1 s)

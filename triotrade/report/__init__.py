@@ -57,6 +57,18 @@ class Report:
     def time_origin_ns(self) -> int:
         return journal_mod.time_origin_ns(self.header)
 
+    _by_symbol: dict[str, list[dict[str, Any]]] | None = attrs.field(default=None, repr=False)
+
+    def events_of(self, symbol: str) -> list[dict[str, Any]]:
+        """The journal events of one symbol, in order (grouped once, on first use)."""
+        if self._by_symbol is None:
+            self._by_symbol = {}
+            for e in self.events:
+                sym = e.get("symbol")
+                if isinstance(sym, str):
+                    self._by_symbol.setdefault(sym, []).append(e)
+        return self._by_symbol.get(symbol, [])
+
     @property
     def live(self) -> bool:
         h = self.header

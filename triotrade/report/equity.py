@@ -124,9 +124,15 @@ def build_path(header: dict[str, Any], events: Iterable[dict[str, Any]]) -> Pric
             symbols[name].equity.put(start, ZERO)
         return symbols[name]
 
+    last_pnl: dict[str, Decimal] = {}
+    running = [ZERO]  # the portfolio's P&L, kept by differences: O(1) per event
+
     def record(ts: int, path: SymbolPath) -> None:
-        path.equity.put(ts, path.pnl())
-        total.put(ts, sum((p.pnl() for p in symbols.values()), ZERO))
+        pnl = path.pnl()
+        running[0] += pnl - last_pnl.get(path.symbol, ZERO)
+        last_pnl[path.symbol] = pnl
+        path.equity.put(ts, pnl)
+        total.put(ts, running[0])
 
     for e in events:
         kind = e["type"]

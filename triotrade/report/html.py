@@ -162,6 +162,7 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
     from plotly.subplots import make_subplots
 
     p = report.path.symbols[sym]
+    mine = report.events_of(sym)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28],
                         vertical_spacing=0.06, subplot_titles=(f"{sym}: price", "position"))
     if p.bars:
@@ -174,7 +175,7 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
                                  y=[float(v) for v in p.prices.values], mode="lines+markers",
                                  line_shape="hv", name="price (fills, gaps)",
                                  marker={"size": 4}, line={"color": "#57606a"}), row=1, col=1)
-    trig = [e for e in report.events if e["type"] == "exit_triggered" and e.get("symbol") == sym]
+    trig = [e for e in mine if e["type"] == "exit_triggered"]
     if trig:
         ys = []
         for e in trig:
@@ -185,8 +186,7 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
             name="exit triggered", text=[str(e.get("reason")) for e in trig],
             textposition="top center", marker={"symbol": "x", "size": 11, "color": "#8250df"}),
             row=1, col=1)
-    stops = [e for e in report.events if e["type"] == "order_submitted"
-             and e.get("symbol") == sym and e.get("role") == "STOP_LOSS"
+    stops = [e for e in mine if e["type"] == "order_submitted" and e.get("role") == "STOP_LOSS"
              and (e.get("stop_price") or e.get("price")) is not None]
     if stops:
         fig.add_trace(go.Scatter(
@@ -195,7 +195,7 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
             name="stop orders", marker={"symbol": "line-ew-open", "size": 18,
                                         "color": "#bc4c00", "line": {"width": 3}}),
             row=1, col=1)
-    fills = [e for e in report.events if e["type"] == "fill" and e.get("symbol") == sym]
+    fills = [e for e in mine if e["type"] == "fill"]
     for side, colour, symbol in (("BUY", "#1a7f37", "triangle-up"),
                                  ("SELL", "#cf222e", "triangle-down")):
         sel = [e for e in fills if e["side"] == side]
@@ -207,7 +207,7 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
                         "line": {"width": 1, "color": "#1f2328"}},
                 text=[f"{e['side']} {e['qty']} @ {e['price']} ({e.get('role')})" for e in sel],
                 hoverinfo="text+x"), row=1, col=1)
-    gaps = [e for e in report.events if e["type"] == "gap_detected" and e.get("symbol") == sym]
+    gaps = [e for e in mine if e["type"] == "gap_detected"]
     if gaps:
         xs: list[Any] = []
         ys2: list[Any] = []
@@ -233,9 +233,7 @@ def _stale_spans(fig: Any, report: "Report", sym: str, clock: _Clock) -> None:
 
     spans: list[tuple[int, int]] = []
     since: int | None = None
-    for e in report.events:
-        if e.get("symbol") != sym:
-            continue
+    for e in report.events_of(sym):
         if e["type"] == "feed_stale" and since is None:
             since = e["ts_ns"]
         elif e["type"] == "feed_resumed" and since is not None:
