@@ -35,6 +35,8 @@ th{background:#f6f8fa}td.l,th.l{text-align:left}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
 .card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;min-width:120px}
 .card .k{font-size:12px;color:#59636e}.card .v{font-size:18px;font-weight:600}
+.scroll{max-height:380px;overflow:auto;display:inline-block;border-bottom:1px solid #d0d7de}
+.scroll th{position:sticky;top:0}
 .notes{font-size:12px;color:#59636e}.warn{color:#9a6700;font-weight:600}
 """
 
@@ -139,21 +141,21 @@ def _trades_table(report: "Report", clock: _Clock) -> str:
             f"<td class=l>{escape(reason)}</td><td>{_money(t.gross_pnl)}</td>"
             f"<td>{_plain(t.fees)}</td><td>{_money(t.net_pnl)}</td>"
             f"<td>{_dur(t.holding_ns)}</td></tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>'
 
 
 def _timeline_table(report: "Report", clock: _Clock) -> str:
     rows = report.timeline
     if not rows:
         return "<p>No kill switch, refusal, disconnect, stale feed or invariant violation.</p>"
-    out = ["<table><tr><th>time</th><th class=l>kind</th><th class=l>event</th>"
-           "<th class=l>symbol</th><th class=l>what</th></tr>"]
+    out = ['<div class="scroll"><table><tr><th>time</th><th class=l>kind</th>'
+           "<th class=l>event</th><th class=l>symbol</th><th class=l>what</th></tr>"]
     for r in rows:
         cls = ' class="warn"' if r.kind in (Kind.KILL_SWITCH, Kind.INVARIANT) else ""
         out.append(f"<tr{cls}><td>{clock.label(r.ts_ns)}</td><td class=l>{r.kind.value}</td>"
                    f"<td class=l>{r.event}</td><td class=l>{escape(r.symbol or '-')}</td>"
                    f"<td class=l>{escape(r.what)}</td></tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "".join(out)
 
 
@@ -170,6 +172,11 @@ def _symbol_figure(report: "Report", sym: str, clock: _Clock) -> Any:
             x=[clock.x(b.ts_ns) for b in p.bars], open=[float(b.open) for b in p.bars],
             high=[float(b.high) for b in p.bars], low=[float(b.low) for b in p.bars],
             close=[float(b.close) for b in p.bars], name="bars"), row=1, col=1)
+        # candles too thin to see on a long run (or flat ones) still leave this line
+        fig.add_trace(go.Scatter(x=[clock.x(b.ts_ns) for b in p.bars],
+                                 y=[float(b.close) for b in p.bars], mode="lines",
+                                 name="close", line={"color": "#8c959f", "width": 1}),
+                      row=1, col=1)
     else:
         fig.add_trace(go.Scatter(x=[clock.x(t) for t in p.prices.times],
                                  y=[float(v) for v in p.prices.values], mode="lines+markers",
@@ -345,12 +352,12 @@ def render(report: "Report") -> str:
                      f"net P&amp;L marked at the last price {_money(m.open_pnl)} "
                      "(not in the closed-trade metrics).</p>")
     parts += ["<h2>Metrics</h2>", _metrics_table(report.total, report.per_symbol),
-              "<h2>Trades</h2>", _trades_table(report, clock),
               "<h2>Kill switches, refusals, disconnects, stale feeds, invariants</h2>"]
     if refused:
         parts.append("<p>Refused by reason: " + ", ".join(
             f"{escape(k)} &times; {v}" for k, v in refused.items()) + "</p>")
     parts.append(_timeline_table(report, clock))
+    parts += [f"<h2>Trades ({len(report.trades)})</h2>", _trades_table(report, clock)]
     parts.append("<h2>Charts</h2>")
     figures = [_equity_figure(report, clock)] + [
         _symbol_figure(report, s, clock) for s in sorted(report.path.symbols)]
