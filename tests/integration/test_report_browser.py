@@ -22,8 +22,8 @@ from hand_journal import write_journal
 from headless import dump_dom, find_chromium, load
 
 BROWSER = find_chromium()
-pytestmark = pytest.mark.skipif(
-    BROWSER is None, reason="no chromium binary on PATH (Debian: apt-get install -y chromium)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    BROWSER is None, reason="no chromium binary on PATH (Debian: apt-get install -y chromium)")]
 
 # per chart: its div id, how many SVG roots Plotly drew in it, and its live trace count
 PROBE = """JSON.stringify({

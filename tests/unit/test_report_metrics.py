@@ -31,7 +31,7 @@ def journal(tmp_path: Path) -> Path:
 
 def test_trades_flat_to_flat_with_a_flip_and_a_partial_exit(journal: Path) -> None:
     rep = report.build(journal)
-    rows = [(t.symbol, t.side, t.entry_ns // S, t.exit_ns // S, t.entry_price,
+    rows = [(t.symbol, t.side.value, t.entry_ns // S, t.exit_ns // S, t.entry_price,
              t.exit_price, t.size, t.exit_reason, t.gross_pnl, t.fees, t.net_pnl)
             for t in rep.trades if t.exit_ns is not None]
     assert rows == [

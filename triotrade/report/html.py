@@ -135,7 +135,7 @@ def _trades_table(report: "Report", clock: _Clock) -> str:
         reason = "(open, marked at " + format(t.mark, "f") + ")" if t.is_open and t.mark \
             is not None else (t.exit_reason or "-")
         rows.append(
-            f"<tr><td>{i}</td><td class=l>{escape(t.symbol)}</td><td class=l>{t.side}</td>"
+            f"<tr><td>{i}</td><td class=l>{escape(t.symbol)}</td><td class=l>{t.side.value}</td>"
             f"<td>{clock.label(t.entry_ns)}</td><td>{t.entry_price}</td><td>{exit_}</td>"
             f"<td>{t.exit_price if t.exit_price is not None else '-'}</td><td>{t.size}</td>"
             f"<td class=l>{escape(reason)}</td><td>{_money(t.gross_pnl)}</td>"

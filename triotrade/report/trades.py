@@ -14,6 +14,7 @@ The exit reason is the last ``exit_triggered`` of the symbol while the trade was
 """
 from __future__ import annotations
 
+import enum
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Iterable
 
@@ -28,12 +29,17 @@ def _places(d: Decimal) -> int:
     return -exp if isinstance(exp, int) and exp < 0 else 0
 
 
+class Direction(enum.Enum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
 @attrs.define
 class Trade:
     """One round trip of one symbol (``exit_ns`` is None while it is still open)."""
 
     symbol: str
-    side: str  # LONG | SHORT
+    side: Direction
     entry_ns: int
     size: Decimal = ZERO  # the largest absolute position the trade reached
     entry_qty: Decimal = ZERO
@@ -91,7 +97,7 @@ class Trade:
             return None if d is None else format(d, "f")
 
         return {
-            "symbol": self.symbol, "side": self.side, "entry_ns": self.entry_ns,
+            "symbol": self.symbol, "side": self.side.value, "entry_ns": self.entry_ns,
             "exit_ns": self.exit_ns, "entry_price": s(self.entry_price),
             "exit_price": s(self.exit_price), "size": s(self.size),
             "exit_reason": self.exit_reason, "gross_pnl": s(self.gross_pnl),
@@ -149,7 +155,7 @@ def build_trades(events: Iterable[dict[str, Any]]) -> list[Trade]:
                 trade = None
         if remaining:
             if trade is None:
-                trade = Trade(symbol=sym, side="LONG" if sign > 0 else "SHORT",
+                trade = Trade(symbol=sym, side=Direction.LONG if sign > 0 else Direction.SHORT,
                               entry_ns=e["ts_ns"])
                 open_by_symbol[sym] = trade
                 trades.append(trade)
