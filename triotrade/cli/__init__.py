@@ -86,9 +86,12 @@ def main() -> None:
 @click.option("--client-id", type=int, default=1, show_default=True, help="ibkr: API client id.")
 @click.option("--live", is_flag=True,
               help="Live runs: actually send orders. Without it the kernel only watches.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="After the run, write the HTML report of its journal here "
+              "(as `triotrade report JOURNAL -o FILE`).")
 def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool,
         venue: str, config_path: Path | None, host: str, port: int | None, client_id: int,
-        live: bool) -> None:
+        live: bool, report_path: Path | None) -> None:
     """Run SCENARIO in the simulator and judge it, or run the kernel live.
 
     \b
@@ -102,15 +105,27 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     a clean run or Ctrl-C, 2 when the config is invalid, 3 when the broker cannot
     be reached or refuses the credentials.
     """
+    if report_path is not None:
+        from .report import require_extra
+
+        require_extra()  # before anything runs
     if venue != "sim":
+        if report_path is not None and journal_path is None:
+            raise click.UsageError("--report with a live run needs --journal")
         if scenario is not None:
             raise click.UsageError("a live run takes --config, not a SCENARIO file")
         if config_path is None:
             raise click.UsageError(f"--venue {venue} needs --config CONFIG.yaml")
         from .live import run_live_cli
 
-        sys.exit(run_live_cli(venue, config_path=config_path, host=host, port=port,
-                              client_id=client_id, live=live, journal_path=journal_path))
+        code = run_live_cli(venue, config_path=config_path, host=host, port=port,
+                            client_id=client_id, live=live, journal_path=journal_path)
+        if report_path is not None and journal_path is not None and journal_path.exists():
+            from .report import write_report
+
+            write_report(journal_path, report_path)
+            click.echo(f"report: {report_path}", err=True)
+        sys.exit(code)
     for flag, value in (("--config", config_path), ("--live", live or None)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
@@ -126,6 +141,11 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
         _exit_on(InputError(str(journal_path),
                             [("", f"cannot write journal: {exc.strerror or exc}")]))
     _print_result(result, quiet)
+    if report_path is not None:  # on stderr: the digest stays stdout's last line
+        from .report import write_report
+
+        write_report(journal_path, report_path)
+        click.echo(f"report: {report_path}", err=True)
     sys.exit(result.exit_code)
 
 
@@ -202,6 +222,10 @@ from .serve import register as _register_serve  # noqa: E402 - the serve command
 
 _register_fuzz(main)
 _register_serve(main)
+
+from .report import register as _register_report  # noqa: E402 - the report command's module
+
+_register_report(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
