@@ -59,8 +59,8 @@ def _run_peers(tmp_path: Path, *python_args: str) -> tuple[dict, str]:
     return json.loads((tmp_path / "peers.json").read_text()), proc.stdout
 
 
-def _trades(row: dict) -> tuple[int, int, int]:
-    return row["trades"], row["stop_exits"], row["signal_exits"]
+def _trades(row: dict) -> tuple[int, int, int, int]:
+    return row["trades"], row["stop_exits"], row["signal_exits"], row["realized_cents"]
 
 
 def _check_peers_shape(data: dict) -> dict[str, dict]:
@@ -75,7 +75,8 @@ def _check_peers_shape(data: dict) -> dict[str, dict]:
                                    "full_vs_plain_loop", "no_checker_vs_plain_loop"}
     plain = rows["plain"]
     assert plain["stop_exits"] >= 1 and plain["signal_exits"] >= 1
-    for row in data["rows"][:2]:  # both kernel runs trade exactly like the plain loop
+    for row in data["rows"][:2]:  # both kernel runs trade exactly like the plain loop,
+        # at the same prices (the realized P&L of the closed trades is equal)
         assert row["ticks"] == 8000 and row["ticks_per_s"] > 0
         assert _trades(row) == _trades(plain)
     return rows
@@ -92,7 +93,11 @@ def test_peers_smoke(tmp_path: Path) -> None:
         assert "skipped: pip install -e '.[peers]'" in stdout
         assert data["ratios"]["full_vs_nautilus"] is None
     else:
-        assert _trades(nautilus) == _trades(rows["plain"])
+        plain = rows["plain"]
+        assert _trades(nautilus)[:3] == _trades(plain)[:3]
+        # its one known difference: a stop a jump went through fills at the trigger price
+        assert nautilus["realized_cents"] == plain["realized_at_trigger_cents"]
+        assert plain["realized_at_trigger_cents"] > plain["realized_cents"]
         assert nautilus["ticks_per_s"] > 0 and data["ratios"]["full_vs_nautilus"] > 0
     assert "trades and exits: the same in every column" in stdout
 
@@ -105,6 +110,7 @@ def test_peers_without_nautilus_still_runs_the_others(tmp_path: Path) -> None:
                                       "skipped": "skipped: pip install -e '.[peers]'"}
     assert data["ratios"]["full_vs_nautilus"] is None
     assert data["ratios"]["full_vs_plain_loop"] > 0
+    assert "realized P&L: the same in every column" in stdout
     assert "NautilusTrader BacktestEngine" in stdout and "skipped: pip install" in stdout
 
 
