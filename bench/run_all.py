@@ -28,7 +28,7 @@ FULL = {
     "determinism_overhead": ["--ticks", "1000000", "--repeat", "3"],
     "fuzz_rate": [],
     "live_latency": ["--events", "10000"],
-    "peers": ["--ticks", "200000"],
+    "peers": ["--ticks", "200000", "--repeat", "3"],
 }
 QUICK = {
     "sim_throughput": ["--ticks", "100000", "--tickers", "1", "10"],

@@ -44,8 +44,9 @@ def test_quick_run_never_overwrites_the_committed_results() -> None:
 # ---------------------------------------------------------------- bench/peers.py
 
 PEERS = REPO / "bench" / "peers.py"
-# seed 11 puts a downward jump inside the first 8 000 ticks: the stop path is exercised
-PEERS_ARGS = ["--ticks", "8000", "--seed", "11"]
+# seed 11 puts a downward jump inside the first 8 000 ticks: the stop path is exercised;
+# two runs of each system, which must trade alike (the script refuses otherwise)
+PEERS_ARGS = ["--ticks", "8000", "--seed", "11", "--repeat", "2"]
 # runs the script with nautilus_trader unimportable, whether or not it is installed
 HIDE_NAUTILUS = ("import runpy, sys; sys.modules['nautilus_trader'] = None; "
                  "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
@@ -65,7 +66,7 @@ def _trades(row: dict) -> tuple[int, int, int, int]:
 
 def _check_peers_shape(data: dict) -> dict[str, dict]:
     assert data["benchmark"] == "peers"
-    assert data["ticks"] == 8000 and data["seed"] == 11
+    assert data["ticks"] == 8000 and data["seed"] == 11 and data["repeat"] == 2
     assert data["triotrade_violations"] == 0
     rows = {r["system"].split(" ")[0].rstrip(","): r for r in data["rows"]}
     assert set(rows) == {"triotrade", "NautilusTrader", "plain"}
