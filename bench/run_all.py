@@ -28,6 +28,7 @@ FULL = {
     "determinism_overhead": ["--ticks", "1000000", "--repeat", "3"],
     "fuzz_rate": [],
     "live_latency": ["--events", "10000"],
+    "peers": ["--ticks", "200000", "--repeat", "3"],
 }
 QUICK = {
     "sim_throughput": ["--ticks", "100000", "--tickers", "1", "10"],
@@ -35,6 +36,7 @@ QUICK = {
     "determinism_overhead": ["--ticks", "100000", "--repeat", "1"],
     "fuzz_rate": ["--examples", "60"],
     "live_latency": ["--events", "300"],
+    "peers": ["--ticks", "20000"],
 }
 
 TARGETS = {
@@ -43,6 +45,7 @@ TARGETS = {
     "determinism_overhead": "(reported, no target)",
     "fuzz_rate": ">= 50 examples/s per worker",
     "live_latency": "p99 < 1 ms, tick in the adapter -> exit order on the socket",
+    "peers": ">= 20x NautilusTrader",
 }
 
 
