@@ -235,3 +235,7 @@ def markdown_table() -> str:
             kind = f.kind.value + ("" if f.required else ", optional")
             rows.append(f"| | `{f.name}` | {kind} | {f.meaning} |")
     return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # the docs' table: python -m triotrade.kernel.events
+    print(markdown_table(), end="")

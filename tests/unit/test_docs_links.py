@@ -65,3 +65,13 @@ def test_the_checker_catches_a_link_outside_and_a_missing_file(tmp_path: Path) -
 def test_the_format_document_lives_in_the_repository() -> None:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     assert "(docs/SCENARIO_FORMAT.md)" in text
+
+
+def test_the_docs_event_table_is_the_code_catalogue() -> None:
+    """docs/SCENARIO_FORMAT.md part 3 is generated from kernel/events.py; the two never drift."""
+    from triotrade.kernel.events import markdown_table
+
+    text = (REPO / "docs" / "SCENARIO_FORMAT.md").read_text(encoding="utf-8")
+    table = text.split("<!-- catalogue:start -->\n", 1)[1].split("<!-- catalogue:end -->", 1)[0]
+    assert table.rstrip("\n") == markdown_table().rstrip("\n"), (
+        "regenerate part 3 with `python -m triotrade.kernel.events`")
