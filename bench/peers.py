@@ -53,6 +53,7 @@ column prints a ``skipped`` line and the other two still run.
 from __future__ import annotations
 
 import argparse
+import functools
 import enum
 import gc
 import json
@@ -426,8 +427,8 @@ def measure(n: int, seed: int, with_nautilus: bool = True,
     plain = best_of(repeat, lambda: run_plain(prices))
     scn = triotrade_scenario(n, seed, check_interval_ms)
     ticks = triotrade_ticks(prices)
-    full = best_of(repeat, lambda: run_triotrade(scn, ticks, check_invariants=True))
-    bare = best_of(repeat, lambda: run_triotrade(scn, ticks, check_invariants=False))
+    full = best_of(repeat, functools.partial(run_triotrade, scn, ticks, check_invariants=True))
+    bare = best_of(repeat, functools.partial(run_triotrade, scn, ticks, check_invariants=False))
     if bare.digest != full.digest and not full.violations:
         raise RuntimeError("the invariant checker changed the run")
     del ticks

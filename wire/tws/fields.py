@@ -51,7 +51,7 @@ def parse_int(text: str, default: int = 0) -> int:
         except InvalidOperation:
             raise ProtocolError(f"bad integer {text!r}") from None
         if d != d.to_integral_value():
-            raise ProtocolError(f"bad integer {text!r}")
+            raise ProtocolError(f"bad integer {text!r}") from None
         return int(d)
 
 
