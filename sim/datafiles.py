@@ -171,6 +171,7 @@ class MarketFile:
             return [("file", str(exc))]
         layout, problems = _layout(table, self.format)
         if layout is None:
+            table.close()
             return problems
         out: list[tuple[str, str]] = []
         extra = 0
@@ -244,6 +245,7 @@ class MarketFile:
             raise self._error("", f"{exc}") from None
         layout, problems = _layout(table, self.format)
         if layout is None:
+            table.close()
             raise InputError(self.source or str(self.path),
                              [(self._key(k), v) for k, v in problems])
         return table, layout

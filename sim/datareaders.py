@@ -21,7 +21,7 @@ import csv
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import attrs
 
@@ -152,6 +152,7 @@ class Table:
     rows: Iterator[tuple[Any, ...]]
     # columns the reader could not hand over as usable cells, with the reason
     column_problems: tuple[tuple[str, str], ...] = ()
+    close: Callable[[], None] = lambda: None  # for a table whose rows will not be read
 
 
 def open_table(path: Path) -> Table:
@@ -175,7 +176,7 @@ def _open_csv(path: Path) -> Table:
     except (csv.Error, UnicodeDecodeError) as exc:
         f.close()
         raise ReadError(f"cannot read the header as CSV: {exc}") from None
-    return Table(tuple(h.strip() for h in header), _csv_rows(f, reader))
+    return Table(tuple(h.strip() for h in header), _csv_rows(f, reader), close=f.close)
 
 
 def _csv_rows(f: Any, reader: Any) -> Iterator[tuple[Any, ...]]:
@@ -208,7 +209,8 @@ def _open_parquet(path: Path) -> Table:
                                              "with one (UTC) or as integer Unix nanoseconds"))
             else:
                 ts_cast[i] = pa.timestamp("ns", tz=field.type.tz)
-    return Table(names, _parquet_rows(pf, ts_cast, pa), tuple(problems))
+    return Table(names, _parquet_rows(pf, ts_cast, pa), tuple(problems),
+                 close=getattr(pf, "close", lambda: None))
 
 
 def _parquet_rows(pf: Any, ts_cast: dict[int, Any], pa: Any) -> Iterator[tuple[Any, ...]]:

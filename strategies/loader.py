@@ -309,11 +309,11 @@ def check_params(cls: type, params: object, *, source: str = "",
     hints = _hints(cls)
     problems: list[tuple[str, str]] = []
     out: dict[str, Any] = {}
-    listing = ", ".join(p.name for p in accepted) or "no parameters"
+    listing = (f"{cls.__name__} accepts: {', '.join(p.name for p in accepted)}" if accepted
+               else f"{cls.__name__} takes no parameters")
     for key, value in params.items():
         if not isinstance(key, str) or (key not in names and not open_kwargs):
-            problems.append((f"{path}.{key}", f"unknown parameter {key!r} "
-                             f"({cls.__name__} accepts: {listing})"))
+            problems.append((f"{path}.{key}", f"unknown parameter {key!r} ({listing})"))
             continue
         try:
             out[key] = _check_value(value, hints.get(key))

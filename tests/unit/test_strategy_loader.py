@@ -280,6 +280,13 @@ def test_params_not_a_mapping() -> None:
         f"{SRC}: {KEY}.params: expected a mapping of parameter names to values, got list"]
 
 
+def test_class_without_constructor_takes_no_params(tmp_path: Path) -> None:
+    _write(tmp_path, "bare.py", "class Bare:\n    def on_price(self, ts_ns, price):\n"
+                                "        return None\n")
+    assert _problems("bare.py:Bare", {"x": 1}, base=tmp_path) == [
+        f"{SRC}: {KEY}.params.x: unknown parameter 'x' (Bare takes no parameters)"]
+
+
 def test_kwargs_constructor_takes_any_name(tmp_path: Path) -> None:
     _write(tmp_path, "kw.py", """\
         class Kw:
