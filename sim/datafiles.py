@@ -199,6 +199,7 @@ class MarketFile:
         n = 0
         try:
             for n, row in enumerate(rows, 1):
+                ts: int | None
                 try:
                     ts = convert(row)[0]
                 except _Bad:

@@ -190,8 +190,8 @@ def _csv_rows(f: Any, reader: Any) -> Iterator[tuple[Any, ...]]:
 
 def _open_parquet(path: Path) -> Table:
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         raise ReadError("reading Parquet needs pyarrow: pip install 'triotrade[data]'") from None
     try:

@@ -185,6 +185,13 @@ class StrategyContext:
     """
 
     __slots__ = ("_symbol", "_instrument", "_now", "_qty", "_cost", "_realized", "_mark")
+    _symbol: str
+    _instrument: "Instrument"
+    _now: int
+    _qty: int
+    _cost: "int | Fraction"
+    _realized: "int | Fraction"
+    _mark: int
 
     def __init__(self, instrument: "Instrument") -> None:
         setter = object.__setattr__
