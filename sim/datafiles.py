@@ -61,6 +61,7 @@ COLUMNS = {
 }
 _INFER_BARS = 16  # bars looked at to infer the interval
 _PRICE_CACHE = 1 << 16  # distinct price cells remembered per file (bounded: flat memory)
+_QUOTE_CACHE = 1 << 16  # distinct quotes (all cells but ts) remembered per file
 
 
 @attrs.define
@@ -264,18 +265,47 @@ class MarketFile:
 
     def _tick_ticks(self, table: Table, layout: _Layout, idx: int,
                     stats: ReplayStats) -> Iterator[TickTuple]:
+        """The tick stream. CSV rows (lists of text) go through a quote cache: the
+        cells other than ``ts`` of a row already converted map to its checked quote,
+        and a path revisits the same quotes all the time, so most rows cost a
+        timestamp and one dict lookup. The cache is bounded (memory stays flat)."""
         convert = self._converter(layout)
         start, end = self.start_ns, self.start_ns + self.duration_ns
         rows = table.rows
+        its, width = layout.index["ts"], layout.width
+        keyed = table.text_rows
+        quotes: dict[tuple[Any, ...], tuple[int, int, int, int, int]] = {}
+        get = quotes.get
         prev = -(1 << 63)
         n = before = replayed = 0
         try:
             for row in rows:
                 n += 1
-                try:
-                    ts, bid, ask, last, bsz, asz = convert(row)
-                except _Bad:
-                    raise self._row_error(n, row, layout) from None
+                q = None
+                if keyed and len(row) == width:
+                    cell = row.pop(its)
+                    key = tuple(row)
+                    q = get(key)
+                    if q is None:
+                        row.insert(its, cell)
+                    elif cell.isdigit() and cell.isascii():
+                        ts = int(cell)
+                    else:
+                        try:
+                            ts = timestamp_ns(cell)
+                        except UnitError:
+                            row.insert(its, cell)
+                            raise self._row_error(n, row, layout) from None
+                if q is None:
+                    try:
+                        ts, bid, ask, last, bsz, asz = convert(row)
+                    except _Bad:
+                        raise self._row_error(n, row, layout) from None
+                    q = (bid, ask, last, bsz, asz)
+                    if keyed:
+                        if len(quotes) >= _QUOTE_CACHE:
+                            quotes.clear()
+                        quotes[key] = q
                 if ts < prev:
                     raise self._error(f"row {n}", f"ts: out of order: {_show_ts(ts)} is before "
                                                   f"the previous row's {_show_ts(prev)}")
@@ -287,7 +317,7 @@ class MarketFile:
                     stats.after_end = 1 + count_rest(rows)
                     break
                 replayed += 1
-                yield (ts - start, idx, bid, ask, last, bsz, asz)
+                yield (ts - start, idx) + q
         except ReadError as exc:
             raise self._error("", str(exc)) from None
         finally:

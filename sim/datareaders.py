@@ -149,10 +149,11 @@ class Table:
     """An open data file: its column names and a one-pass iterator of raw rows."""
 
     columns: tuple[str, ...]
-    rows: Iterator[tuple[Any, ...]]
+    rows: Iterator[Any]  # lists of str (CSV) or tuples of values (Parquet)
     # columns the reader could not hand over as usable cells, with the reason
     column_problems: tuple[tuple[str, str], ...] = ()
     close: Callable[[], None] = lambda: None  # for a table whose rows will not be read
+    text_rows: bool = False  # rows are fresh lists of str (CSV): safe to key a cache on
 
 
 def open_table(path: Path) -> Table:
@@ -176,7 +177,8 @@ def _open_csv(path: Path) -> Table:
     except (csv.Error, UnicodeDecodeError) as exc:
         f.close()
         raise ReadError(f"cannot read the header as CSV: {exc}") from None
-    return Table(tuple(h.strip() for h in header), _csv_rows(f, reader), close=f.close)
+    return Table(tuple(h.strip() for h in header), _csv_rows(f, reader), close=f.close,
+                 text_rows=True)
 
 
 def _csv_rows(f: Any, reader: Any) -> Iterator[tuple[Any, ...]]:

@@ -347,6 +347,26 @@ def test_price_cache_does_not_leak_checks(tmp_path: Path) -> None:
         _ticks(path)
 
 
+def test_quote_cache_still_reads_every_timestamp(tmp_path: Path) -> None:
+    """Rows repeating a quote take it from the cache; their ts is still parsed and
+    checked, whatever its form."""
+    path = _csv(tmp_path, f"""
+        ts,bid,ask
+        {START},100.00,100.02
+        2025-11-03T14:30:01Z,100.00,100.02
+        {START + secs(2)},100.00,100.02
+        2025-11-03T14:30:03,100.00,100.02
+    """)
+    mf = market_file(path, ACME, START, secs(300))
+    ticks = mf.ticks(0)
+    assert [next(ticks)[0] for _ in range(3)] == [0, secs(1), secs(2)]
+    with pytest.raises(InputError, match="row 4: ts: '2025-11-03T14:30:03' has no UTC offset"):
+        next(ticks)
+    back = _csv(tmp_path, f"ts,bid,ask\n{START + 5},1.00,1.02\n{START},1.00,1.02\n", "b.csv")
+    with pytest.raises(InputError, match="row 2: ts: out of order"):
+        _ticks(back)
+
+
 # ------------------------------------------------------------------ Parquet
 
 def test_parquet_gives_the_same_ticks_as_csv(tmp_path: Path,
