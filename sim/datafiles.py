@@ -48,6 +48,7 @@ from .datarows import COLUMNS, Bad, DataFormat, Layout, converter, diagnose, lay
     quote_shape
 
 TickTuple = tuple[int, int, int, int, int, int, int]
+Quote5 = tuple[int, int, int, int, int]  # bid, ask, last, bid_size, ask_size
 _INFER_BARS = 16  # bars looked at to infer the interval
 _QUOTE_CACHE = 1 << 16  # distinct quotes (all cells but ts) remembered per file
 
@@ -207,38 +208,40 @@ class MarketFile:
         rows = table.rows
         its, width = layout.index["ts"], layout.width
         keyed = table.text_rows
-        quotes: dict[tuple[Any, ...], tuple[int, int, int, int, int]] = {}
+        quotes: dict[tuple[Any, ...], Quote5] = {}
         get = quotes.get
+        def slow(n: int, row: Any, key: tuple[Any, ...] | None,
+                 q: Quote5 | None) -> tuple[int, Quote5]:
+            """A row the cache could not take whole: convert it (and remember its
+            quote), or only read its ts when the quote was known."""
+            try:
+                if q is not None:
+                    return timestamp_ns(row[its]), q
+                ts, bid, ask, last, bsz, asz = convert(row)
+            except (Bad, UnitError):
+                raise self._row_error(n, row, layout) from None
+            q = (bid, ask, last, bsz, asz)
+            if key is not None:
+                if len(quotes) >= _QUOTE_CACHE:
+                    quotes.clear()
+                quotes[key] = q
+            return ts, q
+
         prev = -(1 << 63)
-        n = before = replayed = 0
+        before = replayed = 0
         try:
-            for row in rows:
-                n += 1
-                q = None
+            for n, row in enumerate(rows, 1):
                 if keyed and len(row) == width:
                     cell = row.pop(its)
                     key = tuple(row)
                     q = get(key)
-                    if q is None:
-                        row.insert(its, cell)
-                    elif cell.isdigit() and cell.isascii():
+                    if q is not None and cell.isdigit() and cell.isascii():
                         ts = int(cell)
                     else:
-                        try:
-                            ts = timestamp_ns(cell)
-                        except UnitError:
-                            row.insert(its, cell)
-                            raise self._row_error(n, row, layout) from None
-                if q is None:
-                    try:
-                        ts, bid, ask, last, bsz, asz = convert(row)
-                    except Bad:
-                        raise self._row_error(n, row, layout) from None
-                    q = (bid, ask, last, bsz, asz)
-                    if keyed:
-                        if len(quotes) >= _QUOTE_CACHE:
-                            quotes.clear()
-                        quotes[key] = q
+                        row.insert(its, cell)
+                        ts, q = slow(n, row, key, q)
+                else:
+                    ts, q = slow(n, row, None, None)
                 if ts < prev:
                     raise self._error(f"row {n}", f"ts: out of order: {_show_ts(ts)} is before "
                                                   f"the previous row's {_show_ts(prev)}")
@@ -250,7 +253,7 @@ class MarketFile:
                     stats.after_end = 1 + count_rest(rows)
                     break
                 replayed += 1
-                yield (ts - start, idx) + q
+                yield (ts - start, idx) + q  # type: ignore[misc, operator]
         except ReadError as exc:
             raise self._error("", str(exc)) from None
         finally:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -39,8 +40,9 @@ def price_units(value: object) -> int:
     """A price cell as 1e-8 units; ``UnitError`` when it is not an exact number."""
     if type(value) is str:
         whole, _, frac = value.partition(".")
-        if whole.isdigit() and whole.isascii() and len(frac) <= PRICE_DECIMALS and (
-                not frac or (frac.isdigit() and frac.isascii())):
+        # the plain form only; long numbers go to to_units, which refuses what is too big
+        if (len(whole) <= 20 and whole.isdigit() and whole.isascii()
+                and len(frac) <= PRICE_DECIMALS and (not frac or (frac.isdigit() and frac.isascii()))):
             return int(whole) * PRICE_SCALE + (int(frac) * _POW[len(frac)] if frac else 0)
     elif type(value) is int:
         return value * PRICE_SCALE
@@ -181,13 +183,28 @@ def _open_csv(path: Path) -> Table:
                  text_rows=True)
 
 
-def _csv_rows(f: Any, reader: Any) -> Iterator[tuple[Any, ...]]:
+def _csv_rows(f: Any, reader: Any) -> Iterator[list[str]]:
+    """Rows as lists of cells. A line without a quote character is split on commas
+    directly (the csv module's answer for such a line, at half its cost); from the
+    first line with a quote on, the csv module reads the rest, since a quoted field
+    may hold commas or even line breaks."""
+    line_no = 1  # the header
     with f:
         try:
-            for row in reader:
-                yield row
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ReadError(f"line {reader.line_num}: cannot read as CSV: {exc}") from None
+            for line in f:
+                if '"' in line:
+                    reader = csv.reader(itertools.chain((line,), f))
+                    for row in reader:
+                        yield row
+                    return
+                line_no += 1
+                line = line.rstrip("\r\n")
+                yield line.split(",") if line else []
+        except csv.Error as exc:
+            raise ReadError(f"line {line_no + reader.line_num}: cannot read as CSV: {exc}") \
+                from None
+        except UnicodeDecodeError as exc:
+            raise ReadError(f"after line {line_no}: cannot read as UTF-8 text: {exc}") from None
 
 
 def _open_parquet(path: Path) -> Table:

@@ -125,6 +125,18 @@ def test_quote_rows_are_the_same_ticks_as_explicit_quotes(tmp_path: Path) -> Non
     assert got[0][4] == px("100.00")
 
 
+def test_quoted_csv_cells_read_as_the_csv_module_reads_them(tmp_path: Path) -> None:
+    plain = _csv(tmp_path, f"ts,last\n{START_ISO},100.00\n{START + 1},100.01\n", "plain.csv")
+    quoted = _csv(tmp_path, f'ts,last\n{START_ISO},100.00\n"{START + 1}","100.01"\n',
+                  "quoted.csv")
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(plain.read_bytes().replace(b"\n", b"\r\n"))
+    assert _ticks(quoted)[0] == _ticks(plain)[0] == _ticks(crlf)[0]
+    assert len(_ticks(plain)[0]) == 2
+    blank = _csv(tmp_path, f"ts,last\n{START},1\n\n", "blank.csv")
+    assert _problems(blank) == [("row 2", "row: 0 cells, the header has 2 columns")]
+
+
 def test_window_skips_and_counts_rows(tmp_path: Path) -> None:
     path = _csv(tmp_path, """
         ts,last
