@@ -308,9 +308,14 @@ class ContextWriter:
 
 
 class Strategy(Protocol):
-    """The minimal strategy. Return "BUY", "SELL", "EXIT" or None (or an Intent)."""
+    """The minimal strategy: "BUY", "SELL", "EXIT" or None for each price.
 
-    def on_price(self, ts_ns: int, price: int) -> object:
+    Typed as the original protocol (a side string), which is what the kernel's tick
+    path consumes directly; strategies may also return an ``Action`` or an
+    ``Intent``, and every answer goes through ``validate_intent`` (see
+    ``strategies/driver.py``)."""
+
+    def on_price(self, ts_ns: int, price: int) -> str | None:
         """Called for every tick with its ``last`` price (integer units)."""
         ...
 
