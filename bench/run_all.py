@@ -28,6 +28,7 @@ FULL = {
     "determinism_overhead": ["--ticks", "1000000", "--repeat", "3"],
     "fuzz_rate": [],
     "live_latency": ["--events", "10000"],
+    "plugin_data": ["--ticks", "1000000", "--repeat", "3"],
 }
 QUICK = {
     "sim_throughput": ["--ticks", "100000", "--tickers", "1", "10"],
@@ -35,6 +36,7 @@ QUICK = {
     "determinism_overhead": ["--ticks", "100000", "--repeat", "1"],
     "fuzz_rate": ["--examples", "60"],
     "live_latency": ["--events", "300"],
+    "plugin_data": ["--ticks", "100000", "--repeat", "1"],
 }
 
 TARGETS = {
@@ -43,6 +45,8 @@ TARGETS = {
     "determinism_overhead": "(reported, no target)",
     "fuzz_rate": ">= 50 examples/s per worker",
     "live_latency": "p99 < 1 ms, tick in the adapter -> exit order on the socket",
+    "plugin_data": "strategy loaded from a file within 5 % of the built-in; CSV replay >= 70 % "
+                   "of the speed of the same ticks generated in memory",
 }
 
 
