@@ -199,17 +199,18 @@ class MarketFile:
 
     def _tick_ticks(self, table: Table, layout: Layout, idx: int,
                     stats: ReplayStats) -> Iterator[TickTuple]:
-        """The tick stream. CSV rows (lists of text) go through a quote cache: the
-        cells other than ``ts`` of a row already converted map to its checked quote,
-        and a path revisits the same quotes all the time, so most rows cost a
-        timestamp and one dict lookup. The cache is bounded (memory stays flat)."""
+        """The tick stream. Rows go through a quote cache: the cells other than ``ts``
+        of a row already converted map to its checked quote, and a path revisits the
+        same quotes all the time, so most rows cost a timestamp and one dict lookup.
+        The cache is bounded (memory stays flat)."""
         convert = converter(layout, self.tick_units, self.spread, self.depth)
         start, end = self.start_ns, self.start_ns + self.duration_ns
         rows = table.rows
         its, width = layout.index["ts"], layout.width
-        keyed = table.text_rows
+        text = table.text_rows
         quotes: dict[tuple[Any, ...], Quote5] = {}
         get = quotes.get
+
         def slow(n: int, row: Any, key: tuple[Any, ...] | None,
                  q: Quote5 | None) -> tuple[int, Quote5]:
             """A row the cache could not take whole: convert it (and remember its
@@ -229,9 +230,12 @@ class MarketFile:
 
         prev = -(1 << 63)
         before = replayed = 0
+        q: Quote5 | None
         try:
             for n, row in enumerate(rows, 1):
-                if keyed and len(row) == width:
+                if len(row) != width:
+                    ts, q = slow(n, row, None, None)
+                elif text:
                     cell = row.pop(its)
                     key = tuple(row)
                     q = get(key)
@@ -241,7 +245,13 @@ class MarketFile:
                         row.insert(its, cell)
                         ts, q = slow(n, row, key, q)
                 else:
-                    ts, q = slow(n, row, None, None)
+                    cell = row[its]
+                    key = row[1:] if its == 0 else row[:its] + row[its + 1:]
+                    q = get(key)
+                    if q is not None and type(cell) is int:
+                        ts = cell
+                    else:
+                        ts, q = slow(n, row, key, q)
                 if ts < prev:
                     raise self._error(f"row {n}", f"ts: out of order: {_show_ts(ts)} is before "
                                                   f"the previous row's {_show_ts(prev)}")

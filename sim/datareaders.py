@@ -155,7 +155,9 @@ class Table:
     # columns the reader could not hand over as usable cells, with the reason
     column_problems: tuple[tuple[str, str], ...] = ()
     close: Callable[[], None] = lambda: None  # for a table whose rows will not be read
-    text_rows: bool = False  # rows are fresh lists of str (CSV): safe to key a cache on
+    # rows are fresh lists of str (CSV), else tuples of hashable cells (Parquet, whose
+    # boolean columns are refused, so no True can pass for a cached 1)
+    text_rows: bool = False
 
 
 def open_table(path: Path) -> Table:
@@ -228,6 +230,8 @@ def _open_parquet(path: Path) -> Table:
                                              "with one (UTC) or as integer Unix nanoseconds"))
             else:
                 ts_cast[i] = pa.timestamp("ns", tz=field.type.tz)
+        elif pa.types.is_boolean(field.type) or pa.types.is_nested(field.type):
+            problems.append((field.name, f"a {field.type} column; expected numbers or text"))
     return Table(names, _parquet_rows(pf, ts_cast, pa), tuple(problems),
                  close=getattr(pf, "close", lambda: None))
 

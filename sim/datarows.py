@@ -137,7 +137,7 @@ def converter(layout: Layout, tick: int, spread: int = 0,
         units = price_units(cell)
         if units <= 0 or units % tick:
             raise Bad
-        if type(cell) is str:
+        if type(cell) is str or type(cell) is float:  # never bool: True == 1.0
             if len(cache) >= _PRICE_CACHE:
                 cache.clear()
             cache[cell] = units

@@ -416,6 +416,13 @@ def test_parquet_integer_ns_and_naive_timestamps(tmp_path: Path) -> None:
     expected = [("columns", "ts: a timestamp column without time zone; store it with one "
                             "(UTC) or as integer Unix nanoseconds")]
     assert _problems(naive) == expected
+    odd = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({"ts": pa.array([START], pa.int64()), "last": pa.array([True]),
+                             "bid_size": pa.array([[1]])}), odd)
+    (k1, first), (k2, second) = _problems(odd)
+    assert (k1, first) == ("columns", "last: a bool column; expected numbers or text")
+    assert k2 == "columns" and second.startswith("bid_size: a list<")
+    assert second.endswith("int64> column; expected numbers or text")
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not parquet at all")
     assert _problems(bad)[0][0] == "file"
