@@ -29,6 +29,7 @@ FULL = {
     "fuzz_rate": [],
     "live_latency": ["--events", "10000"],
     "peers": ["--ticks", "200000", "--repeat", "3"],
+    "plugin_data": ["--ticks", "1000000", "--repeat", "3"],
 }
 QUICK = {
     "sim_throughput": ["--ticks", "100000", "--tickers", "1", "10"],
@@ -37,6 +38,7 @@ QUICK = {
     "fuzz_rate": ["--examples", "60"],
     "live_latency": ["--events", "300"],
     "peers": ["--ticks", "20000"],
+    "plugin_data": ["--ticks", "100000", "--repeat", "1"],
 }
 
 TARGETS = {
@@ -46,6 +48,8 @@ TARGETS = {
     "fuzz_rate": ">= 50 examples/s per worker",
     "live_latency": "p99 < 1 ms, tick in the adapter -> exit order on the socket",
     "peers": ">= 20x NautilusTrader",
+    "plugin_data": "strategy loaded from a file within 5 % of the built-in; CSV replay >= 70 % "
+                   "of the speed of the same ticks generated in memory",
 }
 
 
