@@ -138,7 +138,7 @@ class Kernel:
 
     # ------------------------------------------------------------ signals
 
-    def strategy_signal(self, symbol: str, side: SignalSide, ts: int) -> None:
+    def strategy_signal(self, symbol: str, side: SignalSide | str, ts: int) -> None:
         self.on_signal(Signal(symbol, side, ts, source="strategy"))
 
     def on_signal(self, sig: Signal) -> None:
