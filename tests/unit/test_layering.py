@@ -32,7 +32,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "sim": frozenset({"sim", "kernel", "strategies", "wire"}),
     "gateways": frozenset({"gateways", "sim", "kernel", "strategies", "wire"}),
     "venues": frozenset({"venues", "kernel", "strategies", "wire"}),
-    "cli": frozenset({"cli", "kernel", "strategies", "wire", "sim", "gateways", "venues"}),
+    # what a user reads after a run: the journal reader and the reports built on it
+    "journal": frozenset({"journal", "kernel"}),
+    "report": frozenset({"report", "journal", "kernel"}),
+    "cli": frozenset({"cli", "kernel", "strategies", "wire", "sim", "gateways", "venues",
+                      "journal", "report"}),
     # the package root (triotrade/__init__.py) holds the version, which every room may
     # read (journal headers carry it): so it must import nothing of ours itself
     "triotrade": frozenset(),
