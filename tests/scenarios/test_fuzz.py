@@ -130,6 +130,7 @@ def test_find_reproduces_in_a_fresh_process(finds_dir: Path) -> None:
 # ------------------------------------------------------------------ the CLI
 
 
+@pytest.mark.slow  # 100-240 s under load: the whole campaign, shrinking and all
 def test_cli_fuzz_weakened_exits_1_and_writes_reproducible_files(tmp_path: Path) -> None:
     out = tmp_path / "finds"
     proc = run_cli(["fuzz", "--weaken", "single_exit_lock", "-n", "120", "-j", "2",
