@@ -3,7 +3,9 @@
 The kernel is the same object the simulator drives; only the Clock, the Venue and
 where the journal goes differ. Live order flow needs ``live=True`` (the CLI's
 ``--live``): without it the venue is wrapped so every order is refused before it
-leaves the process, and the journal says why.
+leaves the process, and the journal says why. A run's journal ends in ``run_finished``;
+a run that never reached the venue (refused, unreachable, bad credentials) ends it in
+``run_failed`` with the reason instead, so its journal never reads as a clean session.
 """
 from __future__ import annotations
 

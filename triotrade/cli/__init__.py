@@ -263,8 +263,8 @@ def check(files: tuple[Path, ...]) -> None:
     """Validate scenario FILES without running them (exit 2 if any is invalid).
 
     Each of FILES is a scenario file or a directory, searched recursively for *.yaml
-    and *.yml files (in sorted path order). Warnings (legal, but probably not meant) go to stderr and do not change
-    the exit code.
+    and *.yml files (in sorted path order). Warnings (legal, but probably not meant)
+    go to stderr and do not change the exit code.
     """
     from ..sim import scenario as scenario_mod
 
