@@ -138,10 +138,12 @@ def test_cli_fuzz_weakened_exits_1_and_writes_reproducible_files(tmp_path: Path)
                    cwd=tmp_path, timeout=240)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "single_working_exit" in proc.stdout
+    assert "simulated runs with shrinking)" in proc.stdout  # a find was shrunk
     assert "Traceback" not in proc.stdout + proc.stderr
     index = json.loads((out / "finds.json").read_text())
     entry = next(e for e in index if e["invariant"] == "single_working_exit")
     assert entry["reproduced"] and Path(entry["file"]).exists()
+    assert f"    {entry['file']}" in proc.stdout.splitlines()  # the path whole, on its own line
     digest, names, code = fuzz.verify_file(entry["file"], "single_exit_lock")
     assert (code, digest) == (1, entry["digest"]) and "single_working_exit" in names
 
