@@ -135,7 +135,7 @@ def test_cli_fuzz_weakened_exits_1_and_writes_reproducible_files(tmp_path: Path)
     out = tmp_path / "finds"
     proc = run_cli(["fuzz", "--weaken", "single_exit_lock", "-n", "120", "-j", "2",
                     "--seed", "5", "--out", str(out), "--shrink-runs", "150"],
-                   cwd=tmp_path, timeout=240)
+                   cwd=tmp_path, timeout=600)  # a hang bound: ~90 s of CPU, 270 s seen at load 11
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "single_working_exit" in proc.stdout
     assert "simulated runs with shrinking)" in proc.stdout  # a find was shrunk
