@@ -55,7 +55,10 @@ class Distance:
 
 def parse_distance(value: object) -> Distance:
     if isinstance(value, str) and value.strip().endswith("%"):
-        pct = parse_decimal(value.strip()[:-1])
+        try:
+            pct = parse_decimal(value.strip()[:-1])
+        except UnitError:  # the message quotes the input as written, not what is left of it
+            raise UnitError(f"cannot parse {value!r} as a percentage (e.g. '2%')") from None
         if pct <= 0 or pct >= 100:
             raise UnitError(f"percentage must be between 0 and 100, got {value!r}")
         return Distance(pct=pct)
@@ -120,6 +123,9 @@ class Risk:
     # a clean reconciliation after a reconnect lifts the disconnect kill switch (journaled
     # as kill_switch_reset by "reconciliation"); off by default: a human decides
     resume_after_reconnect: bool = False
+
+
+STRATEGY_KINDS = ("ma_cross",)  # the strategy kinds config.strategies may name
 
 
 @attrs.frozen
@@ -349,8 +355,9 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
     if cfg.risk.max_order_rate <= 0:
         problems.append((f"{path}.risk.max_order_rate", "must be positive"))
     for sym, spec in cfg.strategies.items():
-        if spec.kind not in ("ma_cross",):
-            problems.append((f"{path}.strategies.{sym}.kind", f"unknown strategy {spec.kind!r}"))
+        if spec.kind not in STRATEGY_KINDS:
+            problems.append((f"{path}.strategies.{sym}.kind", f"unknown strategy {spec.kind!r} "
+                             f"(one of: {', '.join(STRATEGY_KINDS)})"))
         elif not 0 < spec.fast < spec.slow:
             problems.append((f"{path}.strategies.{sym}", "need 0 < fast < slow"))
     return problems

@@ -186,6 +186,9 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("positions", Kind.MAP, "final position by symbol"),
         _f("realized_pnl", Kind.MAP, "realized P&L by symbol"),
         _f("violations", Kind.LIST, "names of the invariants that broke"))),
+    EventType("run_failed", "live: the last line of a run that never got going (the venue "
+              "was never reached, or refused the credentials), instead of run_finished", (
+        _f("reason", TEXT, "why, in words (the venue's error as the user was shown it)"),)),
 )}
 
 

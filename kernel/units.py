@@ -43,6 +43,13 @@ def parse_duration(text: object) -> int:
     return int(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 
+def fmt_duration(ns: int) -> str:
+    """Run time as people write it in scenarios: 2_000_000_000 -> ``2s``, ``1.5s``.
+
+    Exact (decimal seconds, no float), so two different times never print alike."""
+    return f"{Decimal(ns) / NS_PER_S:f}s"
+
+
 def parse_decimal(value: object) -> Decimal:
     """Strings and YAML numbers, read exactly. Floats go through their shortest repr."""
     if isinstance(value, bool):

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import trio
 import trio.testing
 
-from ..kernel.units import NS_PER_S
+from ..kernel.units import NS_PER_S, fmt_duration
 from .determinism import runq_getter
 
 # A tick as market paths produce it: (t_ns, idx, bid, ask, last, bid_size, ask_size)
@@ -146,6 +146,6 @@ class Watchdog(trio.abc.Instrument):
             return
         self._steps += 1
         if self._steps == self.limit and self.tripped is None:
-            self.tripped = (f"livelock: {self.limit} task steps at virtual t={t}ns "
+            self.tripped = (f"livelock: {self.limit} task steps at virtual t={fmt_duration(t)} "
                             f"without time advancing (last: {task.name})")
             self.cancel()

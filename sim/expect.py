@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from ..kernel.units import fmt_units, parse_duration
+from ..kernel.units import fmt_duration, fmt_units, parse_duration
 from .invariants import as_decimal
 from .scenario import Scenario
 from .scenario_rules import MATCHER_KEYS
@@ -79,7 +79,7 @@ def check(scn: Scenario, events: list[dict[str, Any]], final_positions: dict[str
         hits = [ev for ev in events if matches(ev, m)]
         detail = f"matched {len(hits)}"
         if hits:
-            detail += f", first at ts_ns={hits[0]['ts_ns']}"
+            detail += f", first at {fmt_duration(hits[0]['ts_ns'])}"
         out.append(Check(f"no event {describe(m)}", not hits, detail))
     for m in e.counts:
         spec = {k: v for k, v in m.items() if k not in ("min", "max")}

@@ -88,7 +88,7 @@ from ..kernel.events import event_problems
 from ..kernel.journal import Journal
 from ..kernel.killswitch import KillAction
 from ..kernel.orders import Role, Side
-from ..kernel.units import NS_PER_S, to_units
+from ..kernel.units import NS_PER_S, fmt_duration, to_units
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -527,7 +527,7 @@ def _oid_key(oid: str) -> tuple[int, str]:
 
 
 def _secs(ns: int) -> str:
-    return f"{Decimal(ns) / NS_PER_S:f}s"
+    return fmt_duration(ns)
 
 
 def _money(units: Fraction | int) -> str:

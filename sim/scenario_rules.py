@@ -187,6 +187,14 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
     return out
 
 
+def warnings(s: Scenario) -> list[tuple[str, str]]:
+    """What is legal but probably not meant, as located ``(key.path, note)`` pairs: the
+    file runs, and ``check`` and ``run`` print these on stderr."""
+    return [(f"market.{inst.symbol}", f"instrument {inst.symbol!r} has no market: entry, so "
+             "it never quotes and nothing can trade it")
+            for inst in s.instruments if inst.symbol not in s.market]
+
+
 def _check_matcher(m: dict[str, Any], path: str, *, counts: bool,
                    declared: dict[str, Any]) -> list[tuple[str, str]]:
     out = []

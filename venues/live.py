@@ -3,7 +3,9 @@
 The kernel is the same object the simulator drives; only the Clock, the Venue and
 where the journal goes differ. Live order flow needs ``live=True`` (the CLI's
 ``--live``): without it the venue is wrapped so every order is refused before it
-leaves the process, and the journal says why.
+leaves the process, and the journal says why. A run's journal ends in ``run_finished``;
+a run that never reached the venue (refused, unreachable, bad credentials) ends it in
+``run_failed`` with the reason instead, so its journal never reads as a clean session.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import trio
 import yaml
 
 from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, validate_config
+from ..kernel.errors import find_exception
 from ..kernel.instruments import Instrument, instrument_problems
 from ..kernel.journal import Journal
 from ..kernel.orders import Order
@@ -184,9 +187,12 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                         instruments=instruments_of(cfg))
         if duration_s is None and cfg.duration is not None:
             duration_s = cfg.duration / NS_PER_S
+        started = False  # connected and subscribed: from here on the run is a run
+        failed: str | None = None
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(kernel.run)
+                started = True
                 # Connected and subscribed: everything allocated so far (modules, the
                 # venue's client library, config) lives for the whole run. Move it out of
                 # the cyclic collector's reach, so a full collection walks only what the
@@ -211,15 +217,37 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                 nursery.cancel_scope.cancel()
                 if interrupted:
                     raise KeyboardInterrupt
+        except BaseException as exc:
+            if not started:
+                failed = never_started_reason(exc)
+            raise
         finally:
             with trio.CancelScope(shield=True):
-                kernel.journal_run_finished([])
+                if failed is not None:  # not a clean run_finished: nothing ran
+                    journal.emit(clock.now_ns(), "run_failed", reason=failed)
+                else:
+                    kernel.journal_run_finished([])
                 journal.flush()
                 try:
                     await venue.close()
                 except Exception:  # noqa: BLE001 - closing is best effort on the way out
                     pass
     return kernel
+
+
+def never_started_reason(exc: BaseException) -> str:
+    """Why a live run ended before it was connected, in the words the user sees."""
+    if find_exception(exc, KeyboardInterrupt) is not None:
+        return "interrupted (Ctrl-C) before the venue was reached"
+    found = find_exception(exc, VenueError)
+    if found is not None:
+        return str(found)
+    if find_exception(exc, trio.Cancelled) is not None:
+        return "cancelled before the venue was reached"
+    leaf = exc
+    while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+        leaf = leaf.exceptions[0]
+    return f"{type(leaf).__name__}: {leaf}"
 
 
 __all__ = ["LiveClock", "LiveConfig", "LiveConfigError", "load_live_config", "run_live",

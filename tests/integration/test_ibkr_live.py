@@ -289,3 +289,24 @@ async def test_cli_dry_run_and_errors(tmp_path: Path, workdir: Path) -> None:
     err = r.stderr.decode()
     assert r.returncode == 3, err
     assert f"cannot reach IB at 127.0.0.1:{port}" in err and "Traceback" not in err, err
+    # ib_async's own lines ("ERROR ib_async.client: API connection failed") only on request
+    assert "ib_async" not in err, err
+    # the journal says the run never connected: run_failed, not a clean run_finished
+    [failed] = [j for j in (workdir / "runs").glob("live-ibkr-*.jsonl") if j != journal]
+    last = json.loads(failed.read_text().splitlines()[-1])
+    assert last["type"] == "run_failed" and f"cannot reach IB at 127.0.0.1:{port}" in last["reason"]
+    r = await cli("--config", str(cfg), "--port", str(port), "--log-level", "error")
+    err = r.stderr.decode()
+    assert r.returncode == 3 and "ERROR ib_async.client: API connection failed" in err, err
+    # two runs started together (the same second) write two journals, none lost
+    before = set((workdir / "runs").iterdir())
+    results: list[subprocess.CompletedProcess[bytes]] = []
+
+    async def one() -> None:
+        results.append(await cli("--config", str(cfg), "--port", str(port)))
+
+    async with trio.open_nursery() as both:
+        both.start_soon(one)
+        both.start_soon(one)
+    assert [r.returncode for r in results] == [3, 3]
+    assert len(set((workdir / "runs").iterdir()) - before) == 2

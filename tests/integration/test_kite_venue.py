@@ -11,6 +11,7 @@ sockets, and postbacks lost while away.
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -405,3 +406,33 @@ def test_cli_unreachable_kite_exits_3_like_ib(tmp_path: Path) -> None:
     assert f"cannot reach Kite at http://127.0.0.1:{port}" in proc.stderr, proc.stderr
     assert ACCESS_TOKEN not in proc.stdout + proc.stderr
     assert_no_traceback(proc)
+    # the journal the run wrote says it never connected (not a clean run_finished)
+    [journal] = list((tmp_path / "runs").glob("live-kite-*.jsonl"))
+    last = json.loads(journal.read_text().splitlines()[-1])
+    assert last["type"] == "run_failed", last
+    assert f"cannot reach Kite at http://127.0.0.1:{port}" in last["reason"]
+    assert ACCESS_TOKEN not in journal.read_text()
+
+
+async def test_cli_wrong_token_against_the_gateway_exits_3_and_journals_it(
+        nursery: trio.Nursery, tmp_path: Path) -> None:
+    """Kite refusing the credentials is the same outcome as Kite not answering: exit 3,
+    a clear line, a journal that ends in run_failed, and the token shown nowhere."""
+    gw = await start_gateway(nursery)
+    path = write(tmp_path / "ok.yaml", GOOD_CONFIG)
+    token = "wrong-token-s3cr3t"
+    proc = await trio.run_process(
+        [PYTHON, "-m", "triotrade", "run", "--venue", "kite", "--config", str(path),
+         "--port", str(gw.port), "--live"], cwd=tmp_path, capture_stdout=True,
+        capture_stderr=True, check=False,
+        env=cli_env(KITE_API_KEY=API_KEY, KITE_ACCESS_TOKEN=token))
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert proc.returncode == 3, out + err
+    assert "TokenException" in err and "Traceback" not in out + err, err
+    [journal] = list((tmp_path / "runs").glob("live-kite-*.jsonl"))
+    text = journal.read_text()
+    last = json.loads(text.splitlines()[-1])
+    assert last["type"] == "run_failed" and "TokenException" in last["reason"], last
+    assert not any(json.loads(line)["type"] == "run_finished" for line in text.splitlines())
+    for shown in (out, err, text):
+        assert "s3cr3t" not in shown

@@ -130,17 +130,20 @@ def test_find_reproduces_in_a_fresh_process(finds_dir: Path) -> None:
 # ------------------------------------------------------------------ the CLI
 
 
+@pytest.mark.slow  # 100-240 s under load: the whole campaign, shrinking and all
 def test_cli_fuzz_weakened_exits_1_and_writes_reproducible_files(tmp_path: Path) -> None:
     out = tmp_path / "finds"
     proc = run_cli(["fuzz", "--weaken", "single_exit_lock", "-n", "120", "-j", "2",
                     "--seed", "5", "--out", str(out), "--shrink-runs", "150"],
-                   cwd=tmp_path, timeout=240)
+                   cwd=tmp_path, timeout=600)  # a hang bound: ~90 s of CPU, 270 s seen at load 11
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "single_working_exit" in proc.stdout
+    assert "simulated runs with shrinking)" in proc.stdout  # a find was shrunk
     assert "Traceback" not in proc.stdout + proc.stderr
     index = json.loads((out / "finds.json").read_text())
     entry = next(e for e in index if e["invariant"] == "single_working_exit")
     assert entry["reproduced"] and Path(entry["file"]).exists()
+    assert f"    {entry['file']}" in proc.stdout.splitlines()  # the path whole, on its own line
     digest, names, code = fuzz.verify_file(entry["file"], "single_exit_lock")
     assert (code, digest) == (1, entry["digest"]) and "single_working_exit" in names
 

@@ -111,7 +111,8 @@ def test_cli_subprocess_check_all_malformed(workdir: Path) -> None:
     proc = run_cli(["check", *map(str, MALFORMED)], cwd=workdir)
     assert proc.returncode == 2
     assert_no_traceback(proc)
-    assert proc.stdout == ""
+    n = len(MALFORMED)
+    assert proc.stdout == f"checked {n} files: 0 ok, {n} invalid\n"
     for f in MALFORMED:
         assert f"{f}: {expected_path(f)}: " in proc.stderr, f
     reported = {line.split(": ")[0] for line in proc.stderr.splitlines()}
@@ -133,7 +134,8 @@ def test_check_valid_files_exit_0(workdir: Path) -> None:
     good = Path(scenario.__file__).parent / "data" / "default.yaml"
     proc = run_cli(["check", str(good), str(CONTRACT_EXAMPLE)], cwd=workdir)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [f"{good}: ok", f"{CONTRACT_EXAMPLE}: ok"]
+    assert proc.stdout.splitlines() == [f"{good}: ok", f"{CONTRACT_EXAMPLE}: ok",
+                                        "checked 2 files: 2 ok, 0 invalid"]
 
 
 def test_missing_file_is_input_error_not_traceback(workdir: Path) -> None:

@@ -61,19 +61,21 @@ def main() -> None:
       triotrade run scenarios/incidents/gap_through_stop.yaml
       triotrade run                      # the built-in default scenario
     Validate scenario files without running them:
-      triotrade check scenarios/**/*.yaml
+      triotrade check scenarios/             # every file below, recursively
     Hunt invariant breaks with Hypothesis (finds are shrunk into scenario files):
       triotrade fuzz --examples 2000
     """
 
 
 @main.command()
-@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=None,
               help="Run seed (default: the scenario's `seed:`). Same seed, same digest.")
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Where to write the JSONL journal "
-              "(default: runs/<scenario>-seed<N>.jsonl, live: runs/live-<venue>-<time>.jsonl).")
+              default=None, help="Where to write the JSONL journal; must be a new file unless "
+              "--overwrite (default: runs/<scenario>-seed<N>.jsonl, replaced on a re-run; "
+              "live: a new runs/live-<venue>-<time>-<pid>.jsonl).")
+@click.option("--overwrite", is_flag=True, help="Let --journal replace an existing file.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only failures and the digest.")
 @click.option("--venue", type=click.Choice(["sim", "ibkr", "kite"]), default="sim",
               show_default=True, help="sim runs SCENARIO; ibkr/kite run the same kernel live.")
@@ -86,18 +88,25 @@ def main() -> None:
 @click.option("--client-id", type=int, default=1, show_default=True, help="ibkr: API client id.")
 @click.option("--live", is_flag=True,
               help="Live runs: actually send orders. Without it the kernel only watches.")
+@click.option("--log-level", "log_level", default=None,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Live runs: also show the broker libraries' own log lines (ib_async, "
+              "kiteconnect) from this level up. Without it only triotrade's warnings show.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="After the run, write the HTML report of its journal here "
               "(as `triotrade report JOURNAL -o FILE`).")
-def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool,
-        venue: str, config_path: Path | None, host: str, port: int | None, client_id: int,
-        live: bool, report_path: Path | None) -> None:
-    """Run SCENARIO in the simulator and judge it, or run the kernel live.
+def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None,
+        overwrite: bool, quiet: bool, venue: str, config_path: Path | None, host: str,
+        port: int | None, client_id: int, live: bool, log_level: str | None,
+        report_path: Path | None) -> None:
+    """Run SCENARIO... in the simulator and judge each, or run the kernel live.
 
     \b
     Simulated: prints a summary and, as its last line, `digest: sha256:<hex>`. Exits
     0 when every expectation and invariant holds, 1 when any fails, 2 when the input
     is invalid (nothing ran). With no SCENARIO, runs the built-in default scenario.
+    With several, one summary (and digest line) each, then a `total:` line; the exit
+    code is the worst of them.
     \b
     Live (--venue ibkr|kite --config FILE): the same kernel against a broker. Orders
     are sent only with --live. Kite credentials come from KITE_API_KEY and
@@ -105,6 +114,8 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     a clean run or Ctrl-C, 2 when the config is invalid, 3 when the broker cannot
     be reached or refuses the credentials.
     """
+    from .journals import claim, sim_default
+
     if report_path is not None:
         from .report import require_extra
 
@@ -112,41 +123,94 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     if venue != "sim":
         if report_path is not None and journal_path is None:
             raise click.UsageError("--report with a live run needs --journal")
-        if scenario is not None:
+        if scenarios:
             raise click.UsageError("a live run takes --config, not a SCENARIO file")
         if config_path is None:
             raise click.UsageError(f"--venue {venue} needs --config CONFIG.yaml")
         from .live import run_live_cli
 
         code = run_live_cli(venue, config_path=config_path, host=host, port=port,
-                            client_id=client_id, live=live, journal_path=journal_path)
+                            client_id=client_id, live=live, journal_path=journal_path,
+                            overwrite=overwrite, log_level=log_level)
         if report_path is not None and journal_path is not None and journal_path.exists():
             from .report import write_report
 
             write_report(journal_path, report_path)
             click.echo(f"report: {report_path}", err=True)
         sys.exit(code)
-    for flag, value in (("--config", config_path), ("--live", live or None)):
+    for flag, value in (("--config", config_path), ("--live", live or None),
+                        ("--log-level", log_level)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
+    if len(scenarios) > 1:
+        for flag, value in (("--journal", journal_path), ("--report", report_path)):
+            if value is not None:
+                raise click.UsageError(f"{flag} names one file: give it one SCENARIO")
     from ..sim import runner
 
-    scn = _load_or_exit(scenario)
-    seed_used = scn.seed if seed is None else seed
-    if journal_path is None:
-        journal_path = Path("runs") / f"{_slug(scn.name)}-seed{seed_used}.jsonl"
-    try:
-        result = runner.run(scn, seed_used, journal_path)
-    except OSError as exc:
-        _exit_on(InputError(str(journal_path),
-                            [("", f"cannot write journal: {exc.strerror or exc}")]))
-    _print_result(result, quiet)
+    loaded = _load_all(list(scenarios) or [None])
+    taken: set[Path] = set()  # membership only
+    codes: list[int] = []
+    for i, scn in enumerate(loaded):
+        seed_used = scn.seed if seed is None else seed
+        path = journal_path
+        try:
+            if journal_path is None:
+                path = sim_default(_slug(scn.name), seed_used, taken)
+            else:
+                path = claim(journal_path, overwrite=overwrite)
+            result = runner.run(scn, seed_used, path)
+        except InputError as exc:
+            _exit_on(exc)
+        except OSError as exc:
+            _exit_on(InputError(str(exc.filename or path or "runs"),
+                                [("", f"cannot write journal: {exc.strerror or exc}")]))
+        if i:
+            click.echo()
+        _print_result(result, quiet)
+        codes.append(result.exit_code)
     if report_path is not None:  # on stderr: the digest stays stdout's last line
         from .report import write_report
 
-        write_report(journal_path, report_path)
+        write_report(result.journal_path, report_path)
         click.echo(f"report: {report_path}", err=True)
-    sys.exit(result.exit_code)
+    if len(codes) > 1:
+        failed = [scn.source for scn, c in zip(loaded, codes) if c != Exit.OK]
+        named = f" ({', '.join(failed)})" if failed else ""
+        click.echo(f"total: {len(codes)} runs, {len(codes) - len(failed)} OK, "
+                   f"{len(failed)} FAILED{named}")
+    sys.exit(max(codes))
+
+
+def _load_all(paths: list[Path | None]) -> list[Any]:
+    """Every scenario, each one's warnings on stderr; any invalid file exits 2 before
+    anything runs (every invalid file is reported, not just the first)."""
+    from ..sim import scenario as scenario_mod
+
+    out, worst = [], Exit.OK
+    for path in paths:
+        try:
+            scn = scenario_mod.load(path if path is not None else _default_scenario_path())
+        except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
+            outcome = exit_for(exc)
+            if outcome is None:
+                raise
+            worst = max(worst, outcome[0])
+            for line in outcome[1]:
+                click.echo(line, err=True)
+            continue
+        _warn(scn)
+        out.append(scn)
+    if worst != Exit.OK:
+        sys.exit(worst)
+    return out
+
+
+def _warn(scn: Any) -> None:
+    from ..sim.scenario_rules import warnings
+
+    for path, note in warnings(scn):
+        click.echo(f"{scn.source}: {path}: warning: {note}", err=True)
 
 
 def _print_result(result: Any, quiet: bool) -> None:
@@ -194,26 +258,47 @@ def _print_result(result: Any, quiet: bool) -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(files: tuple[Path, ...]) -> None:
-    """Validate scenario FILES without running them (exit 2 if any is invalid)."""
+    """Validate scenario FILES without running them (exit 2 if any is invalid).
+
+    Each of FILES is a scenario file or a directory, searched recursively for *.yaml
+    and *.yml files (in sorted path order). Warnings (legal, but probably not meant)
+    go to stderr and do not change the exit code.
+    """
     from ..sim import scenario as scenario_mod
 
     worst = Exit.OK
-    for f in files:
+    found_files: list[Path] = []
+    for p in files:
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml")
+                           and f.is_file())
+            if not found:
+                click.echo(f"{p}: no scenario files (*.yaml, *.yml) in this directory", err=True)
+                worst = Exit.INVALID_INPUT
+            found_files.extend(found)
+        else:
+            found_files.append(p)
+    bad = 0
+    for f in found_files:
         try:
-            scenario_mod.load(f)
+            scn = scenario_mod.load(f)
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:
                 raise
             code, lines = outcome
             worst = max(worst, code)
+            bad += 1
             for line in lines:
                 click.echo(line, err=True)
         else:
+            _warn(scn)
             click.echo(f"{f}: ok")
+    if len(found_files) > 1:
+        click.echo(f"checked {len(found_files)} files: {len(found_files) - bad} ok, "
+                   f"{bad} invalid")
     sys.exit(worst)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 DEFAULT_OUT = "fuzz-finds"
+PROGRESS_EVERY_S = 5.0  # when stderr is not a terminal: one progress line this often
 
 
 def _parse_budget(text: str | None) -> float | None:
@@ -60,8 +61,13 @@ def _weakening_names() -> list[str]:
               "real kernel.")
 @click.option("--shrink-runs", type=click.IntRange(min=0), default=600, show_default=True,
               help="Simulated runs spent shrinking each find, at most.")
+@click.option("--progress-every", "progress_every", type=click.FloatRange(min=0),
+              default=PROGRESS_EVERY_S, show_default=True, metavar="SECONDS",
+              help="When stderr is not a terminal (piped, CI), print a progress line this "
+              "often instead of the progress bar.")
 def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
-         time_budget: str | None, weaken: str | None, shrink_runs: int) -> None:
+         time_budget: str | None, weaken: str | None, shrink_runs: int,
+         progress_every: float) -> None:
     """Fuzz the kernel's invariants with Hypothesis-generated scenarios.
 
     Each example is a whole scenario (1-3 instruments; market walks, explicit ticks, gaps,
@@ -118,13 +124,21 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
         TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
         disable=not err.is_terminal)
     task = progress.add_task("fuzz", total=examples, rate=0.0, hits=0)
+    last_line = [started]
 
     def tick(e: int, r: int, h: int) -> None:
         stats["examples"] += e
         stats["runs"] += r
         stats["hits"] += h
-        elapsed = max(time.monotonic() - started, 1e-9)
-        progress.update(task, advance=e, rate=stats["examples"] / elapsed, hits=stats["hits"])
+        now = time.monotonic()
+        elapsed = max(now - started, 1e-9)
+        rate = stats["examples"] / elapsed
+        progress.update(task, advance=e, rate=rate, hits=stats["hits"])
+        if not err.is_terminal and now - last_line[0] >= progress_every:
+            # no bar on a pipe: a plain line now and then, so a long campaign shows life
+            last_line[0] = now
+            err.print(f"fuzz: {stats['examples']}/{examples} examples, {rate:.1f} ex/s, "
+                      f"violations: {stats['hits']}, {elapsed:.0f}s elapsed", markup=False)
 
     try:
         with progress:
@@ -146,24 +160,13 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
     if written:
         fz.record_index(out_dir, written)
 
-    out.print(f"ran {res.examples} examples ({res.runs} simulated runs with shrinking) in "
+    shrinking = (f" ({res.runs} simulated runs with shrinking)"
+                 if res.runs > res.examples else "")
+    out.print(f"ran {res.examples} examples{shrinking} in "
               f"{res.seconds:.1f}s: {res.rate:.1f} examples/s on {max(workers, 1)} "
               f"process(es)" + (" (stopped: time budget reached)" if res.stopped_by_budget else ""))
     if res.hits:
-        table = Table(title="invariants broken", title_justify="left")
-        for col in ("invariant", "examples", "shrunk scenario", "reproduced", "digest"):
-            table.add_column(col, justify="right" if col == "examples" else "left",
-                             overflow="fold")
-        by_inv = {w.invariant: w for w in res.written}
-        for name, n in sorted(res.hits.items(), key=lambda kv: -kv[1]):
-            w = by_inv.get(name)
-            table.add_row(name, str(n), w.path if w else "(not shrunk: see note)",
-                          ("yes" if w.reproduced else "NO") if w else "-",
-                          (w.digest[:23] + "...") if w and w.digest else "-")
-        out.print(table)
-        if any(name not in by_inv for name in res.hits):
-            out.print("  note: an invariant broken only while another was being shrunk is "
-                      "counted but not shrunk; run again to shrink it on its own.")
+        print_finds(out, res.hits, res.written)
     cov = Table(title="coverage (examples that had it)", title_justify="left")
     cov.add_column("feature / event")
     cov.add_column("examples", justify="right")
@@ -179,6 +182,33 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
         sys.exit(1)
     out.print(f"result: OK, no invariant broken in {res.examples} examples")
     sys.exit(0)
+
+
+def print_finds(out: Any, hits: dict[str, int], written: list[Any]) -> None:
+    """The broken invariants as a table, then each shrunk file's path on a line of its
+    own: a path in a table cell is folded into fragments on a narrow terminal, and a
+    user copies it whole into ``triotrade run``."""
+    from rich.table import Table
+
+    table = Table(title="invariants broken", title_justify="left")
+    for col in ("invariant", "examples", "reproduced", "digest"):
+        table.add_column(col, justify="right" if col == "examples" else "left")
+    by_inv = {w.invariant: w for w in written}
+    ranked = sorted(hits.items(), key=lambda kv: -kv[1])
+    for name, n in ranked:
+        w = by_inv.get(name)
+        table.add_row(name, str(n), ("yes" if w.reproduced else "NO") if w else "-",
+                      (w.digest[:23] + "...") if w and w.digest else "-")
+    out.print(table)
+    if by_inv:
+        out.print("shrunk scenarios (triotrade run FILE reproduces each):")
+    for name, _ in ranked:
+        if name in by_inv:
+            out.print(f"  {name}:")
+            out.print(f"    {by_inv[name].path}", overflow="ignore", crop=False)
+    if any(name not in by_inv for name in hits):
+        out.print("  note: an invariant broken only while another was being shrunk is "
+                  "counted but not shrunk; run again to shrink it on its own.")
 
 
 def register(main: Any) -> None:

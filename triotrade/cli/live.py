@@ -14,7 +14,6 @@ import functools
 import logging
 import os
 import sys
-import time
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -24,7 +23,7 @@ import click
 import trio
 
 from ..kernel.errors import InputError, find_exception
-from ..kernel.units import NS_PER_S, fmt_units
+from ..kernel.units import fmt_units
 from ..kernel.venue import Venue
 from .exits import Exit, exit_for
 
@@ -93,18 +92,36 @@ async def _run(setup: LiveSetup, journal_path: Path, live: bool) -> Any:
         return await run_live(venue, setup.cfg, journal_path, live=live, header=setup.header)
 
 
+def configure_logging(log_level: str | None) -> None:
+    """triotrade's own warnings always; the broker libraries' lines (ib_async's
+    ``API connection failed`` above our own message) only when ``--log-level`` asks."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if log_level is None:
+        handler.addFilter(lambda record: record.name.split(".")[0] == "triotrade")
+    logging.basicConfig(level=logging.WARNING if log_level is None else log_level.upper(),
+                        handlers=[handler], force=True)
+
+
 def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
-                 client_id: int, live: bool, journal_path: Path | None) -> Exit:
+                 client_id: int, live: bool, journal_path: Path | None,
+                 overwrite: bool = False, log_level: str | None = None) -> Exit:
     """Run the kernel live against ``venue`` until the config's duration or Ctrl-C."""
+    from .journals import claim, claim_live
+
     try:
         setup = SETUPS[venue](config_path, host, port, client_id)
+        journal_path = (claim_live(venue) if journal_path is None
+                        else claim(journal_path, overwrite=overwrite))
     except InputError as exc:
         for line in exc.lines():
             click.echo(line, err=True)
         return Exit.INVALID_INPUT
-    if journal_path is None:
-        journal_path = Path("runs") / f"live-{venue}-{time.time_ns() // NS_PER_S}.jsonl"
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    except OSError as exc:
+        click.echo(f"{exc.filename or journal_path}: cannot write journal: "
+                   f"{exc.strerror or exc}", err=True)
+        return Exit.INVALID_INPUT
+    configure_logging(log_level)
     if not live:
         click.echo("dry run: market data only; every order is refused before it leaves this "
                    "process (pass --live to trade)")
