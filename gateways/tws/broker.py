@@ -11,6 +11,7 @@ from __future__ import annotations
 import trio
 
 from ..realtime import RealtimeMarket
+from ..limits import MAX_ORDER_QTY, SessionLimits
 from .orders import OrderDesk
 from .records import Commissions
 
@@ -24,9 +25,11 @@ class TwsBroker(OrderDesk):
 
     def __init__(self, market: RealtimeMarket, *, account: str = "DU000001",
                  primary_exchange: str = "NASDAQ", commissions: Commissions | None = None,
-                 warn_tif_preset: bool = False) -> None:
+                 warn_tif_preset: bool = False, limits: SessionLimits | None = None,
+                 max_order_qty: int = MAX_ORDER_QTY) -> None:
         super().__init__(market, account=account, primary_exchange=primary_exchange,
-                         commissions=commissions, warn_tif_preset=warn_tif_preset)
+                         commissions=commissions, warn_tif_preset=warn_tif_preset,
+                         limits=limits, max_order_qty=max_order_qty)
         market.add_report_listener(self._on_report)
         market.add_quote_listener(self._on_quote)
 
