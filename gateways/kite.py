@@ -353,6 +353,7 @@ class KiteGateway:
         self.ws_connections += 1
         session = _WsSession(ws, stream)
         session.peer = _peer_of(stream)
+        log.info("ticker connection from %s", session.peer)
         self.sessions.add(session)
         try:
             with trio.CancelScope() as scope:
@@ -362,6 +363,7 @@ class KiteGateway:
                     nursery.start_soon(self._ws_writer, session)
         finally:
             self.sessions.discard(session)
+            log.info("ticker connection from %s closed", session.peer)
             # shutting down (our scope cancelled): no close handshake, the peer may be gone
             shutting_down = trio.current_effective_deadline() == float("-inf")
             with trio.CancelScope(shield=True):
@@ -404,6 +406,7 @@ class KiteGateway:
                     elif t in self.book.by_token:
                         session.modes.setdefault(t, wire.MODE_QUOTE)
                         session.dirty.add(t)
+                        self.market.start()  # start_on_connect: the first subscription is t=0
             elif action == "mode":
                 if not (isinstance(value, list) and len(value) == 2 and value[0] in wire.MODES
                         and isinstance(value[1], list) and len(value[1]) <= MAX_SUBSCRIPTIONS):
@@ -548,31 +551,16 @@ class KiteGateway:
 
 async def serve_kite(scn: Scenario, *, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0,
                      seed: int | None = None, api_key: str, access_token: str,
+                     start_on_connect: bool = False,
                      task_status: trio.TaskStatus[KiteGateway] = trio.TASK_STATUS_IGNORED) -> None:
     """Replay ``scn``'s market and serve it over Kite until cancelled."""
-    market = RealtimeMarket(scn, seed=seed, speed=speed)
+    market = RealtimeMarket(scn, seed=seed, speed=speed, start_on_connect=start_on_connect)
     gateway = KiteGateway(market, api_key, access_token, start_cash=scn.account.cash)
+    market.add_outage_listener(gateway.set_offline)  # the scenario's disconnect windows
     async with trio.open_nursery() as nursery:
         await nursery.start(gateway.serve, host, port)
         await nursery.start(market.run)
-        nursery.start_soon(_disconnects, gateway, scn)
         task_status.started(gateway)
-
-
-async def _disconnects(gateway: KiteGateway, scn: Scenario) -> None:
-    """The scenario's ``disconnect`` faults, on the exchange's clock (overlaps merged)."""
-    windows: list[list[int]] = []
-    for start, end in sorted((f.t, f.t + f.for_) for f in scn.faults
-                             if f.kind == "disconnect" and f.t is not None and f.for_ is not None):
-        if windows and start <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], end)
-        else:
-            windows.append([start, end])
-    market = gateway.market
-    for start, end in windows:
-        for at, down in ((start, True), (end, False)):
-            await trio.sleep(max(0, at - market.virtual_now()) / NS_PER_S / market.speed)
-            gateway.set_offline(down)
 
 
 __all__ = ["KiteGateway", "serve_kite", "error_response"]

@@ -27,6 +27,7 @@ balance pays for is refused with Kite's "Insufficient funds" wording (OrderExcep
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from decimal import Decimal
@@ -37,7 +38,6 @@ from ..kernel.units import NS_PER_S, fmt_units, to_units
 from ..kernel.venue import ExecReport, ReportKind
 from .kite_instruments import KiteInstrument
 from .kite_records import KOrder, PositionRow, Stats
-from .limits import MAX_ORDER_QTY
 from .kite_rest import (
     IST,
     form_int,
@@ -48,6 +48,7 @@ from .kite_rest import (
     order_error,
     px,
 )
+from .limits import MAX_ORDER_QTY
 from .realtime import RealtimeMarket
 
 VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
@@ -58,6 +59,8 @@ _TAG = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 
 
 Postback = Callable[[KOrder, str], None]  # (order, postback status)
+
+log = logging.getLogger("triotrade.gateway.kite")
 
 
 class KiteBook:
@@ -188,6 +191,7 @@ class KiteBook:
                        trigger if otype in ("SL", "SL-M") else 0, disclosed, tag, protection,
                        time.time())
         self.orders[order.order_id] = order
+        log.info("order %s: %s %d %s %s %s", order.order_id, side, qty, inst.key, otype, product)
         self._set(order, "PUT ORDER REQ RECEIVED")
         self._set(order, "VALIDATION PENDING")
         self._set(order, "OPEN PENDING")
@@ -351,6 +355,8 @@ class KiteBook:
             row.sell_qty += qty
             row.sell_value += qty * price
         self.cash_delta -= o.sign * qty * price
+        log.info("fill %s: %s %d %s @ %s (%d/%d)", o.order_id, o.transaction_type, qty,
+                 o.inst.key, px(price), o.filled, o.quantity)
         st = self.stats[o.inst.idx]
         st.volume += qty
         st.turnover += qty * price

@@ -58,6 +58,7 @@ class Books:
         self.by_xid: dict[str, BrokerOrder] = {}
         self.completed: list[BrokerOrder] = []
         self.execs: list[BrokerExec] = []
+        self.booked_execs: set[str] = set()  # exchange exec ids already booked
         self.positions: dict[str, Position] = {}
         self.next_ids: dict[int, int] = {}
         self.sessions: dict[int, Session] = {}

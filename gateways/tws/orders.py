@@ -241,6 +241,10 @@ class OrderDesk(AccountAnswers):
                 sess.send(P.open_order(sess.version, spec, self.order_view(bo)))
                 sess.send(self.status_msg(bo))
         elif r.kind is ReportKind.FILL:
+            if r.exec_id:
+                if r.exec_id in self.booked_execs:
+                    return  # the exchange repeated itself (the duplicate_reports fault)
+                self.booked_execs.add(r.exec_id)
             self._fill(bo, r, sess)
         elif r.kind is ReportKind.CANCELLED:
             ioc = bo.tif == "IOC"

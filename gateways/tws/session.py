@@ -81,13 +81,16 @@ class Session:
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
 
-    def drop(self, reason: str) -> None:
-        """Close this connection now (the client is misbehaving); nobody else notices."""
+    def drop(self, reason: str, *, client_fault: bool = True) -> None:
+        """Close this connection now; nobody else notices. ``client_fault``: the client
+        misbehaved (logged as a problem); otherwise the broker went away (a scenario's
+        disconnect window)."""
         if self._closing:
             return
         self._closing = True
         self.dropped_reason = reason
-        self.problem(f"dropped: {reason}")
+        if client_fault:
+            self.problem(f"dropped: {reason}")
         if self._scope is not None:
             self._scope.cancel()
 
@@ -226,6 +229,10 @@ class Session:
 
     def _start_api(self, f: list[str]) -> bool:
         cid = P.parse_int(f[2])
+        if self.broker.offline:
+            self.error(-1, 502, "Couldn't connect to TWS: the simulated broker is offline "
+                       "(the scenario's disconnect window)")
+            return False
         if not 0 <= cid <= 2 ** 31 - 1:
             self.error(-1, 320, f"Error reading request: startApi: client id {cid} out of "
                        "range")
@@ -262,6 +269,7 @@ class Session:
             self.error(req_id, 200, "No security definition has been found for the request")
             return
         m = self.broker.market
+        m.start()  # with start_on_connect, the first subscription is the scenario's t=0
         idx = m.exchange.index[spec.symbol]
         self.send(P.market_data_type(req_id, 1))
         self.send(P.tick_req_params(req_id, spec.tick_size, "SMART"))
