@@ -173,8 +173,8 @@ class Session:
                 for fields in reader.messages():
                     if not self._handle(fields) or self._closing:
                         return
-            except P.ProtocolError as exc:
-                self.problem(f"{exc}; closing")
+            except (P.ProtocolError, ArithmeticError) as exc:
+                self.problem(f"{shorten(str(exc) or type(exc).__name__)}; closing")
                 return
 
     # ------------------------------------------------------------ requests
@@ -199,9 +199,10 @@ class Session:
                 return True
             try:
                 return self._start_api(f)
-            except (IndexError, ValueError, P.ProtocolError) as exc:
-                self.problem(f"malformed startApi: {exc}; closing")
-                self.error(-1, 320, f"Error reading request: startApi: {exc}")
+            except (IndexError, ValueError, ArithmeticError, P.ProtocolError) as exc:
+                text = shorten(str(exc) or type(exc).__name__)
+                self.problem(f"malformed startApi: {text}; closing")
+                self.error(-1, 320, f"Error reading request: startApi: {text}")
                 return False
         if msg in b.stall:
             return True

@@ -20,6 +20,7 @@ UNSET_DOUBLE = "1.7976931348623157E308"  # what TWS sends for "no value" doubles
 UNSET_INTEGER = "2147483647"
 MAX_NUMBER_CHARS = 40  # the longest honest field is the 22-character unset double
 MAX_INT = (1 << 63) - 1  # TWS integers are at most Java longs
+MAX_EXPONENT = 9999  # far inside the decimal context's limits, far beyond any real value
 
 
 def _bounded(text: str, what: str) -> str:
@@ -30,13 +31,19 @@ def _bounded(text: str, what: str) -> str:
     return t
 
 
-def _decimal(text: str, what: str) -> Decimal:
+def _decimal(text: str, what: str, *, finite: bool = True) -> Decimal:
+    """Text -> Decimal, refusing exponents so large that arithmetic on them would overflow
+    the decimal context (``1e1000000``: any ``abs`` or comparison raises ``Overflow``)."""
     try:
         d = Decimal(text)
     except InvalidOperation:
         raise ProtocolError(f"bad {what} {text!r}") from None
     if not d.is_finite():
-        raise ProtocolError(f"bad {what} {text!r}: not a finite number")
+        if finite:
+            raise ProtocolError(f"bad {what} {text!r}: not a finite number")
+        return d
+    if abs(d.adjusted()) > MAX_EXPONENT:
+        raise ProtocolError(f"{what} {text!r} out of range")
     return d
 
 
@@ -53,7 +60,7 @@ def parse_price(text: str) -> int | None:
     if not t or t.upper() in (UNSET_DOUBLE.upper(), "1.7976931348623157E+308", "INFINITE"):
         return None
     d = _decimal(t, "price")
-    if abs(d) > Decimal("1e15"):  # an 'unset' double spelled some other way
+    if d.adjusted() >= 15:  # an 'unset' double spelled some other way
         return None
     try:
         return to_units(d)
@@ -69,7 +76,7 @@ def parse_int(text: str, default: int = 0) -> int:
         n = int(t)
     except ValueError:
         d = _decimal(t, "integer")
-        if abs(d) > MAX_INT or d != d.to_integral_value():
+        if d.adjusted() > 18 or d != d.to_integral_value():
             raise ProtocolError(f"bad integer {text!r}") from None
         n = int(d)
     if abs(n) > MAX_INT:
@@ -87,7 +94,6 @@ def parse_quantity(text: str) -> Decimal:
     allowed number of shares is the broker's decision (error 201, as IB words it), so
     ``inf`` and ``1e999`` parse here and are rejected there, before any conversion."""
     t = _bounded(text, "quantity") or "0"
-    try:
-        return Decimal(t)
-    except InvalidOperation:
-        raise ProtocolError(f"bad quantity {text!r}") from None
+    if t.upper() == "INFINITE":  # how ib_async writes float('inf')
+        t = "Infinity"
+    return _decimal(t, "quantity", finite=False)
