@@ -416,7 +416,7 @@ class KiteGateway:
                         session.modes[t] = value[0]
                         session.dirty.add(t)
             else:
-                raise ValueError(f"unknown action {shorten(action, 40)}")
+                raise ValueError(f"unknown action {shorten(repr(action), 40)}")
         except (TypeError, ValueError) as exc:
             session.bad_messages += 1
             if session.bad_messages == 1:

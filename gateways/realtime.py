@@ -241,9 +241,7 @@ class RealtimeMarket:
         gens = [generate(self.exchange.index[s], spec, scn.duration,
                          derive_seed(self.seed, f"market:{s}")) for s, spec in specs.items()]
         ticks = iter(gens[0] if len(gens) == 1 else heapq.merge(*gens))
-        for start, end in self.faults.outages:
-            self.engine.call_at(start, self._set_down, True)
-            self.engine.call_at(end, self._set_down, False)
+        self._schedule_outages()
         first = next(ticks, None)
         if first is not None and first[0] == 0 and self.start_on_connect:
             # the opening quote is there for the first subscriber to see
@@ -260,6 +258,22 @@ class RealtimeMarket:
             await self._play(tick)
         self.finished.set()
         await self._wait_until(math.inf)  # expiries and other timed events go on
+
+    async def run_timers(self,
+                         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Only the clock, no market path: for a market driven by ``push_tick`` alone.
+
+        Latency, expiries and outages are timed events; without ``run`` or this task
+        nothing would ever deliver them."""
+        self._schedule_outages()
+        self.start()
+        task_status.started()
+        await self._wait_until(math.inf)
+
+    def _schedule_outages(self) -> None:
+        for start, end in self.faults.outages:
+            self.engine.call_at(start, self._set_down, True)
+            self.engine.call_at(end, self._set_down, False)
 
     async def _play(self, tick: tuple[int, ...]) -> None:
         await self._wait_until(tick[0])
