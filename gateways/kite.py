@@ -80,10 +80,11 @@ def _token(value: object) -> int:
     return value
 
 
-def _peer_of(stream: WsStream) -> str:
-    inner = getattr(stream, "_inner", None)
+def _peer_of(stream: trio.abc.Stream) -> str:
+    """HOST:PORT of the peer, through the upgrade's prefixed stream if there is one."""
+    inner = getattr(stream, "_inner", stream)
     try:
-        return "%s:%s" % inner.socket.getpeername()[:2]  # type: ignore[union-attr]
+        return "%s:%s" % inner.socket.getpeername()[:2]
     except (AttributeError, OSError):
         return "?"
 
@@ -190,6 +191,7 @@ class KiteGateway:
 
     async def _handle(self, stream: trio.SocketStream) -> None:
         # the ticker lives at /ws; an upgrade at / (Kite's own ticker root) is served too
+        log.info("connection from %s", _peer_of(stream))
         try:
             await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), http_error,
                                    limits=self.limits, problems=self.problems)
@@ -551,11 +553,12 @@ class KiteGateway:
 
 async def serve_kite(scn: Scenario, *, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0,
                      seed: int | None = None, api_key: str, access_token: str,
-                     start_on_connect: bool = False,
+                     start_on_connect: bool = False, max_order_qty: int | None = None,
                      task_status: trio.TaskStatus[KiteGateway] = trio.TASK_STATUS_IGNORED) -> None:
     """Replay ``scn``'s market and serve it over Kite until cancelled."""
     market = RealtimeMarket(scn, seed=seed, speed=speed, start_on_connect=start_on_connect)
-    gateway = KiteGateway(market, api_key, access_token, start_cash=scn.account.cash)
+    gateway = KiteGateway(market, api_key, access_token, start_cash=scn.account.cash,
+                          max_order_qty=max_order_qty)
     market.add_outage_listener(gateway.set_offline)  # the scenario's disconnect windows
     async with trio.open_nursery() as nursery:
         await nursery.start(gateway.serve, host, port)

@@ -127,6 +127,9 @@ def test_orders_beyond_buying_power_are_rejected_like_ib(trap: LogTrap) -> None:
         errors = asyncio.run(asyncio.wait_for(main(), 60))
         assert any(code == 201 and "INITIAL MARGIN" in text for code, text in errors), errors
         assert gw.call(lambda: gw.broker.positions["ACME"].qty) == 100
+        lines = [r.getMessage() for r in trap.records if r.name == "triotrade.gateway.tws"]
+        assert any(line.startswith("order C3-") and "BUY 100 ACME" in line for line in lines)
+        assert any(line.startswith("fill C3-") and "BUY 100 ACME" in line for line in lines)
         _served_after(gw, trap)
 
 

@@ -44,6 +44,9 @@ KITE_PORT = 8765
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Virtual seconds per wall-clock second (10 = ten times faster).")
 @click.option("--seed", type=int, default=None, help="Market/fault seed (default: the scenario's).")
+@click.option("--max-order-qty", type=click.IntRange(min=1), default=None,
+              help="Largest quantity one order may have (default 1000000); above it the "
+                   "order is rejected as the broker would.")
 @click.option("--start-on-connect", is_flag=True,
               help="Hold the scenario at t=0 until the first client subscribes to market data.")
 @click.option("--api-key", default=None,
@@ -51,26 +54,29 @@ KITE_PORT = 8765
 @click.option("--access-token", default=None,
               help="kite: the access token clients must present (prefer $KITE_ACCESS_TOKEN).")
 def serve(scenario: Path | None, protocol: str, host: str, port: int | None, speed: float,
-          seed: int | None, start_on_connect: bool, api_key: str | None,
-          access_token: str | None) -> None:
+          seed: int | None, max_order_qty: int | None, start_on_connect: bool,
+          api_key: str | None, access_token: str | None) -> None:
     """Serve the simulated exchange over a real broker wire protocol.
 
     Point an ib_async or kiteconnect script at it and it trades against SCENARIO's
     market (the built-in default with no SCENARIO). Prints `listening on HOST:PORT`
     once it accepts connections. For kite, set KITE_API_KEY and KITE_ACCESS_TOKEN.
     """
+    from ..gateways.limits import MAX_ORDER_QTY
     from . import _load_or_exit
 
+    max_qty = MAX_ORDER_QTY if max_order_qty is None else max_order_qty
     if not 0 < speed < float("inf"):
         raise click.BadParameter("must be positive", param_hint="--speed")
     scn = _load_or_exit(scenario)
     if protocol == "tws":
         sys.exit(serve_tws(scn, host=host, port=TWS_PORT if port is None else port,
-                           speed=speed, seed=seed, start_on_connect=start_on_connect))
+                           speed=speed, seed=seed, start_on_connect=start_on_connect,
+                           max_order_qty=max_qty))
     key, token = kite_credentials(api_key, access_token)
     sys.exit(serve_kite(scn, host=host, port=KITE_PORT if port is None else port, speed=speed,
                         seed=seed, api_key=key, access_token=token,
-                        start_on_connect=start_on_connect))
+                        start_on_connect=start_on_connect, max_order_qty=max_qty))
 
 
 def kite_credentials(api_key: str | None, access_token: str | None) -> tuple[str, str]:
@@ -121,7 +127,7 @@ async def _announce(market: RealtimeMarket) -> None:
 
 
 def serve_tws(scn: Scenario, *, host: str, port: int, speed: float, seed: int | None,
-              start_on_connect: bool = False) -> int:
+              start_on_connect: bool = False, max_order_qty: int | None = None) -> int:
     """``--protocol tws``: serve until SIGINT/SIGTERM; 0 on a clean stop."""
     import trio
 
@@ -130,7 +136,8 @@ def serve_tws(scn: Scenario, *, host: str, port: int, speed: float, seed: int | 
 
     async def main() -> int:
         market = RealtimeMarket(scn, seed=seed, speed=speed, start_on_connect=start_on_connect)
-        broker = TwsBroker(market)
+        broker = (TwsBroker(market) if max_order_qty is None
+                  else TwsBroker(market, max_order_qty=max_order_qty))
         gateway = TwsGateway(broker, host, port)
         code = Exit.OK
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -160,7 +167,8 @@ def serve_tws(scn: Scenario, *, host: str, port: int, speed: float, seed: int | 
 
 
 def serve_kite(scn: Scenario, *, host: str, port: int, speed: float, seed: int | None,
-               api_key: str, access_token: str, start_on_connect: bool = False) -> int:
+               api_key: str, access_token: str, start_on_connect: bool = False,
+               max_order_qty: int | None = None) -> int:
     """``--protocol kite``: serve until Ctrl-C. Never prints credentials."""
     import trio
 
@@ -173,6 +181,7 @@ def serve_kite(scn: Scenario, *, host: str, port: int, speed: float, seed: int |
                                                     seed=seed, api_key=api_key,
                                                     access_token=access_token,
                                                     start_on_connect=start_on_connect,
+                                                    max_order_qty=max_order_qty,
                                                     task_status=task_status))
             shown = f"[{host}]" if ":" in host else host
             print(f"listening on {shown}:{gateway.port}", flush=True)
