@@ -84,7 +84,7 @@ def _peer_of(stream: trio.abc.Stream) -> str:
     """HOST:PORT of the peer, through the upgrade's prefixed stream if there is one."""
     inner = getattr(stream, "_inner", stream)
     try:
-        return "%s:%s" % inner.socket.getpeername()[:2]
+        return "%s:%s" % getattr(inner, "socket").getpeername()[:2]
     except (AttributeError, OSError):
         return "?"
 
