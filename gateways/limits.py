@@ -28,6 +28,7 @@ class SessionLimits:
     send_timeout_s: float = 60.0  # one write the peer never drains (a half-open socket)
     max_messages_before_start: int = 50  # TWS requests sent before startApi
     max_bad_messages: int = 1000  # malformed requests answered before the line is closed
+    max_market_data_lines: int = 100  # TWS: streaming subscriptions per client (IB's default)
     keepalive_idle_s: int = 60  # TCP keepalive
 
 

@@ -283,6 +283,10 @@ class Session:
             self.send(P.tick_snapshot_end(req_id))
             return
         self._cancel_mkt_data_id(req_id)
+        if len(self.md) >= self.limits.max_market_data_lines:
+            self.error(req_id, 101, "Max number of tickers has been reached "
+                       f"({self.limits.max_market_data_lines})")
+            return
         self.md[req_id] = idx
         self.md_by_idx.setdefault(idx, []).append(req_id)
 
