@@ -241,7 +241,7 @@ class RealtimeMarket:
         gens = [generate(self.exchange.index[s], spec, scn.duration,
                          derive_seed(self.seed, f"market:{s}")) for s, spec in specs.items()]
         ticks = iter(gens[0] if len(gens) == 1 else heapq.merge(*gens))
-        self._schedule_outages()
+        self._schedule_timed()
         first = next(ticks, None)
         if first is not None and first[0] == 0 and self.start_on_connect:
             # the opening quote is there for the first subscriber to see
@@ -265,15 +265,21 @@ class RealtimeMarket:
 
         Latency, expiries and outages are timed events; without ``run`` or this task
         nothing would ever deliver them."""
-        self._schedule_outages()
+        self._schedule_timed()
         self.start()
         task_status.started()
         await self._wait_until(math.inf)
 
-    def _schedule_outages(self) -> None:
+    def _schedule_timed(self) -> None:
+        """Outages and trading halts at their virtual times, as the runner schedules them."""
         for start, end in self.faults.outages:
             self.engine.call_at(start, self._set_down, True)
             self.engine.call_at(end, self._set_down, False)
+        for sym, spec in market_path_specs(self.scenario).items():
+            idx = self.exchange.index[sym]
+            for start, end in spec.halts:
+                self.engine.call_at(start, lambda i: self.exchange.set_halted(i, True), idx)
+                self.engine.call_at(end, lambda i: self.exchange.set_halted(i, False), idx)
 
     async def _play(self, tick: tuple[int, ...]) -> None:
         await self._wait_until(tick[0])

@@ -15,7 +15,7 @@ import trio.testing
 
 from triotrade.gateways.realtime import RealtimeMarket
 from triotrade.kernel.units import NS_PER_S
-from triotrade.kernel.venue import ExecReport, ReportKind
+from triotrade.kernel.venue import ReportKind
 from triotrade.sim import scenario as scenario_mod
 from triotrade.sim.exchange import Window
 from triotrade.sim.faults import build_faults
@@ -115,5 +115,29 @@ def test_start_on_connect_holds_t0_until_the_first_subscription() -> None:
         market.start()
         await trio.sleep(6)
         assert quotes[-1] == 101 * 10 ** 8
+
+    _run(market, body)
+
+
+def test_a_served_halt_halts_the_exchange_for_its_window() -> None:
+    scn = scenario_mod.from_dict({
+        "version": 1, "name": "served-halt", "seed": 1, "duration": "10s",
+        "instruments": [{"symbol": "ACME", "tick_size": "0.01"}],
+        "market": {"ACME": {"spread": "0.02", "depth": 1000,
+                            "ticks": [{"t": "0s", "last": "100.00"}],
+                            "halts": [{"t": "1s", "for": "2s"}]}},
+    }, "<served-halt>")
+    market = RealtimeMarket(scn)
+    seen: list[ReportKind] = []
+    market.add_report_listener(lambda r: seen.append(r.kind))
+
+    async def body() -> None:
+        await trio.sleep(2)  # inside the halt: a market order rests, it does not fill
+        market.submit("o1", "ACME", "ENTRY", 1, 10, "MARKET", None)
+        assert ReportKind.FILL not in seen
+        assert market.exchange.books[0].halted
+        await trio.sleep(2)  # the halt is over: the resting order fills on the next quote
+        market.push_tick("ACME", 99_99 * 10 ** 6, 100_01 * 10 ** 6)
+        assert ReportKind.FILL in seen
 
     _run(market, body)
