@@ -230,6 +230,16 @@ GOOD_FORM = {"exchange": "NSE", "tradingsymbol": SYMBOL_EQ, "transaction_type": 
 
 @st.composite
 def kite_requests(draw: st.DrawFn) -> bytes:
+    if draw(st.booleans()):
+        # an authenticated, well-framed order with a field or two gone wrong: these reach
+        # the order book's validation, margin check and the exchange
+        form = dict(GOOD_FORM)
+        for _ in range(draw(st.integers(0, 2))):
+            form[draw(st.sampled_from(FORM_KEYS))] = draw(FIELD_TEXT)
+        body = "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in form.items()).encode()
+        return (f"POST /orders/regular HTTP/1.1\r\nHost: 127.0.0.1\r\n{AUTH_HEADERS}"
+                "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     method = draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "G\x00T", "OPTIONS"]))
     path = draw(st.one_of(st.sampled_from(PATHS), st.text(max_size=30).map(
         lambda t: "/" + quote(t, safe="/?=&%"))))
