@@ -222,9 +222,13 @@ async def _serve_requests(conn: h11.Connection, stream: trio.abc.Stream, http: H
                           limits: SessionLimits) -> None:
     send_s = limits.send_timeout_s
     while True:
-        # between requests a keep-alive connection may idle; once a request starts it
-        # must arrive whole within the handshake timeout (no byte-a-minute requests)
-        event = await _next_event(conn, stream, limits.idle_timeout_s)
+        # between requests a keep-alive connection may idle, and the next request's head
+        # must be complete within that time (no byte-a-minute heads); once a request has
+        # started, its body must arrive within the handshake timeout
+        with trio.move_on_after(limits.idle_timeout_s) as idle:
+            event = await _next_event(conn, stream, limits.idle_timeout_s)
+        if idle.cancelled_caught:
+            return
         if isinstance(event, (h11.ConnectionClosed,)) or event is h11.PAUSED:
             return
         if not isinstance(event, h11.Request):

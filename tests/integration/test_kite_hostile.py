@@ -8,7 +8,9 @@ and a real ``kiteconnect`` client is still served (``kite_probe``).
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -171,6 +173,18 @@ def test_a_request_that_never_completes_times_out(trap: LogTrap) -> None:
         started = b"POST /orders/regular HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"
         assert http_exchange(gw.port, started, shut_write=False) == b""  # closed on us
         assert http_exchange(gw.port, b"", shut_write=False) == b""  # idle connection
+        trickle = socket.create_connection(("127.0.0.1", gw.port), timeout=20)
+        head = b"GET /user/profile HTTP/1.1\r\nX-Slow: " + b"a" * 400  # never completes
+        sent = 0
+        for byte in head:  # a byte every 20 ms: each read is in time, the head never is
+            try:
+                trickle.sendall(bytes([byte]))
+            except OSError:
+                break
+            sent += 1
+            time.sleep(0.02)  # pacing the trickle, not a timing assertion
+        trickle.close()
+        assert sent < len(head), "a head trickled byte by byte was never cut off"
         _served_after(gw, trap)
 
 
