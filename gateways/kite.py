@@ -17,13 +17,20 @@ SCENARIO's market in real time (x ``--speed``) and serves it the way Zerodha doe
 
 Ticks are conflated per connection: a slow reader gets the newest state of each
 instrument rather than an ever-growing queue (Kite does the same). Postbacks are never
-dropped. Depth is the simulated exchange's top of book; levels 2-5 are empty because
+dropped while the connection lives; a reader so slow that ``MAX_WS_TEXTS`` of them
+pile up is disconnected (close code 1008 with the reason) instead.
+
+Hostile clients are expected: every text message is checked before it is used
+(tokens are integers of the 32-bit range, at most ``MAX_SUBSCRIPTIONS`` of them), a
+connection that keeps sending invalid messages is closed with a reason, and no
+request, HTTP or WebSocket, can raise past its own connection (``_handle``). Depth is the simulated exchange's top of book; levels 2-5 are empty because
 the exchange models only the touch, and showing liquidity that cannot be traded
 against would mislead.
 """
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 from collections import deque
 from fractions import Fraction
@@ -41,6 +48,7 @@ from .kite_book import KiteBook
 from .kite_http import HttpRequest, HttpResponse, WsStream, serve_connection
 from .kite_instruments import KiteInstrument, build_master, instruments_csv
 from .kite_records import KOrder
+from .limits import SessionLimits
 from .kite_rest import (
     KiteError,
     dumps,
@@ -50,11 +58,35 @@ from .kite_rest import (
     input_error,
     success,
 )
+from .problems import ProblemLog, shorten
 from .realtime import RealtimeMarket
+
+log = logging.getLogger("triotrade.gateway.kite")
 
 HEARTBEAT_S = 1.0
 ORDER_RATE = 10  # order placements/modifications/cancellations per second per session
 WS_PATH = "/ws"
+MAX_SUBSCRIPTIONS = 3000  # Kite's own limit per ticker connection
+MAX_WS_TEXTS = 10_000  # postbacks and replies waiting for one slow reader
+MAX_BAD_WS_MESSAGES = 100
+_TOKEN_MAX = 0xFFFFFFFF
+
+
+def _token(value: object) -> int:
+    """A subscribe/mode token as sent: a JSON integer of the 32-bit range, nothing else."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _TOKEN_MAX:
+        raise ValueError(f"instrument tokens are integers from 0 to {_TOKEN_MAX}, got "
+                         f"{shorten(value, 40)}")
+    return value
+
+
+def _peer_of(stream: trio.abc.Stream) -> str:
+    """HOST:PORT of the peer, through the upgrade's prefixed stream if there is one."""
+    inner = getattr(stream, "_inner", stream)
+    try:
+        return "%s:%s" % getattr(inner, "socket").getpeername()[:2]
+    except (AttributeError, OSError):
+        return "?"
 
 
 class _WsSession:
@@ -69,9 +101,18 @@ class _WsSession:
         self.wake = Wakeup()
         self.scope: trio.CancelScope | None = None
         self.dropped = False
+        self.bad_messages = 0
+        self.peer = "?"
+        self.close_reason: str | None = None  # set: close with code 1008 and this reason
 
     def drop(self) -> None:
         self.dropped = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+    def refuse(self, reason: str) -> None:
+        """End this connection with a close frame that says why (a policy violation)."""
+        self.close_reason = reason
         if self.scope is not None:
             self.scope.cancel()
 
@@ -91,13 +132,17 @@ class KiteGateway:
 
     def __init__(self, market: RealtimeMarket, api_key: str, access_token: str, *,
                  start_cash: int = 1_000_000 * PRICE_SCALE, order_rate: int = ORDER_RATE,
-                 heartbeat_s: float = HEARTBEAT_S) -> None:
+                 heartbeat_s: float = HEARTBEAT_S, limits: SessionLimits | None = None,
+                 max_order_qty: int | None = None) -> None:
         self.market = market
+        self.limits = limits or SessionLimits()
+        self.problems = ProblemLog(log)
         self._api_key = api_key
         self._access_token = access_token
         self.master: list[KiteInstrument] = build_master(
             market.instruments[s] for s in market.symbols)
-        self.book = KiteBook(market, self.master, start_cash)
+        self.book = KiteBook(market, self.master, start_cash,
+                             **({} if max_order_qty is None else {"max_order_qty": max_order_qty}))
         self.order_rate = order_rate
         self.heartbeat_s = heartbeat_s
         self.sessions: set[_WsSession] = set()
@@ -146,7 +191,14 @@ class KiteGateway:
 
     async def _handle(self, stream: trio.SocketStream) -> None:
         # the ticker lives at /ws; an upgrade at / (Kite's own ticker root) is served too
-        await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), http_error)
+        log.info("connection from %s", _peer_of(stream))
+        try:
+            await serve_connection(stream, self._http, self._ws, (WS_PATH, "/"), http_error,
+                                   limits=self.limits, problems=self.problems)
+        except Exception as exc:  # noqa: BLE001 - one connection must never end the listener
+            self.problems.problem("?", f"connection failed: {type(exc).__name__}: "
+                                  f"{shorten(str(exc))}")
+            log.debug("connection failed", exc_info=True)
 
     def _authorized(self, api_key: str, access_token: str) -> bool:
         ok_key = hmac.compare_digest(api_key.encode(), self._api_key.encode())
@@ -266,7 +318,7 @@ class KiteGateway:
         return success([])
 
     def _lookup(self, key: str) -> KiteInstrument | None:
-        if key.isdigit():
+        if key.isascii() and key.isdigit() and len(key) <= 10:
             return self.book.by_token.get(int(key))
         return self.book.by_key.get(key)
 
@@ -274,6 +326,8 @@ class KiteGateway:
         keys = req.query.get("i", [])
         if not keys:
             raise input_error("No instruments given: pass one or more `i=EXCHANGE:SYMBOL`")
+        if len(keys) > 1000:
+            raise input_error(f"Too many instruments ({len(keys)}): at most 1000 per request")
         kind = {"/quote": "full", "/quote/ohlc": "ohlc", "/quote/ltp": "ltp"}[req.path.rstrip("/")]
         out: dict[str, Any] = {}
         for key in keys:
@@ -300,6 +354,8 @@ class KiteGateway:
         ws = await request.accept()
         self.ws_connections += 1
         session = _WsSession(ws, stream)
+        session.peer = _peer_of(stream)
+        log.info("ticker connection from %s", session.peer)
         self.sessions.add(session)
         try:
             with trio.CancelScope() as scope:
@@ -309,10 +365,16 @@ class KiteGateway:
                     nursery.start_soon(self._ws_writer, session)
         finally:
             self.sessions.discard(session)
+            log.info("ticker connection from %s closed", session.peer)
             # shutting down (our scope cancelled): no close handshake, the peer may be gone
             shutting_down = trio.current_effective_deadline() == float("-inf")
             with trio.CancelScope(shield=True):
-                if session.dropped or stream.frozen or shutting_down:
+                if session.close_reason is not None and not shutting_down:
+                    self.problems.problem(session.peer, f"ticker closed: {session.close_reason}")
+                    with trio.move_on_after(1):
+                        await ws.aclose(1008, session.close_reason[:120])
+                    await stream.aclose()
+                elif session.dropped or stream.frozen or shutting_down:
                     await stream.aclose()  # abrupt: no close frame, like a network cut
                 else:
                     with trio.move_on_after(1):
@@ -335,9 +397,10 @@ class KiteGateway:
         value = data.get("v") if data else None
         try:
             if action in ("subscribe", "unsubscribe"):
-                if not isinstance(value, list):
-                    raise ValueError("`v` must be a list of instrument tokens")
-                tokens = [int(t) for t in value]
+                if not isinstance(value, list) or len(value) > MAX_SUBSCRIPTIONS:
+                    raise ValueError(f"`v` must be a list of at most {MAX_SUBSCRIPTIONS} "
+                                     "instrument tokens")
+                tokens = [_token(t) for t in value]
                 for t in tokens:
                     if action == "unsubscribe":
                         session.modes.pop(t, None)
@@ -345,51 +408,75 @@ class KiteGateway:
                     elif t in self.book.by_token:
                         session.modes.setdefault(t, wire.MODE_QUOTE)
                         session.dirty.add(t)
+                        self.market.start()  # start_on_connect: the first subscription is t=0
             elif action == "mode":
                 if not (isinstance(value, list) and len(value) == 2 and value[0] in wire.MODES
-                        and isinstance(value[1], list)):
+                        and isinstance(value[1], list) and len(value[1]) <= MAX_SUBSCRIPTIONS):
                     raise ValueError("`v` must be [mode, [tokens]] with mode ltp, quote or full")
-                for t in (int(x) for x in value[1]):
+                for t in [_token(x) for x in value[1]]:
                     if t in session.modes:
                         session.modes[t] = value[0]
                         session.dirty.add(t)
             else:
-                raise ValueError(f"unknown action {action!r}")
+                raise ValueError(f"unknown action {shorten(repr(action), 40)}")
         except (TypeError, ValueError) as exc:
-            session.texts.append(wire.error_message(f"Invalid message: {exc}"))
+            session.bad_messages += 1
+            if session.bad_messages == 1:
+                self.problems.problem(session.peer, f"invalid ticker message: {exc}")
+            if session.bad_messages >= MAX_BAD_WS_MESSAGES:
+                session.refuse(f"{session.bad_messages} invalid messages")
+                return
+            self._queue_text(session, wire.error_message(f"Invalid message: {exc}"))
         session.wake.set()
 
+    def _queue_text(self, session: _WsSession, text: str) -> None:
+        if len(session.texts) >= MAX_WS_TEXTS:
+            session.refuse(f"too slow: {MAX_WS_TEXTS} messages waiting")
+            return
+        session.texts.append(text)
+
     async def _ws_writer(self, session: _WsSession) -> None:
-        ws = session.ws
         last_sent = trio.current_time()
         try:
             while True:
                 with trio.move_on_at(last_sent + self.heartbeat_s):
                     await session.wake.wait()
-                sent = False
-                while session.texts:
-                    await ws.send_message(session.texts.popleft())
-                    sent = True
-                if session.dirty:
-                    tokens, session.dirty = sorted(session.dirty), set()
-                    packets = []
-                    for t in tokens:
-                        mode = session.modes.get(t)
-                        packet = self.packets.get(self.book.by_token[t].idx)
-                        if mode is not None and packet is not None:
-                            packets.append(wire.encode_packet(packet, mode))
-                    if packets:
-                        await ws.send_message(wire.encode_message(packets))
-                        sent = True
-                now = trio.current_time()
-                if sent:
-                    last_sent = now
-                elif now >= last_sent + self.heartbeat_s:
-                    await ws.send_message(wire.HEARTBEAT)
-                    last_sent = now
+                with trio.move_on_after(self.limits.send_timeout_s) as timed:
+                    last_sent = await self._ws_flush(session, last_sent)
+                if timed.cancelled_caught:
+                    self.problems.problem(session.peer, "ticker dropped: the client reads "
+                                          f"nothing for {self.limits.send_timeout_s:g} s")
+                    session.drop()
+                    return
         except trio_websocket.ConnectionClosed:
             if session.scope is not None:
                 session.scope.cancel()
+
+    async def _ws_flush(self, session: _WsSession, last_sent: float) -> float:
+        """Send what is waiting (texts, then the dirty ticks) or a heartbeat when due."""
+        ws = session.ws
+        sent = False
+        while session.texts:
+            await ws.send_message(session.texts.popleft())
+            sent = True
+        if session.dirty:
+            tokens, session.dirty = sorted(session.dirty), set()
+            packets = []
+            for t in tokens:
+                mode = session.modes.get(t)
+                packet = self.packets.get(self.book.by_token[t].idx)
+                if mode is not None and packet is not None:
+                    packets.append(wire.encode_packet(packet, mode))
+            if packets:
+                await ws.send_message(wire.encode_message(packets))
+                sent = True
+        now = trio.current_time()
+        if sent:
+            return now
+        if now >= last_sent + self.heartbeat_s:
+            await ws.send_message(wire.HEARTBEAT)
+            return now
+        return last_sent
 
     def _on_quote(self, idx: int, tick: tuple[int, ...]) -> None:
         inst = self.master[idx]
@@ -426,8 +513,8 @@ class KiteGateway:
         data.update({"status": status, "unfilled_quantity": 0, "app_id": 0, "user_id": "SIM001",
                      "account_id": "SIM001", "checksum": ""})
         text = wire.order_update_message(dumps(data))
-        for s in self.sessions:
-            s.texts.append(text)
+        for s in list(self.sessions):
+            self._queue_text(s, text)
             s.wake.set()
 
     # ------------------------------------------------------------ test and ops hooks
@@ -466,31 +553,17 @@ class KiteGateway:
 
 async def serve_kite(scn: Scenario, *, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0,
                      seed: int | None = None, api_key: str, access_token: str,
+                     start_on_connect: bool = False, max_order_qty: int | None = None,
                      task_status: trio.TaskStatus[KiteGateway] = trio.TASK_STATUS_IGNORED) -> None:
     """Replay ``scn``'s market and serve it over Kite until cancelled."""
-    market = RealtimeMarket(scn, seed=seed, speed=speed)
-    gateway = KiteGateway(market, api_key, access_token, start_cash=scn.account.cash)
+    market = RealtimeMarket(scn, seed=seed, speed=speed, start_on_connect=start_on_connect)
+    gateway = KiteGateway(market, api_key, access_token, start_cash=scn.account.cash,
+                          max_order_qty=max_order_qty)
+    market.add_outage_listener(gateway.set_offline)  # the scenario's disconnect windows
     async with trio.open_nursery() as nursery:
         await nursery.start(gateway.serve, host, port)
         await nursery.start(market.run)
-        nursery.start_soon(_disconnects, gateway, scn)
         task_status.started(gateway)
-
-
-async def _disconnects(gateway: KiteGateway, scn: Scenario) -> None:
-    """The scenario's ``disconnect`` faults, on the exchange's clock (overlaps merged)."""
-    windows: list[list[int]] = []
-    for start, end in sorted((f.t, f.t + f.for_) for f in scn.faults
-                             if f.kind == "disconnect" and f.t is not None and f.for_ is not None):
-        if windows and start <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], end)
-        else:
-            windows.append([start, end])
-    market = gateway.market
-    for start, end in windows:
-        for at, down in ((start, True), (end, False)):
-            await trio.sleep(max(0, at - market.virtual_now()) / NS_PER_S / market.speed)
-            gateway.set_offline(down)
 
 
 __all__ = ["KiteGateway", "serve_kite", "error_response"]

@@ -19,17 +19,22 @@ Validity: ``DAY`` never expires (the simulated session does not close), ``IOC``
 cancels what does not fill on arrival, ``TTL`` expires after ``validity_ttl`` minutes
 of exchange time. Money is exact: prices are integer units; how they, the errors and
 the form fields look on the wire is ``kite_rest``.
+
+Risk checks as Kite's RMS makes them: a quantity above ``max_order_qty`` is refused
+(InputException), and an order that grows the position beyond what the account's live
+balance pays for is refused with Kite's "Insufficient funds" wording (OrderException).
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable
 
-from ..kernel.units import NS_PER_S, to_units
+from ..kernel.units import NS_PER_S, fmt_units, to_units
 from ..kernel.venue import ExecReport, ReportKind
 from .kite_instruments import KiteInstrument
 from .kite_records import KOrder, PositionRow, Stats
@@ -43,6 +48,7 @@ from .kite_rest import (
     order_error,
     px,
 )
+from .limits import MAX_ORDER_QTY
 from .realtime import RealtimeMarket
 
 VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
@@ -54,13 +60,16 @@ _TAG = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 
 Postback = Callable[[KOrder, str], None]  # (order, postback status)
 
+log = logging.getLogger("triotrade.gateway.kite")
+
 
 class KiteBook:
     """Orders, trades, positions and quotes of one simulated Kite account."""
 
     def __init__(self, market: RealtimeMarket, master: list[KiteInstrument],
-                 start_cash: int) -> None:
+                 start_cash: int, max_order_qty: int = MAX_ORDER_QTY) -> None:
         self.market = market
+        self.max_order_qty = max_order_qty
         self.master = master
         self.by_key = {i.key: i for i in master}
         self.by_token = {i.token: i for i in master}
@@ -143,6 +152,8 @@ class KiteBook:
         qty = form_int(one(params, "quantity"), "quantity")
         if qty <= 0:
             raise input_error(f"Invalid `quantity` {qty}: must be positive")
+        if qty > self.max_order_qty:
+            raise input_error(f"Invalid `quantity` {qty}: at most {self.max_order_qty} per order")
         if qty % inst.lot_size:
             raise input_error(f"Quantity {qty} should be a multiple of the lot size "
                               f"{inst.lot_size}")
@@ -150,8 +161,8 @@ class KiteBook:
         if validity not in VALIDITIES:
             raise input_error(f"Invalid `validity` {validity!r}: one of {', '.join(VALIDITIES)}")
         ttl = form_int(one(params, "validity_ttl", required=False), "validity_ttl")
-        if validity == "TTL" and ttl <= 0:
-            raise input_error("`validity_ttl` (minutes) is required for TTL orders")
+        if validity == "TTL" and not 0 < ttl <= 24 * 60:
+            raise input_error("`validity_ttl` (minutes, 1 to 1440) is required for TTL orders")
         price = form_price(one(params, "price", required=False), "price", inst)
         trigger = form_price(one(params, "trigger_price", required=False), "trigger_price", inst)
         if otype in ("LIMIT", "SL") and price <= 0:
@@ -173,11 +184,14 @@ class KiteBook:
         tag = one(params, "tag", required=False)
         if tag is not None and not _TAG.match(tag):
             raise input_error("Invalid `tag`: up to 20 letters, digits, _ or -")
+        self._margin_check(inst, 1 if side == "BUY" else -1, qty,
+                           price if otype in ("LIMIT", "SL") else trigger)
         order = KOrder(self._next_id(), inst, variety, side, otype, product, validity, ttl, qty,
                        price if otype in ("LIMIT", "SL") else 0,
                        trigger if otype in ("SL", "SL-M") else 0, disclosed, tag, protection,
                        time.time())
         self.orders[order.order_id] = order
+        log.info("order %s: %s %d %s %s %s", order.order_id, side, qty, inst.key, otype, product)
         self._set(order, "PUT ORDER REQ RECEIVED")
         self._set(order, "VALIDATION PENDING")
         self._set(order, "OPEN PENDING")
@@ -189,6 +203,21 @@ class KiteBook:
         else:
             self._to_exchange(order, order.quantity)
         return order
+
+    def _margin_check(self, inst: KiteInstrument, sign: int, qty: int, price: int) -> None:
+        """RMS: the value an order adds to the position must be covered by the live balance."""
+        held = sum(row.buy_qty - row.sell_qty for (idx, _p), row in self.positions.items()
+                   if idx == inst.idx)
+        after = held + sign * qty
+        if abs(after) <= abs(held):
+            return  # reducing or closing: always allowed
+        st = self.stats[inst.idx]
+        est = max(price, st.ask if sign > 0 else st.bid, st.last)
+        required = (abs(after) - abs(held)) * est
+        available = self.start_cash + self.cash_delta
+        if required > available:
+            raise order_error(f"Insufficient funds. Required margin is {fmt_units(required, 2)} "
+                              f"but available margin is {fmt_units(max(available, 0), 2)}.")
 
     def _expire_ns(self, o: KOrder) -> int | None:
         if o.validity == "TTL":
@@ -326,6 +355,8 @@ class KiteBook:
             row.sell_qty += qty
             row.sell_value += qty * price
         self.cash_delta -= o.sign * qty * price
+        log.info("fill %s: %s %d %s @ %s (%d/%d)", o.order_id, o.transaction_type, qty,
+                 o.inst.key, px(price), o.filled, o.quantity)
         st = self.stats[o.inst.idx]
         st.volume += qty
         st.turnover += qty * price

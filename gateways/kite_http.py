@@ -16,6 +16,12 @@ owns the whole listener, so it cannot share a port with plain HTTP. The split:
 ``WsStream`` is that prefixed stream; it also has a ``frozen`` switch so tests can turn
 a connection into a silent dead socket (nothing read, nothing written, TCP still up),
 which only real ping/pong on the client can detect.
+
+Anything h11 refuses, in the head or in the body (a body shorter than its
+Content-Length, a bad chunk), is answered 400 when a response can still be sent and
+the connection is closed; a request must arrive whole within ``handshake_timeout_s``,
+a keep-alive connection may idle ``idle_timeout_s`` and a response the peer never
+reads times out (``gateways.limits``), so no client can hold a connection forever.
 """
 from __future__ import annotations
 
@@ -28,10 +34,12 @@ import h11
 import trio
 import trio_websocket
 
+from .limits import SessionLimits, enable_keepalive
+from .problems import ProblemLog, shorten
+
 MAX_BODY = 1 << 20
 MAX_HEAD = 64 * 1024
 READ_SIZE = 64 * 1024
-IDLE_TIMEOUT_S = 300.0
 
 
 @attrs.frozen
@@ -125,55 +133,112 @@ class _Closed(Exception):
     pass
 
 
-async def _next_event(conn: h11.Connection, stream: trio.abc.Stream) -> object:
+async def _next_event(conn: h11.Connection, stream: trio.abc.Stream,
+                      timeout_s: float) -> object:
     while True:
         event = conn.next_event()
         if event is not h11.NEED_DATA:
             return event
-        with trio.move_on_after(IDLE_TIMEOUT_S) as scope:
+        with trio.move_on_after(timeout_s) as scope:
             data = await stream.receive_some(READ_SIZE)
         if scope.cancelled_caught:
             raise _Closed("idle")
         conn.receive_data(data)  # b"" marks EOF
 
 
-async def _send(conn: h11.Connection, stream: trio.abc.Stream, event: object) -> None:
+async def _send(conn: h11.Connection, stream: trio.abc.Stream, event: object,
+                timeout_s: float) -> None:
     data = conn.send(event)  # type: ignore[arg-type]
     if data:
-        await stream.send_all(data)
+        with trio.move_on_after(timeout_s) as scope:
+            await stream.send_all(data)
+        if scope.cancelled_caught:
+            raise _Closed("the peer does not read")
 
 
-async def _respond(conn: h11.Connection, stream: trio.abc.Stream, resp: HttpResponse) -> None:
+async def _respond(conn: h11.Connection, stream: trio.abc.Stream, resp: HttpResponse,
+                   timeout_s: float = SessionLimits().send_timeout_s) -> None:
     headers = [("Content-Type", resp.content_type), ("Content-Length", str(len(resp.body))),
                ("Server", "triotrade-kite-gateway"), *resp.headers]
-    await _send(conn, stream, h11.Response(status_code=resp.status, headers=headers))
-    await _send(conn, stream, h11.Data(data=resp.body))
-    await _send(conn, stream, h11.EndOfMessage())
+    await _send(conn, stream, h11.Response(status_code=resp.status, headers=headers), timeout_s)
+    await _send(conn, stream, h11.Data(data=resp.body), timeout_s)
+    await _send(conn, stream, h11.EndOfMessage(), timeout_s)
+
+
+def _peer(stream: trio.abc.Stream) -> str:
+    try:
+        return "%s:%s" % stream.socket.getpeername()[:2]  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return "?"
 
 
 async def serve_connection(stream: trio.abc.Stream, http: HttpHandler, ws: WsHandler,
                            ws_paths: tuple[str, ...],
-                           error_body: Callable[[int, str], HttpResponse]) -> None:
-    """Serve one TCP connection: HTTP requests until close, or one WebSocket session."""
+                           error_body: Callable[[int, str], HttpResponse], *,
+                           limits: SessionLimits | None = None,
+                           problems: ProblemLog | None = None) -> None:
+    """Serve one TCP connection: HTTP requests until close, or one WebSocket session.
+
+    Whatever the peer sends, this returns (the connection closed) or keeps serving;
+    no client mistake escapes it to end the listener's other connections.
+    """
+    limits = limits or SessionLimits()
+    enable_keepalive(stream, limits.keepalive_idle_s)
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+    peer = _peer(stream)
+
+    def problem(text: str) -> None:
+        if problems is not None:
+            problems.problem(peer, text)
+
     try:
-        while True:
+        await _serve_requests(conn, stream, http, ws, ws_paths, error_body, limits)
+    except h11.RemoteProtocolError as exc:
+        problem(f"malformed HTTP request: {shorten(str(exc))}")
+        if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             try:
-                event = await _next_event(conn, stream)
-            except h11.RemoteProtocolError as exc:
-                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    await _respond(conn, stream, error_body(exc.error_status_hint,
-                                                            "Malformed HTTP request"))
-                return
-            if isinstance(event, (h11.ConnectionClosed,)) or event is h11.PAUSED:
-                return
-            if not isinstance(event, h11.Request):
-                return
+                await _respond(conn, stream, error_body(exc.error_status_hint,
+                                                        "Malformed HTTP request"),
+                               limits.send_timeout_s)
+            except (_Closed, h11.LocalProtocolError, trio.BrokenResourceError,
+                    trio.ClosedResourceError):
+                pass
+    except _Closed as exc:
+        if str(exc) != "idle":
+            problem(f"connection dropped: {exc}")
+    except h11.LocalProtocolError as exc:  # pragma: no cover - our own HTTP mistake
+        problem(f"HTTP state error: {shorten(str(exc))}")
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(1):
+                await stream.aclose()
+
+
+async def _serve_requests(conn: h11.Connection, stream: trio.abc.Stream, http: HttpHandler,
+                          ws: WsHandler, ws_paths: tuple[str, ...],
+                          error_body: Callable[[int, str], HttpResponse],
+                          limits: SessionLimits) -> None:
+    send_s = limits.send_timeout_s
+    while True:
+        # between requests a keep-alive connection may idle, and the next request's head
+        # must be complete within that time (no byte-a-minute heads); once a request has
+        # started, its body must arrive within the handshake timeout
+        with trio.move_on_after(limits.idle_timeout_s) as idle:
+            event = await _next_event(conn, stream, limits.idle_timeout_s)
+        if idle.cancelled_caught:
+            return
+        if isinstance(event, (h11.ConnectionClosed,)) or event is h11.PAUSED:
+            return
+        if not isinstance(event, h11.Request):
+            return
+        with trio.move_on_after(limits.handshake_timeout_s) as whole:
             request_event = event
             body = bytearray()
             too_big = False
             while True:
-                ev = await _next_event(conn, stream)
+                ev = await _next_event(conn, stream, limits.handshake_timeout_s)
                 if isinstance(ev, h11.Data):
                     if len(body) + len(ev.data) > MAX_BODY:
                         too_big = True
@@ -183,39 +248,35 @@ async def serve_connection(stream: trio.abc.Stream, http: HttpHandler, ws: WsHan
                     break
                 elif isinstance(ev, h11.ConnectionClosed):
                     return
-            target = request_event.target.decode("ascii", "replace")
-            split = urlsplit(target)
-            if _is_upgrade(request_event):
-                if (split.path.rstrip("/") or "/") not in ws_paths:
-                    await _respond(conn, stream, error_body(404, "Route not found"))
-                    return
-                trailing, _ = conn.trailing_data
-                prefixed = WsStream(stream, _request_head(request_event) + trailing)
-                await _serve_ws(prefixed, ws)
+        if whole.cancelled_caught:
+            raise _Closed(f"request not complete within {limits.handshake_timeout_s:g} s")
+        target = request_event.target.decode("ascii", "replace")
+        split = urlsplit(target)
+        if _is_upgrade(request_event):
+            if (split.path.rstrip("/") or "/") not in ws_paths:
+                await _respond(conn, stream, error_body(404, "Route not found"), send_s)
                 return
-            headers: dict[str, str] = {}
-            for name, value in request_event.headers:
-                headers[name.decode("latin-1")] = value.decode("latin-1")
-            request = HttpRequest(request_event.method.decode("ascii"), target, split.path,
-                                  parse_qs(split.query, keep_blank_values=True), headers,
-                                  bytes(body))
-            if too_big:
-                resp = error_body(413, "Request body too large")
-            else:
-                resp = await http(request)
-            await _respond(conn, stream, resp)
-            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                return
-            try:
-                conn.start_next_cycle()
-            except h11.LocalProtocolError:
-                return
-    except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError):
-        return
-    finally:
-        with trio.CancelScope(shield=True):
-            with trio.move_on_after(1):
-                await stream.aclose()
+            trailing, _ = conn.trailing_data
+            prefixed = WsStream(stream, _request_head(request_event) + trailing)
+            await _serve_ws(prefixed, ws)
+            return
+        headers: dict[str, str] = {}
+        for name, value in request_event.headers:
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+        request = HttpRequest(request_event.method.decode("ascii", "replace"), target,
+                              split.path, parse_qs(split.query, keep_blank_values=True),
+                              headers, bytes(body))
+        if too_big:
+            resp = error_body(413, "Request body too large")
+        else:
+            resp = await http(request)
+        await _respond(conn, stream, resp, send_s)
+        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+            return
+        try:
+            conn.start_next_cycle()
+        except h11.LocalProtocolError:
+            return
 
 
 async def _serve_ws(stream: WsStream, handler: WsHandler) -> None:

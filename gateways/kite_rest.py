@@ -8,7 +8,9 @@ becomes such an envelope.
 
 Money is exact both ways: JSON numbers are written from Decimals (``dumps``), never
 through a float, and form fields (``price``, ``quantity``) are read into integer units
-with Kite's wording for what is wrong with them.
+with Kite's wording for what is wrong with them. Form numbers are plain ASCII decimals
+of bounded length, checked before any conversion: no exponents (``1e400`` is not a
+quantity), no other scripts' digits (``٥`` is not 5), no 5 000-digit prices.
 
 The client side (``venues.kite``) does not parse these envelopes itself: the
 ``kiteconnect`` library does, which is the point of serving exactly its format.
@@ -118,25 +120,36 @@ def form_value(params: dict[str, list[str]], key: str, required: bool = True) ->
     return values[-1]
 
 
+MAX_FIELD_CHARS = 24
+_INT_TEXT = re.compile(r"[+-]?[0-9]+(\.0*)?", re.ASCII)
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= MAX_FIELD_CHARS else repr(text[:MAX_FIELD_CHARS] + "...")
+
+
 def form_int(text: str | None, key: str, default: int = 0) -> int:
     if text is None:
         return default
-    try:
-        d = Decimal(text)
-    except Exception:  # noqa: BLE001 - any unparseable text is an input error
-        raise input_error(f"Invalid `{key}`: {text!r} is not a number") from None
-    if not d.is_finite() or d != d.to_integral_value():
-        raise input_error(f"Invalid `{key}`: {text!r} is not a whole number")
-    return int(d)
+    t = text.strip()
+    if len(t) > MAX_FIELD_CHARS:
+        raise input_error(f"Invalid `{key}`: {_shown(t)} is too long for a number")
+    if not _INT_TEXT.fullmatch(t):
+        raise input_error(f"Invalid `{key}`: {_shown(t)} is not a whole number")
+    return int(Decimal(t))
 
 
 def form_price(text: str | None, key: str, inst: KiteInstrument) -> int:
     if text is None:
         return 0
+    t = text.strip()
+    if len(t) > MAX_FIELD_CHARS or not _DECIMAL_TEXT.fullmatch(t):
+        raise input_error(f"Invalid `{key}`: {_shown(t)} is not a price")
     try:
-        units = to_units(text)
+        units = to_units(t)
     except UnitError:
-        raise input_error(f"Invalid `{key}`: {text!r}") from None
+        raise input_error(f"Invalid `{key}`: {_shown(t)}") from None
     if units < 0:
         raise input_error(f"Invalid `{key}`: must not be negative")
     tick = to_units(inst.tick_size)

@@ -31,12 +31,13 @@ from .determinism import (
     make_scheduler_deterministic,
 )
 from .engine import Engine, Watchdog
-from .exchange import Exchange, ExchangeFaults, Window
+from .exchange import Exchange
 from .expect import Check, check
+from .faults import build_faults
 from .invariants import InvariantChecker
-from .market import generate, merge_halts
+from .market import generate
 from .scenario import Scenario, market_path_specs
-from .venue import Latency, SimVenue
+from .venue import SimVenue
 from .weakenings import Weakening
 
 KernelHook = Callable[[Kernel], None]
@@ -180,27 +181,9 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
                   "python": platform.python_version()},
     )
     fault_rng = random.Random(derive_seed(seed, "faults"))
-    faults = ExchangeFaults()
-    latency = Latency()
-    timed: list[tuple[int, str, int]] = []  # (start, "down", end) of each disconnect
+    plan = build_faults(scn)
+    faults, latency = plan.exchange, plan.latency
     venue_box: list[SimVenue] = []
-    for f in scn.faults:
-        if f.kind == "latency":
-            latency = Latency(f.order or 0, f.report or 0, f.data or 0)
-        elif f.kind == "reject":
-            assert f.t is not None and f.for_ is not None
-            faults.rejects.append(Window(f.t, f.t + f.for_, f.role))
-        elif f.kind == "no_fill":
-            assert f.t is not None and f.for_ is not None
-            faults.no_fills.append(Window(f.t, f.t + f.for_))
-        elif f.kind == "partial_fill":
-            faults.partial_max_qty = f.max_qty
-        elif f.kind == "duplicate_reports":
-            assert f.p is not None
-            faults.duplicate_p = int(f.p * (1 << 32))
-        elif f.kind == "disconnect":
-            assert f.t is not None and f.for_ is not None
-            timed.append((f.t, "down", f.t + f.for_))
     exchange = Exchange(engine, symbols, faults, fault_rng, lambda r: venue_box[0].on_exchange_report(r))
     venue = SimVenue(engine, exchange, instruments, latency, scn.account.cash)
     venue_box.append(venue)
@@ -230,9 +213,7 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         t0 = f.t or 0
         engine.call_at(t0, lambda kind: journal.emit(engine.now, "fault_injected", kind=kind),
                        f.kind)
-    # overlapping disconnect windows are one outage: merge them like halts
-    downs = merge_halts([(t, end) for (t, what, end) in timed])
-    for start, end in downs:
+    for start, end in plan.outages:  # overlapping disconnect windows are one outage
         engine.call_at(start, venue.set_down)
         engine.call_at(end, venue.set_up)
     specs = market_path_specs(scn)

@@ -297,6 +297,6 @@ def parse_text(payload: str | bytes) -> dict[str, Any] | None:
         payload = payload.decode("utf-8", "replace")
     try:
         data = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         return None
     return data if isinstance(data, dict) else None

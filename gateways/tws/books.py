@@ -8,6 +8,7 @@ nothing; the layers above it act.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -16,11 +17,15 @@ import trio
 from ...kernel.positions import Position
 from ...kernel.units import NS_PER_S, fmt_units
 from ...wire import tws as P
+from ..limits import MAX_ORDER_QTY, SessionLimits
+from ..problems import ProblemLog
 from ..realtime import RealtimeMarket
 from .records import BrokerExec, BrokerOrder, Commissions, con_id_for
 
 if TYPE_CHECKING:
     from .session import Session
+
+log = logging.getLogger("triotrade.gateway.tws")
 
 
 class Books:
@@ -28,8 +33,12 @@ class Books:
 
     def __init__(self, market: RealtimeMarket, *, account: str = "DU000001",
                  primary_exchange: str = "NASDAQ", commissions: Commissions | None = None,
-                 warn_tif_preset: bool = False) -> None:
+                 warn_tif_preset: bool = False, limits: SessionLimits | None = None,
+                 max_order_qty: int = MAX_ORDER_QTY) -> None:
         self.market = market
+        self.limits = limits or SessionLimits()
+        self.max_order_qty = max_order_qty
+        self.problems = ProblemLog(log)
         # IB sends warning 10349 ("TIF was set to DAY based on order preset") for orders
         # whose TIF a preset overrode; the order stays live. ib_async treats it as an error
         # and marks the Trade Cancelled locally, which is the trap the live adapter must
@@ -49,6 +58,7 @@ class Books:
         self.by_xid: dict[str, BrokerOrder] = {}
         self.completed: list[BrokerOrder] = []
         self.execs: list[BrokerExec] = []
+        self.booked_execs: set[str] = set()  # exchange exec ids already booked
         self.positions: dict[str, Position] = {}
         self.next_ids: dict[int, int] = {}
         self.sessions: dict[int, Session] = {}

@@ -8,11 +8,16 @@ the market.
 """
 from __future__ import annotations
 
+import logging
+
 import trio
 
 from ..realtime import RealtimeMarket
+from ..limits import MAX_ORDER_QTY, SessionLimits
 from .orders import OrderDesk
 from .records import Commissions
+
+log = logging.getLogger("triotrade.gateway.tws")
 
 
 class TwsBroker(OrderDesk):
@@ -24,11 +29,27 @@ class TwsBroker(OrderDesk):
 
     def __init__(self, market: RealtimeMarket, *, account: str = "DU000001",
                  primary_exchange: str = "NASDAQ", commissions: Commissions | None = None,
-                 warn_tif_preset: bool = False) -> None:
+                 warn_tif_preset: bool = False, limits: SessionLimits | None = None,
+                 max_order_qty: int = MAX_ORDER_QTY) -> None:
         super().__init__(market, account=account, primary_exchange=primary_exchange,
-                         commissions=commissions, warn_tif_preset=warn_tif_preset)
+                         commissions=commissions, warn_tif_preset=warn_tif_preset,
+                         limits=limits, max_order_qty=max_order_qty)
         market.add_report_listener(self._on_report)
         market.add_quote_listener(self._on_quote)
+        market.add_outage_listener(self.set_offline)
+        self.offline = False
+
+    def set_offline(self, down: bool) -> None:
+        """A scenario ``disconnect``: every API session is dropped and new ones refused for
+        the window, as when IB's side goes away; the books are kept for the reconnect."""
+        self.offline = down
+        if down:
+            sessions = list(self.sessions.values())
+            log.warning("scenario disconnect: dropping %d client session(s)", len(sessions))
+            for sess in sessions:
+                sess.drop("scenario disconnect", client_fault=False)
+        else:
+            log.warning("scenario disconnect over: accepting clients again")
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the market (its path in real time, then expiries); forever."""

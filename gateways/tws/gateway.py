@@ -6,10 +6,15 @@ adapter's reconnect logic can be tested against.
 """
 from __future__ import annotations
 
+import logging
+
 import trio
 
+from ..problems import shorten
 from .broker import TwsBroker
 from .session import Session
+
+log = logging.getLogger("triotrade.gateway.tws")
 
 
 class TwsGateway:
@@ -49,6 +54,9 @@ class TwsGateway:
         self.sessions.append(sess)
         try:
             await sess.run()
+        except Exception as exc:  # noqa: BLE001 - one connection must never end the listener
+            sess.problem(f"connection failed: {type(exc).__name__}: {shorten(str(exc))}")
+            log.debug("connection from %s failed", peer, exc_info=True)
         finally:
             self.sessions.remove(sess)
 

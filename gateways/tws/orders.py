@@ -2,7 +2,11 @@
 
 An order is validated the way TWS does it (error 201 with a reason, 110 for an
 off-tick price, 200 for an unknown contract, 103 for a reused id, 321 for what the
-simulator does not model; the order is never silently dropped), then submitted to
+simulator does not model; the order is never silently dropped). Quantities must be
+whole, positive and at most the broker's ``max_order_qty``; an order that would take
+the position's value past the account's buying power (four times net liquidation, as
+``account_values`` reports it) is rejected with 201 as IB's margin check does. Then
+it is submitted to
 the simulated exchange. The exchange's reports become openOrder / orderStatus /
 execDetails / commissionReport messages for the owning client; executions and
 completed orders are kept for the queries that ask for them later.
@@ -64,7 +68,7 @@ class OrderDesk(AccountAnswers):
             return
         self.next_ids[cid] = max(self.next_id(cid), oid + 1)
         problem = self._problem(po, spec)
-        qty = int(po.quantity) if po.quantity == po.quantity.to_integral_value() else 0
+        qty = int(po.quantity) if problem is None else 0
         self._perm += 1
         tif = po.tif or "DAY"
         bo = BrokerOrder(cid, oid, self._perm, f"C{cid}-{oid}", spec.symbol,
@@ -79,6 +83,8 @@ class OrderDesk(AccountAnswers):
             self._finish(bo, "Inactive", f"Rejected: {text}")
             sess.error(oid, code, text if code != 201 else f"Order rejected - reason:{text}")
             return
+        log.info("order %s: client %d %s %d %s %s", bo.xid, cid, bo.action, qty, bo.symbol,
+                 bo.order_type)
         if self.warn_tif_preset:
             sess.error(oid, 10349, "Order TIF was set to DAY based on order preset.")
         expire_v: int | None = None
@@ -110,8 +116,11 @@ class OrderDesk(AccountAnswers):
         if po.action not in ("BUY", "SELL", "SSHORT"):
             return 201, f"invalid action {po.action!r}"
         q = po.quantity
-        if q <= 0 or q != q.to_integral_value():
+        if not q.is_finite() or q <= 0 or q != q.to_integral_value():
             return 201, f"order quantity must be a positive whole number, got {q}"
+        if q > self.max_order_qty:
+            return 201, (f"order quantity {q} exceeds the maximum of {self.max_order_qty} "
+                         "shares per order")
         inst = self.market.instruments[spec.symbol]
         if int(q) % inst.lot_size:
             return 201, f"order quantity {q} is not a multiple of the lot size {inst.lot_size}"
@@ -135,11 +144,39 @@ class OrderDesk(AccountAnswers):
             if price % tick:
                 return 110, ("The price does not conform to the minimum price variation for "
                              "this contract.")
-        return None
+        return self._margin_problem(po, spec, int(q), price)
+
+    def _margin_problem(self, po: P.PlaceOrder, spec: P.StockSpec, qty: int,
+                        price: int | None) -> tuple[int, str] | None:
+        """IB's initial-margin check: the gross position value after this order must stay
+        within buying power. Orders that only reduce a position always pass."""
+        sign = -1 if po.action in ("SELL", "SSHORT") else 1
+        pos = self.positions.get(spec.symbol)
+        was = pos.qty if pos is not None else 0
+        after = was + sign * qty
+        if abs(after) <= abs(was):
+            return None
+        mark = self.mark(spec.symbol)
+        px = max(price or 0, mark)
+        gross = abs(after) * px
+        for sym, other in self.positions.items():
+            if sym != spec.symbol and other.qty:
+                gross += abs(other.qty) * self.mark(sym)
+        cash = self.cash0 + self.market.exchange.cash_delta - self.commission_units
+        net = cash + sum(p.qty * self.mark(s) for s, p in self.positions.items())
+        power = 4 * net
+        if gross <= power:
+            return None
+        need = fmt_units(gross // 4, 2)
+        have = fmt_units(max(net, 0), 2)
+        return 201, (f"YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION "
+                     f"YOUR EQUITY WITH LOAN VALUE [{have} {spec.currency}] MUST EXCEED THE "
+                     f"INITIAL MARGIN [{need} {spec.currency}]")
 
     def _what_if(self, sess: Session, po: P.PlaceOrder, spec: P.StockSpec) -> None:
         """Margin preview: an openOrder with whatIf set and the margin numbers filled."""
-        qty = int(po.quantity) if po.quantity > 0 else 0
+        q = po.quantity
+        qty = int(q) if q.is_finite() and 0 < q <= self.max_order_qty else 0
         price = po.lmt_price or po.aux_price or self.mark(spec.symbol)
         value = Decimal(qty * price) / PRICE_SCALE
         margin = (value / 4).quantize(Decimal("0.01"))
@@ -204,6 +241,10 @@ class OrderDesk(AccountAnswers):
                 sess.send(P.open_order(sess.version, spec, self.order_view(bo)))
                 sess.send(self.status_msg(bo))
         elif r.kind is ReportKind.FILL:
+            if r.exec_id:
+                if r.exec_id in self.booked_execs:
+                    return  # the exchange repeated itself (the duplicate_reports fault)
+                self.booked_execs.add(r.exec_id)
             self._fill(bo, r, sess)
         elif r.kind is ReportKind.CANCELLED:
             ioc = bo.tif == "IOC"
@@ -247,6 +288,8 @@ class OrderDesk(AccountAnswers):
         ex = BrokerExec(f"{bo.perm_id:08x}.{self._exec_n:08x}.01.01", bo, self.wall_now(),
                         r.qty, r.price, bo.filled, bo.avg_fill, fee, realized)
         self.execs.append(ex)
+        log.info("fill %s: %s %d %s @ %s (%d/%d)", bo.xid, bo.action, r.qty, bo.symbol,
+                 fmt_units(r.price, spec.places), bo.filled, bo.qty)
         if bo.filled >= bo.qty:
             self._finish(bo, "Filled", "Filled")
         elif bo.status == "PreSubmitted":

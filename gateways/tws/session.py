@@ -4,6 +4,13 @@ A reader task parses frames (``wire.tws``) and dispatches each request through
 ``_HANDLERS``; a writer task drains a queue of frames the broker fills synchronously.
 Requests the simulator does not serve are answered with an error, never silence;
 a malformed request is answered with error 320 and the connection stays up.
+
+A client must not be able to hurt anyone but itself. Every request, startApi
+included, is handled inside one guard; numbers are bounded before conversion
+(``wire.tws.fields``); what is queued for a client is bounded (``SessionLimits``) and a
+reader too slow to keep up is dropped rather than allowed to grow the server's memory;
+a connection that never finishes its handshake, or a send that the peer never drains,
+times out. Problems are logged once each, rate-limited (``gateways.problems``).
 """
 from __future__ import annotations
 
@@ -15,6 +22,8 @@ import trio
 
 from ...kernel.units import NS_PER_S, fmt_units
 from ...wire import tws as P
+from ..limits import SessionLimits, enable_keepalive
+from ..problems import shorten
 from .market_data import quote_frames
 
 if TYPE_CHECKING:
@@ -47,26 +56,62 @@ class Session:
         self.md_by_idx: dict[int, list[int]] = {}
         self.positions_sub = False
         self.account_sub = False
+        self.limits: SessionLimits = broker.limits
         self._send, self._recv = trio.open_memory_channel[bytes | None](math.inf)
         self._closing = False
+        self._queued = 0  # bytes in the channel, not yet written
+        self._scope: trio.CancelScope | None = None
+        self._before_start = 0
+        self._bad = 0
+        self._started_scope = trio.CancelScope()  # replaced by the handshake timeout in run()
+        self.dropped_reason = ""
+
+    def problem(self, text: str) -> None:
+        self.broker.problems.problem(self.peer, text)
 
     def send(self, data: bytes) -> None:
-        if not self._closing:
-            try:
-                self._send.send_nowait(data)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass
+        if self._closing:
+            return
+        if self._queued + len(data) > self.limits.max_queued_bytes:
+            self.drop(f"too slow: more than {self.limits.max_queued_bytes} bytes queued")
+            return
+        try:
+            self._send.send_nowait(data)
+            self._queued += len(data)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    def drop(self, reason: str, *, client_fault: bool = True) -> None:
+        """Close this connection now; nobody else notices. ``client_fault``: the client
+        misbehaved (logged as a problem); otherwise the broker went away (a scenario's
+        disconnect window)."""
+        if self._closing:
+            return
+        self._closing = True
+        self.dropped_reason = reason
+        if client_fault:
+            self.problem(f"dropped: {reason}")
+        if self._scope is not None:
+            self._scope.cancel()
 
     def error(self, req_id: int, code: int, text: str) -> None:
         self.send(P.error(self.version, req_id, code, text))
 
     async def run(self) -> None:
+        enable_keepalive(self.stream, self.limits.keepalive_idle_s)
         try:
             async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
                 nursery.start_soon(self._writer, nursery.cancel_scope)
-                await self._reader()
-                self._send.send_nowait(None)  # flush what is queued, then stop
-                self._closing = True
+                with trio.move_on_after(self.limits.handshake_timeout_s) as started:
+                    self._started_scope = started
+                    await self._reader()
+                if started.cancelled_caught and not self._closing:
+                    self.problem(f"no startApi within {self.limits.handshake_timeout_s:g} s; "
+                                 "closing")
+                if not self._closing:
+                    self._send.send_nowait(None)  # flush what is queued, then stop
+                    self._closing = True
         finally:
             self.broker.detach(self)
             self._unsubscribe_all()
@@ -88,7 +133,13 @@ class Session:
                         stop = True
                         break
                     chunks.append(more)
-                await self.stream.send_all(b"".join(chunks))
+                data = b"".join(chunks)
+                with trio.move_on_after(self.limits.send_timeout_s) as timed:
+                    await self.stream.send_all(data)
+                if timed.cancelled_caught:
+                    self.drop(f"peer read nothing for {self.limits.send_timeout_s:g} s")
+                    break
+                self._queued -= len(data)
                 if stop:
                     break
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -120,26 +171,39 @@ class Session:
                     conn_time = P.fmt_ib_time(self.broker.wall_now())
                     self.send(P.server_hello(version, conn_time))
                 for fields in reader.messages():
-                    if not self._handle(fields):
+                    if not self._handle(fields) or self._closing:
                         return
-            except P.ProtocolError as exc:
-                log.warning("client %s: %s; closing", self.peer, exc)
+            except (P.ProtocolError, ArithmeticError) as exc:
+                self.problem(f"{shorten(str(exc) or type(exc).__name__)}; closing")
                 return
 
     # ------------------------------------------------------------ requests
 
     def _handle(self, f: list[str]) -> bool:
-        """Handle one request; False closes the connection."""
-        try:
-            msg = int(f[0])
-        except ValueError:
-            raise P.ProtocolError(f"bad message id {f[0]!r}") from None
+        """Handle one request; False closes the connection.
+
+        Whatever the request holds, the outcome is an answer (an error 320/321 for a
+        malformed or unsupported one) or this connection closing: never an exception
+        that reaches the listener, which would end every other client's session too.
+        """
+        msg = P.parse_int(f[0], default=-1)  # a ProtocolError here closes the connection
         b = self.broker
         if self.client_id is None:
             if msg != P.In.START_API:
-                log.warning("client %s sent message %d before startApi", self.peer, msg)
+                self._before_start += 1
+                if self._before_start == 1:
+                    self.problem(f"sent message {msg} before startApi (ignored)")
+                if self._before_start >= self.limits.max_messages_before_start:
+                    self.problem(f"{self._before_start} messages before startApi; closing")
+                    return False
                 return True
-            return self._start_api(f)
+            try:
+                return self._start_api(f)
+            except (IndexError, ValueError, ArithmeticError, P.ProtocolError) as exc:
+                text = shorten(str(exc) or type(exc).__name__)
+                self.problem(f"malformed startApi: {text}; closing")
+                self.error(-1, 320, f"Error reading request: startApi: {text}")
+                return False
         if msg in b.stall:
             return True
         try:
@@ -150,16 +214,31 @@ class Session:
             return True
         try:
             handler(self, f)
-        except (IndexError, ValueError, P.ProtocolError) as exc:
-            log.warning("client %s: malformed message %d: %s", self.peer, msg, exc)
-            self.error(-1, 320, f"Error reading request: message {msg}: {exc}")
-        except Exception:  # noqa: BLE001 - one bad request must not take the gateway down
-            log.exception("client %s: message %d failed", self.peer, msg)
+        except (IndexError, ValueError, ArithmeticError, P.ProtocolError) as exc:
+            self._bad += 1
+            self.problem(f"malformed message {msg}: {shorten(str(exc))}")
+            self.error(-1, 320, f"Error reading request: message {msg}: {shorten(str(exc))}")
+        except Exception as exc:  # noqa: BLE001 - one bad request must not take the gateway down
+            self._bad += 1
+            self.problem(f"message {msg} failed: {type(exc).__name__}: {shorten(str(exc))}")
+            log.debug("message %d from %s failed", msg, self.peer, exc_info=True)
             self.error(-1, 320, f"Error reading request: message {msg}: internal error")
+        if self._bad >= self.limits.max_bad_messages:
+            self.problem(f"{self._bad} malformed requests; closing")
+            return False
         return True
 
     def _start_api(self, f: list[str]) -> bool:
         cid = P.parse_int(f[2])
+        if self.broker.offline:
+            self.error(-1, 502, "Couldn't connect to TWS: the simulated broker is offline "
+                       "(the scenario's disconnect window)")
+            return False
+        if not 0 <= cid <= 2 ** 31 - 1:
+            self.error(-1, 320, f"Error reading request: startApi: client id {cid} out of "
+                       "range")
+            self.problem(f"client id {cid} out of range; closing")
+            return False
         self.client_id = cid
         if not self.broker.attach(self):
             self.client_id = None  # not ours: do not detach the session that owns the id
@@ -167,6 +246,7 @@ class Session:
                        "Retry with a unique client id.")
             log.info("client %s refused: clientId %d in use", self.peer, cid)
             return False
+        self._started_scope.deadline = math.inf  # the handshake timeout is over
         log.info("client %s connected as clientId %d (v%d)", self.peer, cid, self.version)
         self.send(P.managed_accounts(self.broker.account))
         self.send(P.next_valid_id(self.broker.next_id(cid)))
@@ -190,6 +270,7 @@ class Session:
             self.error(req_id, 200, "No security definition has been found for the request")
             return
         m = self.broker.market
+        m.start()  # with start_on_connect, the first subscription is the scenario's t=0
         idx = m.exchange.index[spec.symbol]
         self.send(P.market_data_type(req_id, 1))
         self.send(P.tick_req_params(req_id, spec.tick_size, "SMART"))
@@ -202,6 +283,10 @@ class Session:
             self.send(P.tick_snapshot_end(req_id))
             return
         self._cancel_mkt_data_id(req_id)
+        if len(self.md) >= self.limits.max_market_data_lines:
+            self.error(req_id, 101, "Max number of tickers has been reached "
+                       f"({self.limits.max_market_data_lines})")
+            return
         self.md[req_id] = idx
         self.md_by_idx.setdefault(idx, []).append(req_id)
 

@@ -81,6 +81,16 @@ class ServeProcess:
         return "\n".join(self.seen) + (err or "")
 
 
+def _settled(kite: KiteConnect, order_id: str, status: str) -> list[dict[str, Any]]:
+    """The order's history once it reaches ``status`` (bounded: 30 s of polling)."""
+    deadline = time.monotonic() + 30
+    while True:
+        history = kite.order_history(order_id)
+        if history[-1]["status"] == status or time.monotonic() > deadline:
+            return history
+        time.sleep(0.01)
+
+
 def test_done_when_kiteconnect_and_kiteticker_against_triotrade_serve(workdir: Path) -> None:
     server = ServeProcess(workdir, str(NFO_SCENARIO))
     try:
@@ -107,7 +117,8 @@ def test_done_when_kiteconnect_and_kiteticker_against_triotrade_serve(workdir: P
         market_id = kite.place_order(variety="regular", exchange="NFO", tradingsymbol=OPTION,
                                      transaction_type="BUY", quantity=75, product="MIS",
                                      order_type="MARKET")
-        history = kite.order_history(market_id)
+        # the scenario's latency fault (orders 20 ms, reports 10 ms) is served too: wait
+        history = _settled(kite, market_id, "COMPLETE")
         statuses = [h["status"] for h in history]
         assert statuses[0] == "PUT ORDER REQ RECEIVED" and "OPEN" in statuses
         assert statuses[-1] == "COMPLETE"
@@ -116,6 +127,7 @@ def test_done_when_kiteconnect_and_kiteticker_against_triotrade_serve(workdir: P
         limit_id = kite.place_order(variety="regular", exchange="NFO", tradingsymbol=OPTION,
                                     transaction_type="BUY", quantity=150, product="NRML",
                                     order_type="LIMIT", price=100)
+        _settled(kite, limit_id, "OPEN")
         by_id = {o["order_id"]: o for o in kite.orders()}
         assert by_id[limit_id]["status"] == "OPEN" and by_id[limit_id]["pending_quantity"] == 150
         assert by_id[market_id]["status"] == "COMPLETE"
@@ -125,7 +137,7 @@ def test_done_when_kiteconnect_and_kiteticker_against_triotrade_serve(workdir: P
                              order_type="MARKET")
         assert bad.value.code == 400 and "lot size" in str(bad.value)
         assert kite.cancel_order("regular", limit_id) == limit_id
-        assert kite.order_history(limit_id)[-1]["status"] == "CANCELLED"
+        assert _settled(kite, limit_id, "CANCELLED")[-1]["status"] == "CANCELLED"
 
         (pos,) = kite.positions()["net"]
         assert (pos["tradingsymbol"], pos["quantity"], pos["product"]) == (OPTION, 75, "MIS")

@@ -149,7 +149,8 @@ async def test_live_kernel_exits_a_gap_at_market_through_the_gateway(
 
 async def test_cli_live_run_through_the_gateway(nursery: trio.Nursery, tmp_path: Path) -> None:
     scn = scenario_mod.load(SCENARIO)
-    market = RealtimeMarket(scn)  # quotes are pushed by hand below: no replay task
+    market = RealtimeMarket(scn)  # quotes are pushed by hand below: no replay task,
+    await nursery.start(market.run_timers)  # but the scenario's latency needs a clock
     gw = KiteGateway(market, API_KEY, ACCESS_TOKEN, start_cash=scn.account.cash)
     port = await nursery.start(gw.serve, "127.0.0.1", 0)
 

@@ -109,10 +109,10 @@ def parse_place_order(fields: Sequence[str], version: int) -> PlaceOrder:
     cont = c.take(7)  # continuousUpdate .. scalePriceIncrement
     inc_text = cont[6].strip()
     try:
-        inc = Decimal(inc_text) if inc_text else None
+        inc = Decimal(inc_text) if inc_text and len(inc_text) <= 40 else None
     except InvalidOperation:
         inc = None
-    if inc is not None and 0 < inc < Decimal("1e300"):
+    if inc is not None and inc.is_finite() and 0 < inc < Decimal("1e300"):
         c.take(7)
     _table, _start, _stop, hedge_type = c.take(4)
     if hedge_type:
@@ -123,6 +123,8 @@ def parse_place_order(fields: Sequence[str], version: int) -> PlaceOrder:
     algo = c.one()
     if algo:
         n = parse_int(c.one())
+        if n < 0:
+            raise ProtocolError(f"negative algo parameter count {n}")
         c.take(2 * n)
     _algo_id, what_if, _misc, _solicited, _rsize, _rprice = c.take(6)
     if otype.upper() in ("PEG BENCH", "PEGBENCH"):

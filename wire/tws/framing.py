@@ -67,7 +67,7 @@ def server_hello(version: int, conn_time: str) -> bytes:
 class FrameReader:
     """Incremental parser: the handshake first, then length-prefixed field lists."""
 
-    MAX_MESSAGE = 1 << 24
+    MAX_MESSAGE = 1 << 20  # the largest request ib_async sends is a few kB
 
     def __init__(self) -> None:
         self._buf = bytearray()
