@@ -167,9 +167,15 @@ async def _orderly_shutdown(kernel: Kernel, grace_s: float = 3.0) -> None:
 
 async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, live: bool,
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
-                   ready: trio.Event | None = None) -> Kernel:
-    """Run the kernel against ``venue`` until ``duration`` (or cancellation)."""
+                   ready: trio.Event | None = None, control: bool = True) -> Kernel:
+    """Run the kernel against ``venue`` until ``duration`` (or cancellation).
+
+    With ``control`` a person can reach the run through ``<journal>.ctl``
+    (``triotrade ctl``, ``venues/control.py``) for as long as it runs.
+    """
     from .. import __version__
+    from ..wire.control import control_path
+    from .control import serve_control
 
     Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
     clock = LiveClock()
@@ -186,6 +192,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
             duration_s = cfg.duration / NS_PER_S
         try:
             async with trio.open_nursery() as nursery:
+                if control:  # first: a path that cannot be claimed stops the run at once
+                    await nursery.start(serve_control, kernel, control_path(journal_path))
                 await nursery.start(kernel.run)
                 # Connected and subscribed: everything allocated so far (modules, the
                 # venue's client library, config) lives for the whole run. Move it out of
