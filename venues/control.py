@@ -227,36 +227,49 @@ async def _drain(stream: trio.SocketStream, limit: int = 1 << 20, within_s: floa
             seen += len(chunk)
 
 
-async def _claim(path: Path) -> trio.socket.SocketType:
-    """Bind a listening socket at ``path``, 0600; replace only a stale socket of ours."""
+def refuse_if_taken(path: str | Path) -> None:
+    """Raise ControlPathError unless ``path`` is free or a stale socket of ours (removed).
+
+    ``serve_control`` calls it; a run also calls it before it opens its journal, so a
+    second start on the journal of a live run stops before it can truncate that journal.
+    """
+    path = Path(path)
     if len(os.fsencode(path)) > MAX_PATH:
         raise ControlPathError(path, f"too long for a Unix socket ({len(os.fsencode(path))} "
                                      f"bytes, at most {MAX_PATH}): use a shorter --journal path")
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        pass
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ControlPathError(path, "exists and is not a socket: not replacing it "
+                                     "(move it away, or use another --journal path)")
+    if st.st_uid != os.getuid():
+        raise ControlPathError(path, "is a socket of another user: not replacing it")
+    # a local socket answers a connect at once, or refuses it at once when stale
+    probe = stdsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+    probe.settimeout(2)
+    try:
+        probe.connect(os.fspath(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        pass  # stale: a run of ours that ended without removing it
+    except OSError:
+        raise ControlPathError(path, "a socket that neither answers nor refuses: not "
+                                     "replacing it") from None
     else:
-        if not stat.S_ISSOCK(st.st_mode):
-            raise ControlPathError(path, "exists and is not a socket: not replacing it "
-                                         "(move it away, or use another --journal path)")
-        if st.st_uid != os.getuid():
-            raise ControlPathError(path, "is a socket of another user: not replacing it")
-        probe = trio.socket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
-        try:
-            with trio.move_on_after(2):
-                await probe.connect(os.fspath(path))
-            # it answered (or hung, which no stale socket does): a run is behind it
-            raise ControlPathError(path, "another run is serving on it (its journal is "
-                                         "this path without .ctl): not starting a second")
-        except (ConnectionRefusedError, FileNotFoundError):
-            pass  # stale: a run of ours that ended without removing it
-        finally:
-            probe.close()
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        raise ControlPathError(path, "another run is serving on it (its journal is this "
+                                     "path without .ctl): not starting a second")
+    finally:
+        probe.close()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+async def _claim(path: Path) -> trio.socket.SocketType:
+    """Bind a listening socket at ``path``, 0600; replace only a stale socket of ours."""
+    refuse_if_taken(path)
     sock = trio.socket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
     try:
         await sock.bind(os.fspath(path))
@@ -330,4 +343,4 @@ async def _turn_away(stream: trio.SocketStream) -> None:
                 await stream.aclose()
 
 
-__all__ = ["serve_control", "status_of", "act", "answer", "ControlPathError"]
+__all__ = ["serve_control", "refuse_if_taken", "status_of", "act", "answer", "ControlPathError"]

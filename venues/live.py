@@ -175,9 +175,11 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
     """
     from .. import __version__
     from ..wire.control import control_path
-    from .control import serve_control
+    from .control import refuse_if_taken, serve_control
 
     Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
+    if control:  # before the journal is opened: never truncate a live run's journal
+        refuse_if_taken(control_path(journal_path))
     clock = LiveClock()
     with open(journal_path, "wb") as sink:
         journal = Journal(sink, keep=False, durable=True)

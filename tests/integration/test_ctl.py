@@ -4,7 +4,8 @@
 ``triotrade run --venue ibkr --live`` (the kernel through the real ib_async client)
 driven by a news file, then ``triotrade ctl`` commands as a person would type them:
 status shows the position; kill, reset and flatten are each journaled as operator acts
-with ``by: ctl``; bad commands, raw malformed JSON and an oversized line are refused
+with ``by: ctl``; a second run on the same journal is refused before it touches it; bad
+commands, raw malformed JSON and an oversized line are refused
 with a clear message and the run goes on; the socket is 0600 and removed at the end,
 after which ``ctl`` says nobody is there (exit 3).
 """
@@ -171,6 +172,18 @@ async def test_ctl_status_kill_reset_flatten_against_a_live_run(tmp_path: Path,
                     break
                 await trio.sleep(0.5)
             assert st["connected"] is True and st["kill_switch"]["active"] == [], st
+
+            # a second run started on this run's journal is refused before it opens it
+            kept = journal.read_bytes()
+            second = await trio.run_process(
+                [PYTHON, "-m", "triotrade", "run", "--venue", "ibkr", "--config", str(cfg),
+                 "--port", str(port), "--client-id", "52", "--live", "--journal", str(journal)],
+                capture_stdout=True, capture_stderr=True, check=False, cwd=workdir,
+                env=cli_env())
+            err = second.stderr.decode()
+            assert second.returncode == 2 and f"{sock}: another run is serving on it" in err, err
+            assert "Traceback" not in err
+            assert journal.read_bytes().startswith(kept), "the live run's journal was touched"
 
             # enter 100 through the news file (retried until the first quote is in)
             for _ in range(10):
