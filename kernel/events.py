@@ -82,6 +82,8 @@ _ORDER_ID = _f("order_id", TEXT, "the kernel's order id")
 _ROLE = _f("role", TEXT, "ENTRY, TAKE_PROFIT, STOP_LOSS, EXIT, EMERGENCY_EXIT or DANGLING_SHARES")
 _REASON = _f("reason", TEXT, "why, in words")
 _VENUE_REASON = _f("reason", TEXT, "the venue's reason, when it gave one", required=False)
+_BY = _f("by", TEXT, "who asked from outside the run: ctl (the control socket); absent for "
+                     "a scenario's operator act and the kernel's own rules", required=False)
 
 
 def _order_update(name: str, meaning: str) -> EventType:
@@ -145,11 +147,12 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("report_inconsistent", "a report the order state machine forbids", (
         _ORDER_ID, _f("detail", TEXT, "what was impossible"))),
     EventType("exit_triggered", "an exit rule fired for an open position", (
-        _SYMBOL, _f("reason", TEXT, "the rule (stop_loss, take_profit, gap, kill_switch, ...)"),
-        _f("via", TEXT, "what ran the check (tick, gap, timer, ...)", False))),
+        _SYMBOL, _f("reason", TEXT, "the rule (stop_loss, take_profit, gap, kill_switch, "
+                                    "operator, ...)"),
+        _f("via", TEXT, "what ran the check (tick, gap, timer, operator, ...)", False), _BY)),
     EventType("exit_ignored", "an exit rule fired while another exit was already working", (
         _SYMBOL, _f("reason", TEXT, "the rule"), _f("via", TEXT, "what ran the check", False),
-        _f("working_order_id", TEXT, "the exit already working (empty: one being sent)"))),
+        _f("working_order_id", TEXT, "the exit already working (empty: one being sent)"), _BY)),
     EventType("emergency_started", "the exit could not be placed: market exits until flat", (
         _SYMBOL, _REASON)),
     EventType("emergency_retry", "another emergency exit attempt", (
@@ -170,9 +173,10 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("reconcile_failed", "the venue could not be asked for its books", (_REASON,)),
     EventType("kill_switch", "the kill switch fired", (
         _f("reason", TEXT, "what fired it"),
-        _f("action", TEXT, "stop_new_trades, cancel_all or close_all"))),
+        _f("action", TEXT, "stop_new_trades, cancel_all or close_all"), _BY)),
     EventType("kill_switch_reset", "the kill switch was reset; entries allowed again", (
-        _f("by", TEXT, "who reset it (operator, reconciliation)"),
+        _f("by", TEXT, "who reset it (operator: a scenario's operator act, ctl: a person "
+                       "through the control socket, reconciliation)"),
         _f("was", TEXT, "the reason it had fired for"))),
     EventType("fault_injected", "simulated: a scenario fault took effect", (
         _f("kind", TEXT, "the fault's kind"),)),

@@ -85,7 +85,8 @@ class Kernel:
         self.close_all_active = False
         self.cumulative_breached = False
         self._guard_timer: Any = None
-        self._fired: set[tuple[str, str]] = set()  # membership only, never iterated
+        # the kill switches in force, in firing order (a dict: ordered and deterministic)
+        self.kill_switches: dict[tuple[str, KillAction], None] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -484,17 +485,21 @@ class Kernel:
         if self.day_pnl() <= -limit:
             self.kill_switch("daily_loss_limit", KillAction.CLOSE_ALL)
 
-    def kill_switch(self, reason: str, action: KillAction) -> None:
+    def kill_switch(self, reason: str, action: KillAction, by: str | None = None) -> None:
         """Fire the kill switch. Actions escalate: stop_new_trades < cancel_all < close_all.
 
         Reset is manual (``reset_kill_switch``): the kernel never talks itself back
-        into opening positions after something went wrong.
+        into opening positions after something went wrong. ``by`` names who asked when
+        a person did it from outside the run (``ctl``: the control socket).
         """
         now = self.clock.now_ns()
-        if (reason, action) in self._fired:
+        if (reason, action) in self.kill_switches:
             return
-        self._fired.add((reason, action))
-        self.journal.emit(now, "kill_switch", reason=reason, action=action.value)
+        self.kill_switches[(reason, action)] = None
+        if by is None:
+            self.journal.emit(now, "kill_switch", reason=reason, action=action.value)
+        else:
+            self.journal.emit(now, "kill_switch", reason=reason, action=action.value, by=by)
         if self.halt_reason is None:
             self.halt_reason = reason
         if action.includes(KillAction.CANCEL_ALL):
@@ -513,7 +518,28 @@ class Kernel:
         self.halt_reason = None
         self.close_all_active = False
         self.cumulative_breached = False
-        self._fired.clear()
+        self.kill_switches.clear()
+
+    def operator_flatten(self, symbol: str, by: str | None = None) -> str:
+        """An operator's manual exit of one symbol's position, at market; what happened.
+
+        It goes through the same exit path as every rule (``exit_triggered`` with reason
+        ``operator``), so the single-exit lock holds: while an exit already works, the
+        request is journaled as ignored. Flat with working entries: they are cancelled.
+        """
+        ticker = self.tickers.get(symbol)
+        if ticker is None:
+            return "not a ticker of this run; nothing done"
+        if not ticker.position.qty:
+            working = bool(ticker.entries or ticker.pending_entries)
+            ticker.request_exit("operator", "operator", by=by)
+            return "flat; working entries cancelled" if working else "flat; nothing to exit"
+        busy = (ticker.exit_order is not None or ticker.emergency_running
+                or ticker.exit_request is not None)
+        ticker.request_exit("operator", "operator", by=by)
+        if busy:
+            return "an exit is already working; this one was ignored (journaled)"
+        return f"exit triggered for {ticker.position.qty} at market"
 
     def _arm_guard(self) -> None:
         """The portfolio guard's periodic check: a timer chain while anything is held."""

@@ -276,12 +276,14 @@ class Ticker:
         if reason is not None:
             self.request_exit(reason, via)
 
-    def request_exit(self, reason: str, via: str | None) -> None:
+    def request_exit(self, reason: str, via: str | None, by: str | None = None) -> None:
         k = self.k
         now = k.clock.now_ns()
         fields: dict[str, str] = {"symbol": self.symbol, "reason": reason}
         if via is not None:
             fields["via"] = via
+        if by is not None:
+            fields["by"] = by
         if not self.position.qty:
             if self.entries or self.pending_entries:
                 self.cancel_entries(f"exit ({reason})")

@@ -228,6 +228,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         if op.action == "kill_switch":
             engine.call_at(op.t, lambda mode: kernel.kill_switch("operator", mode),
                            KillAction(op.mode))
+        elif op.action == "flatten":
+            engine.call_at(op.t, kernel.operator_flatten, op.symbol)
         else:
             engine.call_at(op.t, lambda _: kernel.reset_kill_switch("operator"))
     for sig in scn.signals:

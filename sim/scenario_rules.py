@@ -169,6 +169,13 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.mode", f"must be {_either(KILL_ACTIONS)}, got {op.mode!r}"))
         if op.t > s.duration:
             out.append((f"{p}.t", "is after the scenario's duration"))
+        if op.action == "flatten":
+            if op.symbol is None:
+                out.append((f"{p}.symbol", "flatten needs the symbol whose position to exit"))
+            else:
+                need_symbol(op.symbol, f"{p}.symbol")
+        elif op.symbol is not None:
+            out.append((f"{p}.symbol", f"only flatten takes a symbol, not {op.action!r}"))
 
     e = s.expect
     for key in ("final_position", "max_position", "realized_pnl"):

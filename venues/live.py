@@ -170,11 +170,19 @@ async def _orderly_shutdown(kernel: Kernel, grace_s: float = 3.0) -> None:
 
 async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, live: bool,
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
-                   ready: trio.Event | None = None) -> Kernel:
-    """Run the kernel against ``venue`` until ``duration`` (or cancellation)."""
+                   ready: trio.Event | None = None, control: bool = True) -> Kernel:
+    """Run the kernel against ``venue`` until ``duration`` (or cancellation).
+
+    With ``control`` a person can reach the run through ``<journal>.ctl``
+    (``triotrade ctl``, ``venues/control.py``) for as long as it runs.
+    """
     from .. import __version__
+    from ..wire.control import control_path
+    from .control import refuse_if_taken, serve_control
 
     Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
+    if control:  # before the journal is opened: never truncate a live run's journal
+        refuse_if_taken(control_path(journal_path))
     clock = LiveClock()
     with open(journal_path, "wb") as sink:
         journal = Journal(sink, keep=False, durable=True)
@@ -191,6 +199,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
         failed: str | None = None
         try:
             async with trio.open_nursery() as nursery:
+                if control:  # first: a path that cannot be claimed stops the run at once
+                    await nursery.start(serve_control, kernel, control_path(journal_path))
                 await nursery.start(kernel.run)
                 started = True
                 # Connected and subscribed: everything allocated so far (modules, the

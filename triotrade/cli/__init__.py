@@ -312,6 +312,10 @@ from .report import register as _register_report  # noqa: E402 - the report comm
 
 _register_report(main)
 
+from .ctl import register as _register_ctl  # noqa: E402 - the ctl command's module
+
+_register_ctl(main)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

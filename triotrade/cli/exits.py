@@ -2,7 +2,8 @@
 
 The codes are part of the contract (``docs/`` lists them): 0 everything held, 1 an
 expectation or invariant failed, 2 the input was invalid and nothing ran, 3 the venue
-could not be reached or refused the credentials. Every command turns an exception into
+could not be reached or refused the credentials (for ``ctl``: no run answers on the
+control socket). Every command turns an exception into
 an exit through ``exit_for``, so two commands never disagree about the same error.
 """
 from __future__ import annotations
@@ -11,13 +12,14 @@ import enum
 
 from ..kernel.errors import InputError, find_exception
 from ..kernel.venue import VenueError
+from ..wire.control import ControlUnreachable
 
 
 class Exit(enum.IntEnum):
     OK = 0
     FAILED = 1  # an expectation, an invariant or a strategy failed; the run happened
     INVALID_INPUT = 2  # nothing ran
-    VENUE_UNREACHABLE = 3  # could not connect or authenticate; nothing traded
+    VENUE_UNREACHABLE = 3  # could not connect or authenticate (ctl: no run); nothing done
 
 
 def exit_for(exc: BaseException) -> tuple[Exit, list[str]] | None:
@@ -29,6 +31,9 @@ def exit_for(exc: BaseException) -> tuple[Exit, list[str]] | None:
     if isinstance(found, InputError):
         return Exit.INVALID_INPUT, found.lines()
     found = find_exception(exc, VenueError)
+    if found is not None:
+        return Exit.VENUE_UNREACHABLE, [f"error: {found}"]
+    found = find_exception(exc, ControlUnreachable)
     if found is not None:
         return Exit.VENUE_UNREACHABLE, [f"error: {found}"]
     found = find_exception(exc, OSError)

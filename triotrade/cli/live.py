@@ -25,6 +25,7 @@ import trio
 from ..kernel.errors import InputError, find_exception
 from ..kernel.units import fmt_units
 from ..kernel.venue import Venue
+from ..wire.control import control_path
 from .exits import Exit, exit_for
 
 
@@ -128,6 +129,8 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
     for line in setup.banner:
         click.echo(line)
     click.echo(f"journal: {journal_path}")
+    click.echo(f"control: {control_path(journal_path)} (triotrade ctl status --journal "
+               f"{journal_path})")
     sys.stdout.flush()
     try:
         kernel = trio.run(functools.partial(_run, setup, journal_path, live))
