@@ -23,7 +23,9 @@ pile up is disconnected (close code 1008 with the reason) instead.
 Hostile clients are expected: every text message is checked before it is used
 (tokens are integers of the 32-bit range, at most ``MAX_SUBSCRIPTIONS`` of them), a
 connection that keeps sending invalid messages is closed with a reason, and no
-request, HTTP or WebSocket, can raise past its own connection (``_handle``). Depth is the simulated exchange's top of book; levels 2-5 are empty because
+request, HTTP or WebSocket, can raise past its own connection (``_handle``).
+
+Depth is the simulated exchange's top of book; levels 2-5 are empty because
 the exchange models only the touch, and showing liquidity that cannot be traded
 against would mislead.
 """
@@ -40,7 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 import trio_websocket
 
-from ..kernel.units import NS_PER_S, PRICE_SCALE
+from ..kernel.units import PRICE_SCALE
 from ..kernel.wakeup import Wakeup
 from ..sim.scenario import Scenario
 from ..wire import kite as wire
@@ -84,7 +86,7 @@ def _peer_of(stream: trio.abc.Stream) -> str:
     """HOST:PORT of the peer, through the upgrade's prefixed stream if there is one."""
     inner = getattr(stream, "_inner", stream)
     try:
-        return "%s:%s" % getattr(inner, "socket").getpeername()[:2]
+        return "%s:%s" % inner.socket.getpeername()[:2]
     except (AttributeError, OSError):
         return "?"
 

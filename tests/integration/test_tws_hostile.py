@@ -151,8 +151,8 @@ def test_a_reader_that_never_reads_is_dropped_alone(trap: LogTrap) -> None:
             if gw.call(lambda: 7 not in gw.broker.sessions):
                 break
             bid = f"{99 + (i % 50) / 100:.2f}"
-            gw.call(lambda: gw.market.push_tick("ACME", int(Decimal(bid) * 10**8),
-                                                int(Decimal(bid) * 10**8) + 2 * 10**6))
+            units = int(Decimal(bid) * 10**8)
+            gw.call(lambda u=units: gw.market.push_tick("ACME", u, u + 2 * 10**6))
             if i % 100 == 0:
                 time.sleep(0.01)
         assert gw.call(lambda: 7 not in gw.broker.sessions), "the slow reader was never dropped"
