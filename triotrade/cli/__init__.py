@@ -25,13 +25,15 @@ def _default_scenario_path() -> Path:
     return Path(str(resources.files("triotrade.sim") / "data" / DEFAULT_SCENARIO))
 
 
-def _load_or_exit(scenario: Path | None) -> Any:
-    """Load SCENARIO (the built-in default when None); invalid input exits 2, nothing run."""
+def _load_or_exit(scenario: Path | None, overrides: tuple[str, ...] = ()) -> Any:
+    """Load SCENARIO (the built-in default when None) with its ``--set`` overrides;
+    invalid input exits 2, nothing run."""
+    from ..sim import overrides as overrides_mod
     from ..sim import scenario as scenario_mod
 
     path = scenario if scenario is not None else _default_scenario_path()
     try:
-        return scenario_mod.load(path)
+        return scenario_mod.load(path, overrides_mod.parse_overrides(overrides))
     except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
         _exit_on(exc)
 
@@ -71,6 +73,10 @@ def main() -> None:
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=None,
               help="Run seed (default: the scenario's `seed:`). Same seed, same digest.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a scenario value before validation, as if written in the file "
+              "(the value is read as YAML), e.g. --set config.exits.stop_loss=3%. "
+              "Repeatable; the journal header records them.")
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Where to write the JSONL journal "
               "(default: runs/<scenario>-seed<N>.jsonl, live: runs/live-<venue>-<time>.jsonl).")
@@ -91,7 +97,7 @@ def main() -> None:
               "(as `triotrade report JOURNAL -o FILE`).")
 def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool,
         venue: str, config_path: Path | None, host: str, port: int | None, client_id: int,
-        live: bool, report_path: Path | None) -> None:
+        live: bool, report_path: Path | None, overrides: tuple[str, ...]) -> None:
     """Run SCENARIO in the simulator and judge it, or run the kernel live.
 
     \b
@@ -110,6 +116,8 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
 
         require_extra()  # before anything runs
     if venue != "sim":
+        if overrides:
+            raise click.UsageError("--set is for simulated runs (a live run takes --config)")
         if report_path is not None and journal_path is None:
             raise click.UsageError("--report with a live run needs --journal")
         if scenario is not None:
@@ -131,7 +139,7 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
     from ..sim import runner
 
-    scn = _load_or_exit(scenario)
+    scn = _load_or_exit(scenario, overrides)
     seed_used = scn.seed if seed is None else seed
     if journal_path is None:
         journal_path = Path("runs") / f"{_slug(scn.name)}-seed{seed_used}.jsonl"
