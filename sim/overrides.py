@@ -34,27 +34,17 @@ class OverrideError(InputError):
     """A ``--set`` that cannot be applied: each problem is (key.path, message)."""
 
 
+_PATH = re.compile(r"[^.\[\]]+(\[\d+\])*(\.[^.\[\]]+(\[\d+\])*)*")
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 def parse_path(path: str) -> tuple[Key, ...]:
     """``a.b[2].c`` -> ``("a", "b", 2, "c")``; ValueError for a malformed path."""
-    keys: list[Key] = []
-    pos = 0
     text = path.strip()
-    if not text:
-        raise ValueError("empty key path")
-    while pos < len(text):
-        if keys and text[pos] == ".":
-            pos += 1
-        m = _SEGMENT.match(text, pos)
-        if m is None or (m.group(1) is not None and keys and text[pos - 1] != "."):
-            raise ValueError(f"malformed key path {path!r} (keys are a.b.c, items [0])")
-        keys.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
-        pos = m.end()
-    if not isinstance(keys[0], str):
-        raise ValueError(f"malformed key path {path!r}: it must start with a key")
-    return tuple(keys)
+    if not _PATH.fullmatch(text):
+        raise ValueError(f"malformed key path {path!r} (keys are a.b.c, items [0])")
+    return tuple(m.group(1) if m.group(1) is not None else int(m.group(2))
+                 for m in _SEGMENT.finditer(text))
 
 
 def format_path(keys: Iterable[Key]) -> str:
