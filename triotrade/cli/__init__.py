@@ -235,6 +235,10 @@ from .report import register as _register_report  # noqa: E402 - the report comm
 
 _register_report(main)
 
+from .sweep import register as _register_sweep  # noqa: E402 - the sweep command's module
+
+_register_sweep(main)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
