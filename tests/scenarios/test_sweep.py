@@ -131,3 +131,32 @@ def test_a_fuzz_campaign_on_a_local_dask_cluster_finds_a_planted_weakening(
     # the same campaign on the local pool's plan (one process, in this one) finds it too
     local = fuzz.campaign(300, 5, workers=0, weaken=weaken, shrink_runs=200, until=expected)
     assert expected in {f.invariant for f in local.finds}
+
+
+def test_a_worker_that_dies_mid_cell_is_retried_and_the_cell_counted_once(
+        tmp_path: Path) -> None:
+    marker = str(tmp_path / "died")
+
+    def dies_once(task: sweep.CellTask) -> dict[str, object]:
+        import os
+
+        from triotrade.sim import sweep as sw
+
+        if task.cell.id == 3 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies in the middle of the cell
+        return sw.run_cell(task)
+
+    cells = sweep.grid([sweep.parse_param(p) for p in PARAMS], SEEDS)
+    tasks = sweep.tasks(GAP, cells)
+    seen: list[int] = []
+    rows: dict[int, dict[str, object]] = {}
+    with distributed.connect("local", 2, processes=True) as client:
+        futures = distributed.submit_keyed(client, dies_once, [(t.key, t) for t in tasks])
+        for _, fut in distributed.as_completed(futures):
+            row = fut.result()
+            seen.append(row["cell"])
+            rows[row["cell"]] = row
+    assert Path(marker).exists()  # a worker did die
+    assert sorted(seen) == list(range(8))  # and every cell came back exactly once
+    assert rows[3]["digest"] == sweep.run_cell(tasks[3])["digest"]  # the retried cell
