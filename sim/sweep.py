@@ -108,7 +108,7 @@ def grid(params: Sequence[Param], seeds: Sequence[int]) -> list[Cell]:
         raise InputError(SOURCE, [(p, "swept twice") for p in paths if paths.count(p) > 1][:1])
     if not seeds:
         raise InputError("--seeds", [("", "at least one seed")])
-    cells = []
+    cells: list[Cell] = []
     for combo in itertools.product(*(p.values for p in params)):
         for s in seeds:
             cells.append(Cell(len(cells), tuple(zip(paths, combo)), s))

@@ -160,3 +160,29 @@ def test_a_worker_that_dies_mid_cell_is_retried_and_the_cell_counted_once(
     assert Path(marker).exists()  # a worker did die
     assert sorted(seen) == list(range(8))  # and every cell came back exactly once
     assert rows[3]["digest"] == sweep.run_cell(tasks[3])["digest"]  # the retried cell
+
+
+def test_ctrl_c_keeps_and_writes_the_cells_that_finished(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from conftest import PYTHON, cli_env
+
+    out = tmp_path / "r.csv"
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "triotrade", "sweep", str(GAP), "--param",
+         "config.sizing.unit_position_size=" + ",".join(str(10 * i) for i in range(1, 11)),
+         "--seeds", "40", "-j", "2", "-o", str(out)],
+        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # without a terminal: a progress line every tenth
+        if line.startswith("sweep ") and "cells" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stdout + stderr
+    assert "INTERRUPTED" in stdout
+    frame = pl.read_csv(out)
+    assert 40 <= frame.height < 400  # what finished, and only that
+    assert frame["cell"].n_unique() == frame.height
