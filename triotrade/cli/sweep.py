@@ -294,12 +294,14 @@ def _print_best(out: Any, rows: list[dict[str, Any]], paths: list[str], metric: 
     cols = ["cell", *paths, "seed", "net_pnl", "fees", "max_drawdown", "sharpe", "win_rate",
             "trades", "expect", "digest"]
     for c in cols:
-        table.add_column(c, overflow="fold")
+        table.add_column(c.rsplit(".", 1)[-1] if c in paths else c, overflow="fold")
     for r in best:
         cells = [str(r["cell"]), *(str(r[p]) for p in paths), str(r["seed"])]
-        cells += [str(r.get(m)) for m in ("net_pnl", "fees", "max_drawdown", "sharpe",
-                                          "win_rate", "trades")]
-        cells += ["ok" if r["expect_ok"] else "FAIL", r["digest"][:19] + "..."]
+        sharpe = r.get("sharpe")
+        cells += [str(r.get(m)) for m in ("net_pnl", "fees", "max_drawdown")]
+        cells += ["-" if sharpe is None else f"{sharpe:.3f}", str(r.get("win_rate")),
+                  str(r.get("trades")), "ok" if r["expect_ok"] else "FAIL",
+                  r["digest"].removeprefix("sha256:")[:12]]
         table.add_row(*cells)
     out.print(table)
 
