@@ -99,6 +99,8 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("scenario_sha256", TEXT, "simulated: SHA-256 of the scenario file's bytes", False),
         _f("start", Kind.TEXT_OR_NULL, "simulated: the scenario's wall-clock start", False),
         _f("duration_ns", INT, "simulated: the scenario's duration", False),
+        _f("overrides", Kind.LIST, "simulated: the `--set KEY.PATH=VALUE` overrides applied to "
+           "the file before validation, in order (absent when none)", False),
         _f("live", Kind.BOOL, "live: whether orders were sent (--live)", False),
         _f("start_unix_ns", INT, "live: when the run started", False),
         _f("venue", TEXT, "live: the adapter", False),

@@ -66,8 +66,10 @@ def runq_getter() -> Any:
     return _trio_run.GLOBAL_RUN_CONTEXT.runner.runq
 
 
-def _refuse(what: str) -> Any:
+def _refuse(what: str, original: Any, owner: int) -> Any:
     def refuse(*args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() != owner:
+            return original(*args, **kwargs)
         raise DeterminismError(f"{what} is forbidden inside a simulation")
 
     return refuse
@@ -75,19 +77,24 @@ def _refuse(what: str) -> Any:
 
 @contextlib.contextmanager
 def forbid_real_world() -> Iterator[None]:
-    """Refuse threads, sockets and wall-clock sleeps while a simulation runs."""
-    patches = [
-        (threading.Thread, "start", _refuse("starting a thread")),
-        (socket.socket, "connect", _refuse("opening a network connection")),
-        (socket.socket, "bind", _refuse("binding a socket")),
-        (socket, "create_connection", _refuse("opening a network connection")),
-        (time, "sleep", _refuse("time.sleep")),
-        (trio.to_thread, "run_sync", _refuse("trio.to_thread.run_sync")),
+    """Refuse threads, sockets and wall-clock sleeps while a simulation runs.
+
+    Only the thread that runs the simulation is refused: a process may hold other
+    threads that are not part of it (a Dask worker runs a simulation in a task thread
+    while its event loop keeps talking to the scheduler), and those go on as usual."""
+    owner = threading.get_ident()
+    targets = [
+        (threading.Thread, "start", "starting a thread"),
+        (socket.socket, "connect", "opening a network connection"),
+        (socket.socket, "bind", "binding a socket"),
+        (socket, "create_connection", "opening a network connection"),
+        (time, "sleep", "time.sleep"),
+        (trio.to_thread, "run_sync", "trio.to_thread.run_sync"),
     ]
-    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in targets]
     try:
-        for obj, name, fn in patches:
-            setattr(obj, name, fn)
+        for (obj, name, what), (_, _, original) in zip(targets, saved):
+            setattr(obj, name, _refuse(what, original, owner))
         yield
     finally:
         for obj, name, fn in saved:

@@ -29,9 +29,12 @@ import math
 import multiprocessing
 import os
 import queue as queue_mod
+import socket
+import threading
 import time
+import warnings
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable
 
 import attrs
@@ -84,6 +87,7 @@ class BatchJob:
     weaken: str | None = None
     known: frozenset[str] = frozenset()  # invariants already shrunk: count, don't shrink
     deadline: float | None = None  # time.monotonic() in the worker (same machine)
+    time_left: float | None = None  # or: seconds left when the batch starts (any machine)
     profile: str = LONG_PROFILE
     shrink_runs: int = 600  # simulator runs spent shrinking a find, at most
 
@@ -96,6 +100,8 @@ class BatchResult:
     hits: Counter = attrs.Factory(Counter)  # invariant -> examples violating it
     coverage: Counter = attrs.Factory(Counter)  # feature/event -> examples with it
     finds: list[Find] = attrs.Factory(list)
+    violating: int = 0  # generated examples that broke some invariant
+    worker: str = ""  # host:pid of the process that ran the batch
 
 
 _PROGRESS: Any = None  # a multiprocessing queue, in worker processes
@@ -126,7 +132,10 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
         def progress(e: int, r: int, h: int) -> None:
             q.put((e, r, h))
 
-    res = BatchResult(job.index)
+    res = BatchResult(job.index, worker=f"{socket.gethostname()}:{os.getpid()}")
+    deadline = job.deadline
+    if deadline is None and job.time_left is not None:
+        deadline = time.monotonic() + job.time_left
     state: dict[str, Any] = {"failing": None, "last": {}, "first_at": 0, "refused": 0,
                              "raised": set()}
     pending = [0, 0, 0]
@@ -145,12 +154,12 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
 
     def body(data: Any) -> None:
         example = data.draw(scenarios(), label="scenario")  # always first: see below
-        if (job.deadline is not None and state["failing"] is None
-                and time.monotonic() > job.deadline):
+        if (deadline is not None and state["failing"] is None
+                and time.monotonic() > deadline):
             raise _OutOfTime  # not an Exception: it ends the Hypothesis run, not a failure
         if state["failing"] is not None and (
                 res.runs - res.examples >= job.shrink_runs
-                or (job.deadline is not None and time.monotonic() > job.deadline)):
+                or (deadline is not None and time.monotonic() > deadline)):
             # shrinking budget spent: refuse every new candidate until the shrinker
             # stalls (after drawing: Hypothesis requires the same choices to draw the
             # same way). The best examples found must still fail when replayed.
@@ -172,6 +181,7 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
                 res.hits[name] += 1
             if names:
                 pending[2] += 1
+                res.violating += 1
         flush()
         new = [v for v in out.violations if v["invariant"] not in job.known]
         if new:
@@ -185,6 +195,11 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
         target(float(max(out.cap_pressure, -1000)), label="cap_pressure")
         target(float(out.exit_stuck), label="exit_stuck_ms")
 
+    if threading.current_thread() is not threading.main_thread():
+        # a Dask worker runs batches in a task thread while its event loop thread uses
+        # the global `random`; Hypothesis sees the global state move during a draw and
+        # warns, though the example's draws never touch it
+        warnings.filterwarnings("ignore", message="Do not use the `random` module inside")
     base = PROFILES[job.profile]
     test = settings(base, max_examples=max(1, job.examples), derandomize=False)(
         seed(job.seed)(given(st.data())(body)))
@@ -226,10 +241,16 @@ class CampaignResult:
     finds: list[Find] = attrs.Factory(list)
     written: list[Written] = attrs.Factory(list)
     stopped_by_budget: bool = False
+    # host:pid -> [examples, seconds busy]: what each worker process did
+    per_worker: dict[str, list[float]] = attrs.Factory(dict)
 
     @property
     def rate(self) -> float:
         return self.examples / self.seconds if self.seconds else 0.0
+
+    def worker_rates(self) -> dict[str, float]:
+        """Examples per second of busy time, per worker process."""
+        return {w: (e / s if s else 0.0) for w, (e, s) in sorted(self.per_worker.items())}
 
 
 ProgressFn = Callable[[int, int, int], None]
@@ -246,10 +267,14 @@ def plan_batches(examples: int, workers: int, batch: int = DEFAULT_BATCH) -> lis
 def campaign(examples: int, seed_: int, *, workers: int = 2, weaken: str | None = None,
              time_budget: float | None = None, progress: ProgressFn | None = None,
              batch: int = DEFAULT_BATCH, shrink_runs: int = 600,
-             until: str | None = None) -> CampaignResult:
+             until: str | None = None, pool: Executor | None = None) -> CampaignResult:
     """Run ``examples`` examples in batches over ``workers`` processes (0 = in process).
 
-    ``until``: stop as soon as this invariant has been found (and shrunk)."""
+    ``until``: stop as soon as this invariant has been found (and shrunk).
+    ``pool``: run the batches on this executor instead (a Dask cluster's, with
+    ``workers`` its worker count: the batches are planned as for that many local
+    processes, so the same seed explores the same batches); progress is then reported
+    as each batch ends, and a batch's time budget is the time left when it starts."""
     started = time.monotonic()
     deadline = started + time_budget if time_budget else None
     res = CampaignResult(seed_, workers)
@@ -259,6 +284,7 @@ def campaign(examples: int, seed_: int, *, workers: int = 2, weaken: str | None 
     known: set[str] = set()
     todo = list(jobs)
     continued = [0]
+    from_pool = pool is not None
 
     def absorb(job: BatchJob, r: BatchResult) -> None:
         # a batch ends at its first new find (after shrinking it): the rest of its
@@ -271,6 +297,11 @@ def campaign(examples: int, seed_: int, *, workers: int = 2, weaken: str | None 
                                     left, weaken, shrink_runs=shrink_runs))
         res.examples += r.examples
         res.runs += r.runs
+        done = res.per_worker.setdefault(r.worker, [0, 0.0])
+        done[0] += r.examples
+        done[1] += r.seconds
+        if from_pool and progress is not None:
+            progress(r.examples, r.runs, r.violating)
         res.hits.update(r.hits)
         res.coverage.update(r.coverage)
         for f in r.finds:
@@ -293,17 +324,24 @@ def campaign(examples: int, seed_: int, *, workers: int = 2, weaken: str | None 
             absorb(job, run_batch(job, progress))
         res.stopped_by_budget = bool(todo) and not (until is not None and until in known)
     else:
-        ctx = multiprocessing.get_context("spawn")
-        q = ctx.Queue()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_init_worker, initargs=(q,)) as pool:
+        q: Any = None
+        if pool is None:
+            ctx = multiprocessing.get_context("spawn")
+            q = ctx.Queue()
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                       initializer=_init_worker, initargs=(q,))
+        with pool:
             running: dict[Future[BatchResult], BatchJob] = {}
 
             def submit() -> None:
                 while todo and len(running) < workers and not out_of_time():
                     job = todo.pop(0)
                     job.known = frozenset(known)
-                    job.deadline = deadline
+                    if from_pool:
+                        job.time_left = (None if deadline is None
+                                         else max(0.0, deadline - time.monotonic()))
+                    else:
+                        job.deadline = deadline
                     running[pool.submit(run_batch, job)] = job
 
             submit()
@@ -320,6 +358,8 @@ def campaign(examples: int, seed_: int, *, workers: int = 2, weaken: str | None 
 
 
 def _drain(q: Any, progress: ProgressFn | None) -> None:
+    if q is None:
+        return
     while True:
         try:
             e, r, h = q.get_nowait()

@@ -179,6 +179,7 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         duration_ns=scn.duration,
         versions={"triotrade": __version__, "trio": trio.__version__,
                   "python": platform.python_version()},
+        **({"overrides": list(scn.overrides)} if scn.overrides else {}),
     )
     fault_rng = random.Random(derive_seed(seed, "faults"))
     plan = build_faults(scn)

@@ -15,7 +15,7 @@ import hashlib
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import attrs
 import cattrs
@@ -24,6 +24,7 @@ import yaml
 from ..kernel.config import ConfigError, flatten_errors, make_converter
 from ..kernel.errors import InputError
 from ..kernel.units import to_units
+from .overrides import Override, apply, blame
 from .scenario_rules import check_fault_keys, validate
 from .scenario_schema import Scenario, SignedMoney
 from .strict_yaml import load_strict
@@ -44,17 +45,20 @@ class ScenarioError(InputError):
 # ---------------------------------------------------------------- loading
 
 
-def load(path: str | Path) -> Scenario:
+def load(path: str | Path, overrides: Sequence[Override] = ()) -> Scenario:
+    """The scenario in the file at ``path``, with ``overrides`` (``--set``) applied to
+    its mapping before validation; ``Scenario.overrides`` records them."""
     p = Path(path)
     source = str(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise ScenarioError(source, [("", f"cannot read file: {exc.strerror or exc}")]) from None
-    return loads(raw, source)
+    return loads(raw, source, overrides)
 
 
-def loads(raw: bytes | str, source: str = "<scenario>") -> Scenario:
+def loads(raw: bytes | str, source: str = "<scenario>",
+          overrides: Sequence[Override] = ()) -> Scenario:
     if isinstance(raw, str):
         raw = raw.encode()
     try:
@@ -68,7 +72,15 @@ def loads(raw: bytes | str, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(source, [(where, f"invalid YAML: {problem}")]) from None
     if dups:
         raise ScenarioError(source, dups)
-    return from_dict(data, source, hashlib.sha256(raw).hexdigest())
+    sha256 = hashlib.sha256(raw).hexdigest()
+    if not overrides:
+        return from_dict(data, source, sha256)
+    data = apply(data, overrides)
+    try:
+        scn = from_dict(data, source, sha256)
+    except ScenarioError as exc:
+        raise ScenarioError(source, blame(exc.problems, overrides)) from None
+    return attrs.evolve(scn, overrides=tuple(o.spelled for o in overrides))
 
 
 def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenario:
@@ -93,8 +105,8 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenar
             if isinstance(f, dict):
                 problems.extend(check_fault_keys(f, f"faults[{i}]"))
         data["faults"] = [_rename_for(f, f"faults[{i}]", problems) for i, f in enumerate(faults)]
-    if "source" in data or "sha256" in data:
-        for key in ("source", "sha256"):
+    if "source" in data or "sha256" in data or "overrides" in data:
+        for key in ("source", "sha256", "overrides"):
             if key in data:
                 problems.append((key, "unknown key"))
                 data.pop(key)

@@ -151,9 +151,11 @@ class Scenario:
     faults: list[FaultSpec] = attrs.Factory(list)
     operator: list[OperatorSpec] = attrs.Factory(list)
     expect: ExpectSpec = ExpectSpec()
-    # not part of the file: where it came from and the hash of its bytes
+    # not part of the file: where it came from, the hash of its bytes, and the
+    # command line's ``--set PATH=VALUE`` overrides applied to it (journaled in the header)
     source: str = ""
     sha256: str = ""
+    overrides: tuple[str, ...] = ()
 
     @property
     def instrument_map(self) -> dict[str, Instrument]:

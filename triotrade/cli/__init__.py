@@ -25,13 +25,15 @@ def _default_scenario_path() -> Path:
     return Path(str(resources.files("triotrade.sim") / "data" / DEFAULT_SCENARIO))
 
 
-def _load_or_exit(scenario: Path | None) -> Any:
-    """Load SCENARIO (the built-in default when None); invalid input exits 2, nothing run."""
+def _load_or_exit(scenario: Path | None, overrides: tuple[str, ...] = ()) -> Any:
+    """Load SCENARIO (the built-in default when None) with its ``--set`` overrides;
+    invalid input exits 2, nothing run."""
+    from ..sim import overrides as overrides_mod
     from ..sim import scenario as scenario_mod
 
     path = scenario if scenario is not None else _default_scenario_path()
     try:
-        return scenario_mod.load(path)
+        return scenario_mod.load(path, overrides_mod.parse_overrides(overrides))
     except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
         _exit_on(exc)
 
@@ -71,6 +73,10 @@ def main() -> None:
 @click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=None,
               help="Run seed (default: the scenario's `seed:`). Same seed, same digest.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a scenario value before validation, as if written in the file "
+              "(the value is read as YAML), e.g. --set config.exits.stop_loss=3%. "
+              "Repeatable; applied to every SCENARIO; the journal header records them.")
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Where to write the JSONL journal; must be a new file unless "
               "--overwrite (default: runs/<scenario>-seed<N>.jsonl, replaced on a re-run; "
@@ -98,7 +104,7 @@ def main() -> None:
 def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None,
         overwrite: bool, quiet: bool, venue: str, config_path: Path | None, host: str,
         port: int | None, client_id: int, live: bool, log_level: str | None,
-        report_path: Path | None) -> None:
+        report_path: Path | None, overrides: tuple[str, ...]) -> None:
     """Run SCENARIO... in the simulator and judge each, or run the kernel live.
 
     \b
@@ -125,6 +131,8 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
             raise click.UsageError("--report with a live run needs --journal")
         if scenarios:
             raise click.UsageError("a live run takes --config, not a SCENARIO file")
+        if overrides:
+            raise click.UsageError("--set is for simulated runs (a live run takes --config)")
         if config_path is None:
             raise click.UsageError(f"--venue {venue} needs --config CONFIG.yaml")
         from .live import run_live_cli
@@ -148,7 +156,7 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
                 raise click.UsageError(f"{flag} names one file: give it one SCENARIO")
     from ..sim import runner
 
-    loaded = _load_all(list(scenarios) or [None])
+    loaded = _load_all(list(scenarios) or [None], overrides)
     taken: set[Path] = set()  # membership only
     codes: list[int] = []
     for i, scn in enumerate(loaded):
@@ -182,15 +190,18 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
     sys.exit(max(codes))
 
 
-def _load_all(paths: list[Path | None]) -> list[Any]:
-    """Every scenario, each one's warnings on stderr; any invalid file exits 2 before
-    anything runs (every invalid file is reported, not just the first)."""
+def _load_all(paths: list[Path | None], overrides: tuple[str, ...] = ()) -> list[Any]:
+    """Every scenario (with the ``--set`` overrides), each one's warnings on stderr; any
+    invalid file exits 2 before anything runs (every invalid file is reported, not just
+    the first)."""
+    from ..sim import overrides as overrides_mod
     from ..sim import scenario as scenario_mod
 
     out, worst = [], Exit.OK
     for path in paths:
         try:
-            scn = scenario_mod.load(path if path is not None else _default_scenario_path())
+            scn = scenario_mod.load(path if path is not None else _default_scenario_path(),
+                                    overrides_mod.parse_overrides(overrides))
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:
@@ -313,8 +324,10 @@ from .report import register as _register_report  # noqa: E402 - the report comm
 _register_report(main)
 
 from .ctl import register as _register_ctl  # noqa: E402 - the ctl command's module
+from .sweep import register as _register_sweep  # noqa: E402 - the sweep command's module
 
 _register_ctl(main)
+_register_sweep(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 DEFAULT_OUT = "fuzz-finds"
-PROGRESS_EVERY_S = 5.0  # when stderr is not a terminal: one progress line this often
 
+
+PROGRESS_EVERY_S = 5.0  # when stderr is not a terminal: one progress line this often
 
 def _parse_budget(text: str | None) -> float | None:
     if text is None:
@@ -65,9 +66,12 @@ def _weakening_names() -> list[str]:
               default=PROGRESS_EVERY_S, show_default=True, metavar="SECONDS",
               help="When stderr is not a terminal (piped, CI), print a progress line this "
               "often instead of the progress bar.")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS|local",
+              help="Run the batches on a Dask cluster: a scheduler address "
+              "(tcp://host:8786) or 'local' for a LocalCluster of --workers processes.")
 def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
          time_budget: str | None, weaken: str | None, shrink_runs: int,
-         progress_every: float) -> None:
+         progress_every: float, dask_address: str | None) -> None:
     """Fuzz the kernel's invariants with Hypothesis-generated scenarios.
 
     Each example is a whole scenario (1-3 instruments; market walks, explicit ticks, gaps,
@@ -91,12 +95,11 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
       triotrade fuzz -n 20000 -j 2 --seed 7         # a reproducible campaign
       triotrade fuzz --time-budget 10m -n 1000000   # as many as fit in ten minutes
       triotrade fuzz --weaken single_exit_lock -n 300   # watch it find a planted bug
+      triotrade fuzz -n 100000 --dask tcp://10.0.0.5:8786  # on a Dask cluster
 
     Exit status: 0 nothing broken, 1 something was found (see the table), 2 bad usage.
     """
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
     from rich.table import Table
 
     from ..sim import fuzz as fz
@@ -106,14 +109,92 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
         seed = int.from_bytes(os.urandom(4), "big")  # the campaign's choice, printed below
     if workers is None:
         workers = fz.default_workers()
+    if dask_address is None:
+        res = _campaign(examples, seed, workers, weaken, budget, time_budget, shrink_runs,
+                        None, None, progress_every)
+    else:
+        from .. import distributed
+        from ..kernel.errors import InputError
+        from . import _exit_on
+
+        try:
+            with distributed.connect(dask_address, max(1, workers)
+                                     if dask_address == distributed.LOCAL else None) as client:
+                workers = distributed.wait_for_a_worker(client)
+                res = _campaign(examples, seed, workers, weaken, budget, time_budget,
+                                shrink_runs, distributed.DaskExecutor(client), dask_address,
+                                progress_every)
+        except distributed.ClusterError as exc:
+            _exit_on(InputError("--dask", [(dask_address, str(exc))]))
+    out = Console(highlight=False, soft_wrap=True, markup=False,
+                  width=None if sys.stdout.isatty() else 110)
+
+    written = []
+    for find in res.finds:
+        w = fz.write_find(find, out_dir, weaken=weaken, campaign_seed=seed)
+        res.written.append(w)
+        written.append({"file": w.path, "invariant": w.invariant, "detail": find.detail,
+                        "digest": w.digest, "reproduced": w.reproduced,
+                        "campaign_seed": seed, "batch_seed": find.batch_seed,
+                        "weakening": weaken})
+    if written:
+        fz.record_index(out_dir, written)
+
+    where = f"Dask {dask_address} worker(s)" if dask_address else "process(es)"
+    shrinking = (f" ({res.runs} simulated runs with shrinking)"
+                 if res.runs > res.examples else "")
+    out.print(f"ran {res.examples} examples{shrinking} in "
+              f"{res.seconds:.1f}s: {res.rate:.1f} examples/s on {max(workers, 1)} "
+              f"{where}" + (" (stopped: time budget reached)" if res.stopped_by_budget else ""))
+    rates = res.worker_rates()
+    if rates:
+        out.print(f"  per worker: {sum(rates.values()) / len(rates):.1f} examples/s of busy "
+                  f"time on average over {len(rates)} ("
+                  + ", ".join(f"{w} {r:.1f}" for w, r in rates.items()) + ")")
+    if res.hits:
+        print_finds(out, res.hits, res.written)
+    cov = Table(title="coverage (examples that had it)", title_justify="left")
+    cov.add_column("feature / event")
+    cov.add_column("examples", justify="right")
+    cov.add_column("%", justify="right")
+    for key, n in fz.coverage_rows(res):
+        cov.add_row(key, str(n), f"{100 * n / max(res.examples, 1):.0f}")
+    out.print(cov)
+    if res.finds:
+        out.print(f"result: FOUND {len(res.finds)} broken invariant(s); shrunk scenarios in "
+                  f"{out_dir}/ (fix, then move them into scenarios/regressions/)")
+        sys.exit(1)
+    if res.hits:  # only known-to-this-campaign invariants (cannot happen without finds)
+        sys.exit(1)
+    out.print(f"result: OK, no invariant broken in {res.examples} examples")
+    sys.exit(0)
+
+
+def _campaign(examples: int, seed: int, workers: int, weaken: str | None, budget: float | None,
+              time_budget: str | None, shrink_runs: int, pool: Any, dask_address: str | None,
+              progress_every: float = PROGRESS_EVERY_S) -> Any:
+    """Announce, run the campaign with a progress bar, return its result (Ctrl-C: 130)."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+    from ..sim import fuzz as fz
+
     out = Console(highlight=False, soft_wrap=True, markup=False,
                   width=None if sys.stdout.isatty() else 110)
     err = Console(stderr=True, highlight=False)
     what = f" against a kernel weakened with {weaken!r}" if weaken else ""
-    out.print(f"fuzzing{what}: {examples} examples, {workers or 'no'} worker process(es), "
-              f"seed {seed}" + (f", budget {time_budget}" if budget else ""))
-    out.print(f"  repeat with: triotrade fuzz -n {examples} --seed {seed}"
-              + (f" --weaken {weaken}" if weaken else ""))
+    where = (f"{workers} Dask worker(s) at {dask_address}" if dask_address
+             else f"{workers or 'no'} worker process(es)")
+    out.print(f"fuzzing{what}: {examples} examples, {where}, seed {seed}"
+              + (f", budget {time_budget}" if budget else ""))
+    again = f"triotrade fuzz -n {examples} --seed {seed}" + (f" --weaken {weaken}" if weaken
+                                                               else "")
+    if dask_address:  # the batches depend on the worker count: say it
+        out.print(f"  repeat with: {again} --dask {dask_address} ({workers} workers), or "
+                  f"{again} -j {workers} locally (the same batches)")
+    else:
+        out.print(f"  repeat with: {again}")
 
     stats = {"examples": 0, "runs": 0, "hits": 0}
     started = time.monotonic()
@@ -142,46 +223,12 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
 
     try:
         with progress:
-            res = fz.campaign(examples, seed, workers=workers, weaken=weaken,
-                              time_budget=budget, progress=tick,
-                              shrink_runs=shrink_runs)
+            return fz.campaign(examples, seed, workers=workers, weaken=weaken,
+                               time_budget=budget, progress=tick,
+                               shrink_runs=shrink_runs, pool=pool)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-
-    written = []
-    for find in res.finds:
-        w = fz.write_find(find, out_dir, weaken=weaken, campaign_seed=seed)
-        res.written.append(w)
-        written.append({"file": w.path, "invariant": w.invariant, "detail": find.detail,
-                        "digest": w.digest, "reproduced": w.reproduced,
-                        "campaign_seed": seed, "batch_seed": find.batch_seed,
-                        "weakening": weaken})
-    if written:
-        fz.record_index(out_dir, written)
-
-    shrinking = (f" ({res.runs} simulated runs with shrinking)"
-                 if res.runs > res.examples else "")
-    out.print(f"ran {res.examples} examples{shrinking} in "
-              f"{res.seconds:.1f}s: {res.rate:.1f} examples/s on {max(workers, 1)} "
-              f"process(es)" + (" (stopped: time budget reached)" if res.stopped_by_budget else ""))
-    if res.hits:
-        print_finds(out, res.hits, res.written)
-    cov = Table(title="coverage (examples that had it)", title_justify="left")
-    cov.add_column("feature / event")
-    cov.add_column("examples", justify="right")
-    cov.add_column("%", justify="right")
-    for key, n in fz.coverage_rows(res):
-        cov.add_row(key, str(n), f"{100 * n / max(res.examples, 1):.0f}")
-    out.print(cov)
-    if res.finds:
-        out.print(f"result: FOUND {len(res.finds)} broken invariant(s); shrunk scenarios in "
-                  f"{out_dir}/ (fix, then move them into scenarios/regressions/)")
-        sys.exit(1)
-    if res.hits:  # only known-to-this-campaign invariants (cannot happen without finds)
-        sys.exit(1)
-    out.print(f"result: OK, no invariant broken in {res.examples} examples")
-    sys.exit(0)
 
 
 def print_finds(out: Any, hits: dict[str, int], written: list[Any]) -> None:
