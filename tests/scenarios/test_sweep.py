@@ -53,7 +53,7 @@ def test_a_sweep_on_a_local_dask_cluster_is_the_single_runs(tmp_path: Path) -> N
     rows: dict[int, dict[str, object]] = {}
     with distributed.connect("local", 2, processes=True) as client:
         futures = distributed.submit_keyed(client, sweep.run_cell, [(t.key, t) for t in tasks])
-        for key, fut in distributed.as_completed(futures):
+        for _key, fut in distributed.as_completed(futures):
             row = fut.result()
             assert row["cell"] not in rows
             rows[row["cell"]] = row
