@@ -25,13 +25,14 @@ def _default_scenario_path() -> Path:
     return Path(str(resources.files("triotrade.sim") / "data" / DEFAULT_SCENARIO))
 
 
-def _load_or_exit(scenario: Path | None) -> Any:
+def _load_or_exit(scenario: Path | None, limits: Any = None) -> Any:
     """Load SCENARIO (the built-in default when None); invalid input exits 2, nothing run."""
     from ..sim import scenario as scenario_mod
+    from ..sim.scenario_limits import Limits
 
     path = scenario if scenario is not None else _default_scenario_path()
     try:
-        return scenario_mod.load(path)
+        return scenario_mod.load(path, limits or Limits())
     except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
         _exit_on(exc)
 
@@ -45,6 +46,40 @@ def _exit_on(exc: BaseException) -> NoReturn:
     for line in lines:
         click.echo(line, err=True)
     sys.exit(code)
+
+
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from ..kernel.units import UnitError, parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except UnitError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _limits_options(f: Any) -> Any:
+    """``--max-ticks`` and ``--max-duration``: what a scenario may cost (run and check)."""
+    from ..sim.scenario_limits import DEFAULT_MAX_DURATION, DEFAULT_MAX_TICKS
+    from ..kernel.units import fmt_duration
+
+    f = click.option("--max-duration", "max_duration", callback=_duration_option, default=None,
+                     help="Refuse scenarios whose duration is longer "
+                     f"(default {fmt_duration(DEFAULT_MAX_DURATION)}).")(f)
+    f = click.option("--max-ticks", "max_ticks", type=click.IntRange(min=1, max=10**12),
+                     default=DEFAULT_MAX_TICKS, show_default=True,
+                     help="Refuse scenarios whose markets would generate more ticks (or "
+                     "whose monitor would wake more often) than this.")(f)
+    return f
+
+
+def _limits(max_ticks: int, max_duration: int | None) -> Any:
+    from ..sim.scenario_limits import Limits
+
+    if max_duration is None:
+        return Limits(max_ticks=max_ticks)
+    return Limits(max_ticks=max_ticks, max_duration=max_duration)
 
 
 def _slug(name: str) -> str:
@@ -89,9 +124,10 @@ def main() -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="After the run, write the HTML report of its journal here "
               "(as `triotrade report JOURNAL -o FILE`).")
+@_limits_options
 def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool,
         venue: str, config_path: Path | None, host: str, port: int | None, client_id: int,
-        live: bool, report_path: Path | None) -> None:
+        live: bool, report_path: Path | None, max_ticks: int, max_duration: int | None) -> None:
     """Run SCENARIO in the simulator and judge it, or run the kernel live.
 
     \b
@@ -131,7 +167,7 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
     from ..sim import runner
 
-    scn = _load_or_exit(scenario)
+    scn = _load_or_exit(scenario, _limits(max_ticks, max_duration))
     seed_used = scn.seed if seed is None else seed
     if journal_path is None:
         journal_path = Path("runs") / f"{_slug(scn.name)}-seed{seed_used}.jsonl"
@@ -196,14 +232,20 @@ def _print_result(result: Any, quiet: bool) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, path_type=Path))
-def check(files: tuple[Path, ...]) -> None:
-    """Validate scenario FILES without running them (exit 2 if any is invalid)."""
+@_limits_options
+def check(files: tuple[Path, ...], max_ticks: int, max_duration: int | None) -> None:
+    """Validate scenario FILES without running them (exit 2 if any is invalid).
+
+    A file is valid when `run` would accept it under the same limits: every value,
+    and what running it would cost (ticks, horizon).
+    """
     from ..sim import scenario as scenario_mod
 
+    limits = _limits(max_ticks, max_duration)
     worst = Exit.OK
     for f in files:
         try:
-            scenario_mod.load(f)
+            scenario_mod.load(f, limits)
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:
