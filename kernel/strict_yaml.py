@@ -22,7 +22,8 @@ So here, in one place:
   to more than ``max_nodes`` nodes is refused while composing (each node is counted
   once: linear work), with the line and column;
 * a number with more than ``MAX_NUMBER_CHARS`` characters is refused before it is
-  converted (Python's int conversion is quadratic and capped).
+  converted (Python's int conversion is quadratic and capped), and so is an integer
+  with a leading zero (``010``: octal 8 in YAML 1.1, ten in 1.2; we do not guess).
 
 Errors are ``YamlProblem`` (a ``yaml.YAMLError``), whose message never repeats the
 document's values.
@@ -131,6 +132,7 @@ _CoreConstructor.add_constructor("tag:yaml.org,2002:float",
 # ---------------------------------------------------------------- the bounded composer
 
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 
 
 class _StrictComposer(Composer):
@@ -174,10 +176,14 @@ class _StrictComposer(Composer):
             raise self._problem(mark, f"explicit tag {tag[:60]!r} (tags are not accepted; "
                                     f"quote the value if it is text)")
         if isinstance(event, ScalarEvent) and event.implicit[0] \
-                and len(event.value) > MAX_NUMBER_CHARS \
                 and self.resolve(ScalarNode, event.value, (True, False)) in _NUMBER_TAGS:
-            raise self._problem(mark, f"a number with {len(event.value)} characters "
-                                      f"(at most {MAX_NUMBER_CHARS})")
+            if len(event.value) > MAX_NUMBER_CHARS:
+                raise self._problem(mark, f"a number with {len(event.value)} characters "
+                                          f"(at most {MAX_NUMBER_CHARS})")
+            if _LEADING_ZERO.match(event.value):
+                # YAML 1.1 read 010 as octal 8, YAML 1.2 as 10: neither is guessed
+                raise self._problem(mark, f"integer {event.value!r} has a leading zero "
+                                          f"(write it without, or 0o... for octal)")
         self._depth += 1
         if self._depth > self.limits.max_depth:
             raise self._problem(mark, f"nested deeper than {self.limits.max_depth} levels",

@@ -121,12 +121,18 @@ def test_every_explicit_tag_is_refused(text: str) -> None:
     ("a: yes\n", "yes"), ("a: off\n", "off"),
     ("a: 1_000\n", "1_000"), ("a: 0b101\n", "0b101"),
     ("a: <<\n", "<<"),
-    ("a: 010\n", 10),  # YAML 1.2: decimal, not octal
     ("a: 0o10\n", 8), ("a: 0x1F\n", 31), ("a: -7\n", -7), ("a: 1.5\n", 1.5),
     ("a: true\n", True), ("a: null\n", None), ("a: ~\n", None),
 ])
 def test_yaml_1_2_core_schema(text: str, value: Any) -> None:
     assert load_bytes(text.encode()) == {"a": value}
+
+
+def test_a_leading_zero_is_refused_not_guessed() -> None:
+    # 010 is octal 8 in YAML 1.1 and ten in YAML 1.2: a file meaning either is refused
+    with pytest.raises(YamlFileError, match="leading zero"):
+        load_bytes(b"depth: 010\n")
+    assert load_bytes(b"a: 0\nb: -0\nc: 0.5\nd: 00.5\n") == {"a": 0, "b": 0, "c": 0.5, "d": 0.5}
 
 
 def test_merge_keys_are_plain_keys() -> None:
