@@ -35,7 +35,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import yaml
@@ -124,9 +124,11 @@ class _CoreConstructor(SafeConstructor):
         return float(text)
 
 
-_CoreConstructor.add_constructor("tag:yaml.org,2002:int", _CoreConstructor.construct_core_int)
-_CoreConstructor.add_constructor("tag:yaml.org,2002:float",
-                                 _CoreConstructor.construct_core_float)
+# (the stubs type add_constructor's callback for the base loader only)
+_CoreConstructor.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:int", _CoreConstructor.construct_core_int)
+_CoreConstructor.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:float", _CoreConstructor.construct_core_float)
 
 
 # ---------------------------------------------------------------- the bounded composer
@@ -135,7 +137,7 @@ _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 
 
-class _StrictComposer(Composer):
+class _StrictComposer(Parser, Composer, _CoreResolver):
     """Composes with every structural check, counting each node once."""
 
     limits: YamlLimits
@@ -160,7 +162,7 @@ class _StrictComposer(Composer):
     def _expanded(self, node: Node) -> int:
         return self._size.get(id(node), 1)
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(AliasEvent):
             event = self.peek_event()
             node = self.anchors.get(event.anchor)
@@ -168,7 +170,7 @@ class _StrictComposer(Composer):
                 raise self._problem(event.start_mark,
                                   f"alias *{event.anchor} refers to a node that contains it "
                                   f"(a recursive structure)")
-            return super().compose_node(parent, index)
+            return cast(Node, super().compose_node(parent, index))
         event = self.peek_event()
         mark = event.start_mark
         tag = getattr(event, "tag", None)
@@ -189,11 +191,11 @@ class _StrictComposer(Composer):
             raise self._problem(mark, f"nested deeper than {self.limits.max_depth} levels",
                                 outermost=True)
         try:
-            return super().compose_node(parent, index)
+            return cast(Node, super().compose_node(parent, index))
         finally:
             self._depth -= 1
 
-    def compose_sequence_node(self, anchor: str | None) -> SequenceNode:
+    def compose_sequence_node(self, anchor: Any) -> SequenceNode:
         start_event = self.peek_event()
         node = SequenceNode(self.resolve(SequenceNode, None, start_event.implicit), [],
                             start_event.start_mark, None, flow_style=start_event.flow_style)
@@ -213,7 +215,7 @@ class _StrictComposer(Composer):
         self._size[id(node)] = size
         return node
 
-    def compose_mapping_node(self, anchor: str | None) -> MappingNode:
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
         start_event = self.peek_event()
         node = MappingNode(self.resolve(MappingNode, None, start_event.implicit), [],
                            start_event.start_mark, None, flow_style=start_event.flow_style)
@@ -232,7 +234,7 @@ class _StrictComposer(Composer):
             if not isinstance(key, ScalarNode):
                 raise self._problem(key_event.start_mark,
                                     "a mapping key must be a plain value, not a list or mapping")
-            line = key_event.start_mark.line + 1
+            line = key_event.start_mark.line + 1 if key_event.start_mark is not None else 0
             ident = (key.tag, key.value)
             shown = key.value if len(key.value) <= 60 else key.value[:57] + "..."
             self._path.append(shown)
@@ -258,7 +260,7 @@ class _StrictComposer(Composer):
         return size
 
 
-class _StrictLoader(Reader, Scanner, Parser, _StrictComposer, _CoreConstructor, _CoreResolver):
+class _StrictLoader(Reader, Scanner, _StrictComposer, _CoreConstructor):
     def __init__(self, text: str, limits: YamlLimits) -> None:
         Reader.__init__(self, text)
         Scanner.__init__(self)
