@@ -282,3 +282,15 @@ def test_every_accepted_value_range_runs(vol: Decimal, drift: Decimal, pct: Deci
     result = runner.run(scn, scn.seed, None)
     assert result.exit_code in (0, 1)
     assert result.ticks > 0
+
+
+@pytest.mark.parametrize("f", sorted((TESTS / "fixtures" / "extremes").glob("*.yaml")),
+                         ids=lambda f: f.stem)
+def test_the_largest_accepted_values_run(f: Path, tmp_path: Path) -> None:
+    """Sizes, prices, cash, seeds and rates at the edges of what the loader accepts."""
+    res = _invoke(["check", str(f)])
+    assert res.exit_code == 0, res.stderr
+    res = _invoke(["run", "-q", str(f), "--journal", str(tmp_path / "j.jsonl")])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
+    assert res.exit_code in (0, 1), res.output
+    assert res.stdout.splitlines()[-1].startswith("digest: sha256:")
