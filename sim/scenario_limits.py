@@ -25,7 +25,7 @@ from ..kernel.strict_yaml import YamlLimits
 from ..kernel.units import NS_PER_S, fmt_duration
 from .scenario_schema import Scenario
 
-DEFAULT_MAX_TICKS = 10_000_000  # a few minutes of simulation on one core
+DEFAULT_MAX_TICKS = 10_000_000  # under a minute of simulation on one core
 DEFAULT_MAX_DURATION = 30 * 86400 * NS_PER_S  # 30 days of virtual time
 
 

@@ -98,6 +98,10 @@ def test_cli_check_refuses_special_files_with_exit_2(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert res.stderr.splitlines() == ["/dev/zero: not a regular file (a character device)",
                                        f"{fifo}: not a regular file (a FIFO)"]
+    for path in ("/dev/zero", str(fifo)):
+        res = _invoke(["run", path, "--journal", str(tmp_path / "j.jsonl")])
+        assert res.exit_code == 2 and "not a regular file" in res.stderr, res.output
+    assert not (tmp_path / "j.jsonl").exists()
 
 
 # ------------------------------------------------------------------ the YAML reader
@@ -267,16 +271,20 @@ def _within(key: str) -> st.SearchStrategy[Decimal]:
     return st.one_of(ends, inside)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(vol=_within("walk.vol_bps"), drift=_within("walk.drift_bps"),
        pct=_within("gaps.pct"), pct2=_within("gaps.pct"),
        slow=st.sampled_from([2, 3, 50, MAX_MA_WINDOW]),
-       every=st.sampled_from(["1ms", "7ms", "1s"]),
+       horizon=st.sampled_from([("5s", "1ms"), ("20s", "7ms"), ("1h", "1s"), ("30d", "1h")]),
        seed=st.sampled_from([0, 1, 2**63, -(10**38)]))
 def test_every_accepted_value_range_runs(vol: Decimal, drift: Decimal, pct: Decimal,
-                                         pct2: Decimal, slow: int, every: str, seed: int) -> None:
-    text = _WALK.format(duration="20s" if every != "1ms" else "5s", seed=seed, every=every,
+                                         pct2: Decimal, slow: int, horizon: tuple[str, str],
+                                         seed: int) -> None:
+    """From the shortest walk step and monitor interval to the longest horizon (with a
+    step that keeps the test quick), every bound at its ends and inside."""
+    duration, every = horizon
+    text = _WALK.format(duration=duration, seed=seed, every=every,
                         vol=vol, drift=drift, pct=pct, pct2=pct2, fast=slow - 1, slow=slow)
     scn = scenario.loads(text, limits=Limits())
     result = runner.run(scn, scn.seed, None)
