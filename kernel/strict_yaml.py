@@ -35,13 +35,13 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent
+from yaml.events import AliasEvent, MappingEndEvent, ScalarEvent, SequenceEndEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -57,7 +57,7 @@ class YamlLimits:
 
     max_bytes: int = 2 * 1024 * 1024
     max_depth: int = 64
-    max_nodes: int = 1_000_000  # after alias expansion
+    max_nodes: int = 500_000  # after alias expansion
 
 
 class YamlProblem(yaml.YAMLError):
@@ -137,10 +137,18 @@ _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 
 
-class _StrictComposer(Parser, Composer, _CoreResolver):
-    """Composes with every structural check, counting each node once."""
+class _StrictComposer(Composer, _CoreResolver):
+    """Composes with every structural check, counting each node once.
+
+    The events come from whichever parser it is mixed with: libyaml's when PyYAML has
+    it (a 2 MB flow list parses in a second instead of a minute), else PyYAML's own."""
 
     limits: YamlLimits
+
+    if TYPE_CHECKING:  # provided by the parser it is mixed with
+        def peek_event(self) -> Any: ...
+        def get_event(self) -> Any: ...
+        def check_event(self, *choices: Any) -> bool: ...
 
     def _strict_init(self, limits: YamlLimits) -> None:
         self.limits = limits
@@ -260,7 +268,7 @@ class _StrictComposer(Parser, Composer, _CoreResolver):
         return size
 
 
-class _StrictLoader(Reader, Scanner, _StrictComposer, _CoreConstructor):
+class _PyStrictLoader(Reader, Scanner, Parser, _StrictComposer, _CoreConstructor):
     def __init__(self, text: str, limits: YamlLimits) -> None:
         Reader.__init__(self, text)
         Scanner.__init__(self)
@@ -269,6 +277,25 @@ class _StrictLoader(Reader, Scanner, _StrictComposer, _CoreConstructor):
         _CoreConstructor.__init__(self)
         _CoreResolver.__init__(self)
         self._strict_init(limits)
+
+
+_StrictLoader: Any = _PyStrictLoader
+try:
+    from yaml._yaml import CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml: the same checks, slower
+    pass
+else:
+    class _CStrictLoader(_StrictComposer, CParser, _CoreConstructor):
+        """libyaml scans and parses; composing (every check above) stays ours."""
+
+        def __init__(self, text: str, limits: YamlLimits) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            _CoreConstructor.__init__(self)
+            _CoreResolver.__init__(self)
+            self._strict_init(limits)
+
+    _StrictLoader = _CStrictLoader
 
 
 # ---------------------------------------------------------------- entry points
@@ -378,7 +405,11 @@ def load_bytes(raw: bytes, limits: YamlLimits = YamlLimits()) -> Any:
         raise YamlFileError([(exc.where or "YAML", exc.message)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):
+            problem = f"{exc.reason} (character {exc.position + 1})"
+        else:
+            problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(problem).split())[:200]  # one line, whatever PyYAML said
         raise YamlFileError([(_where(mark) or "YAML", f"invalid YAML: {problem}")]) from None
     except RecursionError:  # pragma: no cover - max_depth keeps the composer shallow
         raise YamlFileError([("YAML", "nested too deeply")]) from None

@@ -162,8 +162,11 @@ def test_alias_expansion_is_bounded_and_linear() -> None:
 
 def test_nesting_is_bounded_without_recursion_error() -> None:
     deep = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
-    with pytest.raises(YamlFileError, match="nested deeper than 64 levels"):
+    # libyaml stops at its own 1000 levels before our composer sees level 65
+    with pytest.raises(YamlFileError, match="nested deeper than 64 levels|maximum nesting depth"):
         load_bytes(deep.encode())
+    with pytest.raises(YamlFileError, match="nested deeper than 64 levels"):
+        load_bytes(("a: " + "[" * 500 + "]" * 500 + "\n").encode())
 
 
 def test_duplicate_keys_are_refused_at_any_depth_with_their_path() -> None:
@@ -302,3 +305,28 @@ def test_the_largest_accepted_values_run(f: Path, tmp_path: Path) -> None:
     assert res.exception is None or isinstance(res.exception, SystemExit), res.exc_info
     assert res.exit_code in (0, 1), res.output
     assert res.stdout.splitlines()[-1].startswith("digest: sha256:")
+
+
+@pytest.mark.parametrize("loader", ["_PyStrictLoader", "_CStrictLoader"])
+def test_both_parsers_make_the_same_checks(loader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml parses when PyYAML has it; the pure-Python parser is the fallback: the
+    composer (every check) is the same over either."""
+    from triotrade.kernel import strict_yaml
+
+    monkeypatch.setattr(strict_yaml, "_StrictLoader", getattr(strict_yaml, loader))
+    cases = {
+        b"a: !!int '1'\n": ("a", "explicit tag"),
+        b"a: {b: 1, b: 2}\n": ("a.b", "duplicate key (lines 1 and 1)"),
+        b"a: " + b"[" * 70 + b"]" * 70 + b"\n": ("a", "nested deeper than 64 levels"),
+        b"a: &x [*x]\n": ("a[0]", "a recursive structure"),
+        b"a: " + b"1" * 41 + b"\n": ("a", "a number with 41 characters"),
+        b"a: 010\n": ("a", "leading zero"),
+        b"? [x]\n: 1\n": ("line 1, column 3", "must be a plain value"),
+        b"a: b\x00\n": ("YAML", "characters are not allowed (character 5)"),
+    }
+    for raw, (where, text) in cases.items():
+        with pytest.raises(YamlFileError) as info:
+            load_bytes(raw)
+        (got_where, msg), = info.value.problems
+        assert got_where == where and text in msg, (raw[:20], info.value.problems)
+    assert load_bytes(b"a: [1:40, 0x10, .5, yes, null]\n") == {"a": ["1:40", 16, 0.5, "yes", None]}
