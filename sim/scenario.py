@@ -1,11 +1,12 @@
 """Scenario files, format v1 (SCENARIO_FORMAT.md is the contract): reading one.
 
 Loading is four steps, one module each: ``kernel.strict_yaml`` reads the bytes (a
-regular file of bounded size, YAML 1.2, no tags, no duplicate keys), the strict converter structures the data into the attrs classes of
-``scenario_schema`` (no unknown keys, no floats for integers, exact decimals), then
-``scenario_rules`` checks what types cannot (declared symbols, tick order, fault
-kinds...) and ``scenario_limits`` what running it would cost (ticks, horizon, the
-bounds of every value). Every problem is reported as ``(key.path, message)``; nothing runs unless
+regular file of bounded size, YAML 1.2, no tags, no duplicate keys), the strict
+converter structures the data into the attrs classes of ``scenario_schema`` (no
+unknown keys, no floats for integers, exact decimals), then ``scenario_rules`` checks
+what types cannot (declared symbols, tick order, fault kinds...) and
+``scenario_limits`` what running it would cost (ticks, horizon, the bounds of every
+value). Every problem is reported as ``(key.path, message)``; nothing runs unless
 there are none.
 """
 from __future__ import annotations

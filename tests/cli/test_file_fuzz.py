@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import os
 import signal
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
