@@ -24,9 +24,13 @@ from cattrs.errors import (
 )
 
 from .errors import InputError
-from .units import NS_PER_S, UnitError, parse_decimal, parse_duration, to_units
+from .units import NS_PER_S, UnitError, fmt_duration, parse_decimal, parse_duration, shown, to_units
 
 Duration = NewType("Duration", int)  # nanoseconds
+# No timer of the kernel repeats faster: a 1 ns check interval is a busy loop, and a
+# stale_after of 0 declares the feed stale again after every tick.
+MIN_INTERVAL = 1_000_000  # 1 ms
+MAX_MA_WINDOW = 100_000  # ticks a moving average may span (its window is kept in memory)
 Money = NewType("Money", int)  # price/money units (1e-8)
 Price = NewType("Price", int)
 
@@ -60,11 +64,11 @@ def parse_distance(value: object) -> Distance:
         except UnitError:  # the message quotes the input as written, not what is left of it
             raise UnitError(f"cannot parse {value!r} as a percentage (e.g. '2%')") from None
         if pct <= 0 or pct >= 100:
-            raise UnitError(f"percentage must be between 0 and 100, got {value!r}")
+            raise UnitError(f"percentage must be between 0 and 100, got {shown(value)}")
         return Distance(pct=pct)
     units = to_units(value)
     if units <= 0:
-        raise UnitError(f"distance must be positive, got {value!r}")
+        raise UnitError(f"distance must be positive, got {shown(value)}")
     return Distance(units=units)
 
 
@@ -158,7 +162,7 @@ class ConfigError(InputError):
 
 def _strict_int(value: Any, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UnitError(f"expected an integer, got {value!r}")
+        raise UnitError(f"expected an integer, got {shown(value)}")
     return value
 
 
@@ -170,13 +174,13 @@ def _nonneg(kind: str, value: int) -> int:
 
 def _strict_str(value: Any, _: type) -> str:
     if not isinstance(value, str):
-        raise UnitError(f"expected a string, got {value!r}")
+        raise UnitError(f"expected a string, got {shown(value)}")
     return value
 
 
 def _strict_bool(value: Any, _: type) -> bool:
     if not isinstance(value, bool):
-        raise UnitError(f"expected true or false, got {value!r}")
+        raise UnitError(f"expected true or false, got {shown(value)}")
     return value
 
 
@@ -340,12 +344,14 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
             problems.append((f"{path}.sizing.tier_list[{i}]", "price_min is above price_max"))
         if tier.unit_position_size <= 0 or tier.max_position_size <= 0:
             problems.append((f"{path}.sizing.tier_list[{i}]", "sizes must be positive"))
-    if cfg.monitor.check_interval <= 0:
-        problems.append((f"{path}.monitor.check_interval", "must be positive"))
+    for key, value in (("monitor.check_interval", cfg.monitor.check_interval),
+                       ("monitor.stale_after", cfg.monitor.stale_after),
+                       ("emergency.retry_interval", cfg.emergency.retry_interval)):
+        if value < MIN_INTERVAL:
+            problems.append((f"{path}.{key}", f"{fmt_duration(value) if value else '0s'} is "
+                                              f"below the minimum {fmt_duration(MIN_INTERVAL)}"))
     if cfg.monitor.gap_threshold_pct <= 0:
         problems.append((f"{path}.monitor.gap_threshold_pct", "must be positive"))
-    if cfg.emergency.retry_interval <= 0:
-        problems.append((f"{path}.emergency.retry_interval", "must be positive"))
     if cfg.entries.entry_order_ttl <= 0:
         problems.append((f"{path}.entries.entry_order_ttl", "must be positive"))
     if cfg.exits.exit_order_ttl <= 0:
@@ -360,4 +366,7 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
                              f"(one of: {', '.join(STRATEGY_KINDS)})"))
         elif not 0 < spec.fast < spec.slow:
             problems.append((f"{path}.strategies.{sym}", "need 0 < fast < slow"))
+        elif spec.slow > MAX_MA_WINDOW:
+            problems.append((f"{path}.strategies.{sym}.slow",
+                             f"must be at most {MAX_MA_WINDOW} ticks, got {spec.slow}"))
     return problems

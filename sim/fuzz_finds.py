@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import attrs
 import yaml
 
+from ..kernel.strict_yaml import load_bytes
 from . import runner, scenario
 from .fuzz_example import Find
 from .weakenings import WEAKENINGS, weakening
@@ -101,7 +102,7 @@ def write_find(find: Find, out_dir: str | Path, *, weaken: str | None = None,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     doc = find_document(find, weaken=weaken, campaign_seed=campaign_seed)
-    name = yaml.safe_load(doc)["name"].removeprefix("fuzz-")
+    name = load_bytes(doc.encode())["name"].removeprefix("fuzz-")
     path = out / f"{name}.yaml"
     path.write_text(doc, encoding="utf-8")
     if find.invariant == "crash":

@@ -14,6 +14,10 @@ published at its end (the reopen), so the first tick after a halt can itself be 
 Quotes stay on the instrument's tick grid: a spread is rounded up to whole ticks, and
 ``bid = last - spread/2`` is taken to the grid price at or below it (``ask = bid +
 spread``), so an odd-tick spread never yields half-tick prices.
+
+A path's level stays within ``[tick, MAX_LEVEL]``: a walk that drifts up for millions
+of steps, or a run of gaps, would otherwise grow integers without bound (and a price
+past 1e30 is not one the loader would accept from a file either).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from typing import Iterable, Iterator
 
 import attrs
 
+MAX_LEVEL = 10**38  # price units: 1e30, the largest price a file may hold
 _Z_BITS = 12
 _Z_SCALE = 1 << 16
 
@@ -155,6 +160,7 @@ def _path(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tuple[i
         dnum = drift.numerator * vol.denominator * _Z_SCALE
         every = walk.every
         hden = den // 2
+    cap = MAX_LEVEL // tick * tick
 
     while True:
         te = explicit[ei].t if ei < len(explicit) else None
@@ -183,7 +189,7 @@ def _path(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tuple[i
         elif tg == t:
             pct = gaps[gi][1]
             gi += 1
-            level = _snap(int(level * (100 + pct) / 100), tick)
+            level = min(_snap(int(level * (100 + pct) / 100), tick), MAX_LEVEL // tick * tick)
             bid, ask = level - below, level - below + spread
             bsz = asz = depth
             if tw == t:
@@ -203,6 +209,8 @@ def _path(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tuple[i
                 level += step * tick
                 if level < tick:
                     level = tick
+                elif level > cap:
+                    level = cap
                 yield (wt, idx, level - below, level - below + spread, level, depth, depth)
                 wt += every
             walk_t = wt

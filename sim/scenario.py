@@ -1,10 +1,12 @@
 """Scenario files, format v1 (SCENARIO_FORMAT.md is the contract): reading one.
 
-Loading is three steps, one module each: ``strict_yaml`` reads the bytes (a duplicate
-key is an error), the strict converter structures the data into the attrs classes of
-``scenario_schema`` (no unknown keys, no floats for integers, exact decimals), then
-``scenario_rules`` checks what types cannot (declared symbols, tick order, fault
-kinds...). Every problem is reported as ``(key.path, message)``; nothing runs unless
+Loading is four steps, one module each: ``kernel.strict_yaml`` reads the bytes (a
+regular file of bounded size, YAML 1.2, no tags, no duplicate keys), the strict
+converter structures the data into the attrs classes of ``scenario_schema`` (no
+unknown keys, no floats for integers, exact decimals), then ``scenario_rules`` checks
+what types cannot (declared symbols, tick order, fault kinds...) and
+``scenario_limits`` what running it would cost (ticks, horizon, the bounds of every
+value). Every problem is reported as ``(key.path, message)``; nothing runs unless
 there are none.
 """
 from __future__ import annotations
@@ -19,15 +21,15 @@ from typing import Any, Sequence
 
 import attrs
 import cattrs
-import yaml
 
 from ..kernel.config import ConfigError, flatten_errors, make_converter
 from ..kernel.errors import InputError
 from ..kernel.units import to_units
+from ..kernel.strict_yaml import FileRefused, YamlFileError, load_bytes, read_bounded
 from .overrides import Override, apply, blame
+from .scenario_limits import Limits, cost_problems
 from .scenario_rules import check_fault_keys, validate
 from .scenario_schema import Scenario, SignedMoney
-from .strict_yaml import load_strict
 
 
 @functools.cache
@@ -45,45 +47,40 @@ class ScenarioError(InputError):
 # ---------------------------------------------------------------- loading
 
 
-def load(path: str | Path, overrides: Sequence[Override] = ()) -> Scenario:
+def load(path: str | Path, overrides: Sequence[Override] = (),
+         limits: Limits = Limits()) -> Scenario:
     """The scenario in the file at ``path``, with ``overrides`` (``--set``) applied to
-    its mapping before validation; ``Scenario.overrides`` records them."""
-    p = Path(path)
+    its mapping before validation; ``Scenario.overrides`` records them. The file is
+    read within ``limits`` (size, nesting, aliases; special files refused unread)."""
     source = str(path)
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(source, [("", f"cannot read file: {exc.strerror or exc}")]) from None
-    return loads(raw, source, overrides)
+        raw = read_bounded(path, limits.yaml.max_bytes)
+    except FileRefused as exc:
+        raise ScenarioError(source, [("", exc.reason)]) from None
+    return loads(raw, source, overrides, limits)
 
 
-def loads(raw: bytes | str, source: str = "<scenario>",
-          overrides: Sequence[Override] = ()) -> Scenario:
+def loads(raw: bytes | str, source: str = "<scenario>", overrides: Sequence[Override] = (),
+          limits: Limits = Limits()) -> Scenario:
     if isinstance(raw, str):
         raw = raw.encode()
     try:
-        data, dups = load_strict(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ScenarioError(source, [("", "file is not UTF-8 text")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(source, [(where, f"invalid YAML: {problem}")]) from None
-    if dups:
-        raise ScenarioError(source, dups)
+        data = load_bytes(raw, limits.yaml)
+    except YamlFileError as exc:
+        raise ScenarioError(source, exc.problems) from None
     sha256 = hashlib.sha256(raw).hexdigest()
     if not overrides:
-        return from_dict(data, source, sha256)
+        return from_dict(data, source, sha256, limits)
     data = apply(data, overrides)
     try:
-        scn = from_dict(data, source, sha256)
+        scn = from_dict(data, source, sha256, limits)
     except ScenarioError as exc:
         raise ScenarioError(source, blame(exc.problems, overrides)) from None
     return attrs.evolve(scn, overrides=tuple(o.spelled for o in overrides))
 
 
-def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenario:
+def from_dict(data: Any, source: str = "<scenario>", sha256: str = "",
+              limits: Limits = Limits()) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(source, [("", "a scenario file must be a YAML mapping")])
     problems: list[tuple[str, str]] = []
@@ -117,6 +114,8 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenar
         raise ScenarioError(source, _dedupe(problems)) from None
     scn = attrs.evolve(scn, source=source, sha256=sha256)
     problems.extend(validate(scn))
+    if not problems:  # the cost of a scenario whose values are each valid
+        problems.extend(cost_problems(scn, limits))
     if problems:
         raise ScenarioError(source, _dedupe(problems))
     return scn
@@ -181,5 +180,5 @@ def market_path_specs(s: Scenario) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Scenario", "ScenarioError", "load", "loads", "from_dict", "market_path_specs",
+__all__ = ["Scenario", "ScenarioError", "Limits", "load", "loads", "from_dict", "market_path_specs",
            "ConfigError"]

@@ -19,7 +19,7 @@ from ..kernel.instruments import Instrument
 from ..kernel.killswitch import KillAction
 from ..kernel.orders import Role
 from ..kernel.signals import SignalSide
-from ..kernel.units import UnitError, to_units
+from ..kernel.units import UnitError, shown, to_units
 
 SignedMoney = NewType("SignedMoney", int)
 
@@ -171,8 +171,13 @@ class Scenario:
 def parse_start(text: str) -> int:
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UnitError(f"cannot parse {text!r} as an ISO 8601 time") from None
+    except ValueError as exc:
+        reason = str(exc)
+        if "offset must be a timedelta" in reason:
+            reason = "the time zone offset must be within -23:59..+23:59"
+        elif "Invalid isoformat" in reason:
+            reason = "expected e.g. 2025-11-03T14:30:00Z"
+        raise UnitError(f"cannot parse {shown(text)} as an ISO 8601 time ({reason})") from None
     if when.tzinfo is None:
         raise UnitError(f"{text!r} has no time zone (add Z or +00:00)")
     delta = when - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

@@ -16,7 +16,6 @@ from typing import Any
 
 import attrs
 import trio
-import yaml
 
 from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, validate_config
 from ..kernel.errors import find_exception
@@ -24,6 +23,7 @@ from ..kernel.instruments import Instrument, instrument_problems
 from ..kernel.journal import Journal
 from ..kernel.orders import Order
 from ..kernel.runtime import Kernel
+from ..kernel.strict_yaml import YamlFileError, read_yaml_file
 from ..kernel.units import NS_PER_S
 from ..kernel.venue import Venue, VenueError
 
@@ -101,14 +101,13 @@ class LiveConfigError(ConfigError):
 
 
 def read_config_yaml(path: str | Path) -> Any:
-    """The YAML of a live config file; unreadable or invalid => LiveConfigError."""
-    source = str(path)
+    """The YAML of a live config file, read as strictly as a scenario (a regular file
+    of bounded size, YAML 1.2, no tags, no duplicate keys); else LiveConfigError."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LiveConfigError(source, [("", f"cannot read file: {exc.strerror or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise LiveConfigError(source, [("", f"invalid YAML: {exc}")]) from None
+        data, _ = read_yaml_file(path)
+    except YamlFileError as exc:
+        raise LiveConfigError(str(path), exc.problems) from None
+    return data
 
 
 def load_live_config(path: str | Path) -> LiveConfig:

@@ -25,15 +25,18 @@ def _default_scenario_path() -> Path:
     return Path(str(resources.files("triotrade.sim") / "data" / DEFAULT_SCENARIO))
 
 
-def _load_or_exit(scenario: Path | None, overrides: tuple[str, ...] = ()) -> Any:
-    """Load SCENARIO (the built-in default when None) with its ``--set`` overrides;
-    invalid input exits 2, nothing run."""
+def _load_or_exit(scenario: Path | None, overrides: tuple[str, ...] = (),
+                  limits: Any = None) -> Any:
+    """Load SCENARIO (the built-in default when None) with its ``--set`` overrides,
+    within ``limits``; invalid input exits 2, nothing run."""
     from ..sim import overrides as overrides_mod
     from ..sim import scenario as scenario_mod
+    from ..sim.scenario_limits import Limits
 
     path = scenario if scenario is not None else _default_scenario_path()
     try:
-        return scenario_mod.load(path, overrides_mod.parse_overrides(overrides))
+        return scenario_mod.load(path, overrides_mod.parse_overrides(overrides),
+                                 limits or Limits())
     except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
         _exit_on(exc)
 
@@ -47,6 +50,40 @@ def _exit_on(exc: BaseException) -> NoReturn:
     for line in lines:
         click.echo(line, err=True)
     sys.exit(code)
+
+
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from ..kernel.units import UnitError, parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except UnitError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _limits_options(f: Any) -> Any:
+    """``--max-ticks`` and ``--max-duration``: what a scenario may cost (run and check)."""
+    from ..sim.scenario_limits import DEFAULT_MAX_DURATION, DEFAULT_MAX_TICKS
+    from ..kernel.units import fmt_duration
+
+    f = click.option("--max-duration", "max_duration", callback=_duration_option, default=None,
+                     help="Refuse scenarios whose duration is longer "
+                     f"(default {fmt_duration(DEFAULT_MAX_DURATION)}).")(f)
+    f = click.option("--max-ticks", "max_ticks", type=click.IntRange(min=1, max=10**12),
+                     default=DEFAULT_MAX_TICKS, show_default=True,
+                     help="Refuse scenarios whose markets would generate more ticks (or "
+                     "whose monitor would wake more often) than this.")(f)
+    return f
+
+
+def _limits(max_ticks: int, max_duration: int | None) -> Any:
+    from ..sim.scenario_limits import Limits
+
+    if max_duration is None:
+        return Limits(max_ticks=max_ticks)
+    return Limits(max_ticks=max_ticks, max_duration=max_duration)
 
 
 def _slug(name: str) -> str:
@@ -101,10 +138,12 @@ def main() -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="After the run, write the HTML report of its journal here "
               "(as `triotrade report JOURNAL -o FILE`).")
+@_limits_options
 def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None,
         overwrite: bool, quiet: bool, venue: str, config_path: Path | None, host: str,
         port: int | None, client_id: int, live: bool, log_level: str | None,
-        report_path: Path | None, overrides: tuple[str, ...]) -> None:
+        report_path: Path | None, overrides: tuple[str, ...], max_ticks: int,
+        max_duration: int | None) -> None:
     """Run SCENARIO... in the simulator and judge each, or run the kernel live.
 
     \b
@@ -156,7 +195,7 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
                 raise click.UsageError(f"{flag} names one file: give it one SCENARIO")
     from ..sim import runner
 
-    loaded = _load_all(list(scenarios) or [None], overrides)
+    loaded = _load_all(list(scenarios) or [None], overrides, _limits(max_ticks, max_duration))
     taken: set[Path] = set()  # membership only
     codes: list[int] = []
     for i, scn in enumerate(loaded):
@@ -190,18 +229,21 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
     sys.exit(max(codes))
 
 
-def _load_all(paths: list[Path | None], overrides: tuple[str, ...] = ()) -> list[Any]:
+def _load_all(paths: list[Path | None], overrides: tuple[str, ...] = (),
+              limits: Any = None) -> list[Any]:
     """Every scenario (with the ``--set`` overrides), each one's warnings on stderr; any
     invalid file exits 2 before anything runs (every invalid file is reported, not just
     the first)."""
     from ..sim import overrides as overrides_mod
     from ..sim import scenario as scenario_mod
+    from ..sim.scenario_limits import Limits
 
     out, worst = [], Exit.OK
     for path in paths:
         try:
             scn = scenario_mod.load(path if path is not None else _default_scenario_path(),
-                                    overrides_mod.parse_overrides(overrides))
+                                    overrides_mod.parse_overrides(overrides),
+                                    limits if limits is not None else Limits())
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:
@@ -270,15 +312,19 @@ def _print_result(result: Any, quiet: bool) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def check(files: tuple[Path, ...]) -> None:
+@_limits_options
+def check(files: tuple[Path, ...], max_ticks: int, max_duration: int | None) -> None:
     """Validate scenario FILES without running them (exit 2 if any is invalid).
 
     Each of FILES is a scenario file or a directory, searched recursively for *.yaml
-    and *.yml files (in sorted path order). Warnings (legal, but probably not meant)
-    go to stderr and do not change the exit code.
+    and *.yml files (in sorted path order). A file is valid when `run` would accept it
+    under the same limits: every value, and what running it would cost (ticks,
+    horizon). Warnings (legal, but probably not meant) go to stderr and do not change
+    the exit code.
     """
     from ..sim import scenario as scenario_mod
 
+    limits = _limits(max_ticks, max_duration)
     worst = Exit.OK
     found_files: list[Path] = []
     for p in files:
@@ -294,7 +340,7 @@ def check(files: tuple[Path, ...]) -> None:
     bad = 0
     for f in found_files:
         try:
-            scn = scenario_mod.load(f)
+            scn = scenario_mod.load(f, limits=limits)
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:
