@@ -21,10 +21,9 @@ import re
 from typing import Any, Iterable
 
 import attrs
-import yaml
 
 from ..kernel.errors import InputError
-from .strict_yaml import load_strict
+from ..kernel.strict_yaml import YamlFileError, load_bytes
 
 Key = str | int
 SOURCE = "--set"
@@ -75,14 +74,11 @@ class Override:
 def parse_value(text: str, where: str = "") -> Any:
     """``text`` read as a YAML value, strictly (OverrideError when it is not YAML)."""
     try:
-        value, dups = load_strict(text)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc)
+        return load_bytes(text.encode("utf-8"))
+    except YamlFileError as exc:
+        problem = "; ".join(msg for _, msg in exc.problems)
         raise OverrideError(SOURCE, [(where, f"the value {text!r} is not YAML: {problem}")]
                             ) from None
-    if dups:
-        raise OverrideError(SOURCE, [(where, f"the value {text!r}: {dups[0][1]}")])
-    return value
 
 
 def parse_override(spec: str) -> Override:
