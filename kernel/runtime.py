@@ -80,6 +80,7 @@ class Kernel:
         self._starting: dict[str, list[Signal]] = {}
         self.news_filter = NewsAlertFilter(config.entries.signal_freshness)
         self.error_count = 0
+        self._fees_charged = config.fees.charged  # fills carry a fee field only then
         # kill switch state
         self.halt_reason: str | None = None  # entries blocked while set
         self.close_all_active = False
@@ -294,11 +295,18 @@ class Kernel:
                                   detail=str(exc))
                 return
             inst = self.instruments[order.symbol]
-            self.journal.emit(now, "fill", order_id=order.order_id, symbol=order.symbol,
-                              role=order.role.value, side=order.side.value, qty=str(report.qty),
-                              price=fmt_units(report.price, inst.price_places))
+            fee = self._charge(order, report)
+            fields: dict[str, Any] = dict(
+                order_id=order.order_id, symbol=order.symbol, role=order.role.value,
+                side=order.side.value, qty=str(report.qty),
+                price=fmt_units(report.price, inst.price_places))
+            if report.fee is not None:
+                fields.update(fee=fmt_units(fee), fee_source="broker")
+            elif self._fees_charged:
+                fields.update(fee=fmt_units(fee), fee_source="model")
+            self.journal.emit(now, "fill", **fields)
             ticker = self.tickers[order.symbol]
-            ticker.on_fill(order, report.qty, report.price, now)
+            ticker.on_fill(order, report.qty, report.price, now, fee)
             if not order.is_working:
                 self._order_done(order)
             return
@@ -329,6 +337,19 @@ class Kernel:
             self._check_errors()
         if not order.is_working:
             self._order_done(order)
+
+    def _charge(self, order: Order, report: ExecReport) -> int:
+        """This fill's fee: the broker's when it reported one, else the model's share of
+        the order's fee (the order's fee after this fill minus what it was charged)."""
+        order.filled_notional += report.qty * report.price
+        if report.fee is not None:
+            fee = report.fee
+        else:
+            model = self.config.fees.for_symbol(order.symbol)
+            fee = model.order_fee(order.side is Side.BUY, order.filled_qty,
+                                  order.filled_notional) - order.fee_charged
+        order.fee_charged += fee
+        return fee
 
     def _check_errors(self) -> None:
         if self.error_count == self.config.risk.max_errors:

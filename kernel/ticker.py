@@ -327,12 +327,15 @@ class Ticker:
                 self.start_emergency(f"exit order {order.state.value.lower()}")
             self.wake_emergency.set()
 
-    def on_fill(self, order: Order, qty: int, price: int, ts: int) -> None:
+    def on_fill(self, order: Order, qty: int, price: int, ts: int, fee: int = 0) -> None:
         pos = self.position
         was_flat = pos.qty == 0
         if was_flat:
             self.trade_realized = 0
         realized = pos.apply_fill(order.side.sign, qty, price, ts)
+        if fee:  # realized P&L, and every loss limit that reads it, is net of fees
+            pos.charge(fee)
+            realized -= fee
         self.trade_realized += realized
         if was_flat and pos.qty:
             self.trades += 1

@@ -38,6 +38,7 @@ class ExecReport:
     price: int = 0  # fills: price units
     reason: str = ""
     exec_id: str = ""  # venue's id for a fill, so duplicates can be recognised
+    fee: int | None = None  # fills: the broker's own commission (money units), when it said
 
 
 @attrs.frozen
