@@ -554,6 +554,8 @@ class Kernel:
         """The journal's last event, the same for a simulated and a live run: each
         ticker's final position and realized P&L, and the invariants that broke."""
         tickers = sorted(self.tickers.items())
+        for _, ticker in tickers:
+            ticker.flush_bar()
         self.journal.emit(self.clock.now_ns(), "run_finished",
                           positions={s: str(t.position.qty) for s, t in tickers},
                           realized_pnl={s: fmt_units(t.position.realized) for s, t in tickers},

@@ -22,6 +22,7 @@ from ..kernel.journal import Journal
 from ..kernel.killswitch import KillAction
 from ..kernel.protections import Protections
 from ..kernel.runtime import Kernel
+from ..kernel.units import fmt_units
 from ..kernel.signals import Signal
 from ..strategies.ma_cross import MovingAverageCross
 from .determinism import (
@@ -175,7 +176,7 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     symbols = [i.symbol for i in scn.instruments]
     journal.header(
         scenario=scn.name, seed=seed, scenario_sha256=scn.sha256, start=scn.start,
-        duration_ns=scn.duration,
+        duration_ns=scn.duration, account_cash=fmt_units(scn.account.cash),
         versions={"triotrade": __version__, "trio": trio.__version__,
                   "python": platform.python_version()},
     )
