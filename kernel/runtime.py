@@ -565,9 +565,16 @@ class Kernel:
         out: dict[str, Any] = {}
         for sym in sorted(self.tickers):
             t = self.tickers[sym]
+            pos = t.position
+            mark = ((t.bid if pos.qty > 0 else t.ask) or t.last) if pos.qty else t.last
+            unrealized = pos.unrealized(mark)
             out[sym] = {
-                "position": str(t.position.qty),
-                "realized_pnl": fmt_units(t.position.realized),
+                "position": str(pos.qty),
+                "realized_pnl": fmt_units(pos.realized),  # net of fees, as the limits see it
+                "fees": fmt_units(pos.fees),
+                "unrealized_pnl": fmt_units(unrealized),  # marked where an exit would fill
+                "net_pnl": fmt_units(pos.realized + unrealized),
+                "mark": fmt_units(mark, t.inst.price_places),
                 "trades": str(t.trades),
                 "max_exposure": str(t.max_exposure),
                 "exits": {k: str(v) for k, v in sorted(t.exits_by_reason.items())},

@@ -135,62 +135,25 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
     seed_used = scn.seed if seed is None else seed
     if journal_path is None:
         journal_path = Path("runs") / f"{_slug(scn.name)}-seed{seed_used}.jsonl"
+    from .progress import RunProgress
+    from .summary import make_console, print_result
+
+    console = make_console()
+    progress = RunProgress(console, scn.duration)
     try:
-        result = runner.run(scn, seed_used, journal_path)
+        result = runner.run(scn, seed_used, journal_path, progress=progress)
     except OSError as exc:
         _exit_on(InputError(str(journal_path),
                             [("", f"cannot write journal: {exc.strerror or exc}")]))
-    _print_result(result, quiet)
+    finally:
+        progress.close()
+    print_result(result, quiet, console)
     if report_path is not None:  # on stderr: the digest stays stdout's last line
         from .report import write_report
 
         write_report(journal_path, report_path)
         click.echo(f"report: {report_path}", err=True)
     sys.exit(result.exit_code)
-
-
-def _print_result(result: Any, quiet: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
-    scn = result.scenario
-    if not quiet:
-        console.print(f"scenario: {scn.name}  ({scn.source})")
-        if scn.description:
-            console.print(f"  {' '.join(scn.description.split())}")
-        console.print(f"seed: {result.seed}   horizon: {scn.duration // NS_PER_S}s   "
-                      f"ticks: {result.ticks}   events: {len(result.events)}")
-        table = Table(title="per ticker", title_justify="left")
-        for col in ("ticker", "trades", "realized P&L", "final pos", "max pos",
-                    "max exposure", "exits by reason"):
-            table.add_column(col, justify="left" if col in ("ticker", "exits by reason") else "right")
-        for sym, row in result.summary.items():
-            exits = ", ".join(f"{k} {v}" for k, v in row["exits"].items()) or "-"
-            table.add_row(sym, row["trades"], row["realized_pnl"], row["position"],
-                          row["max_position"], row["max_exposure"], exits)
-        console.print(table)
-    failed = [c for c in result.checks if not c.ok]
-    if not quiet:
-        for c in result.checks:
-            console.print(f"  {'PASS' if c.ok else 'FAIL'}  {c.name}  ({c.detail})")
-    else:
-        for c in failed:
-            console.print(f"  FAIL  {c.name}  ({c.detail})")
-    if result.violations:
-        for v in result.violations:
-            console.print(f"  FAIL  invariant {v['invariant']}: {v['detail']}")
-    elif not quiet:
-        console.print("  PASS  invariants (exposure cap, single exit, fills known, "
-                      "position == fills, no entry after close_all, liveness)")
-    verdict = "OK" if result.ok else (
-        f"FAILED: {len(failed)} expectation(s), {len(result.violations)} invariant violation(s)")
-    console.print(f"result: {verdict}")
-    if result.journal_path:
-        console.print(f"journal: {result.journal_path}")
-    # the contract: the digest is the last line
-    sys.stdout.flush()
-    click.echo(f"digest: {result.digest}")
 
 
 @main.command()
