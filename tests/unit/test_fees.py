@@ -160,3 +160,20 @@ def test_fee_config_is_read_strictly() -> None:
                                           "pct": "-1"}}}, TradingConfig, "config")
     assert [p for p, _ in validate_config(bad)] == ["config.fees.default.per_share",
                                                     "config.fees.default.pct"]
+
+
+def test_a_fee_for_an_undeclared_symbol_is_a_located_error() -> None:
+    from triotrade.sim import scenario
+
+    text = """
+version: 1
+name: fee-typo
+duration: 10s
+instruments: [{symbol: ACME, tick_size: "0.01"}]
+config: {fees: {symbols: {ACMR: {model: per_share}}}}
+market: {ACME: {ticks: [{t: 0s, last: "1.00"}]}}
+"""
+    with pytest.raises(scenario.ScenarioError) as err:
+        scenario.loads(text)
+    assert ("config.fees.symbols.ACMR", "symbol 'ACMR' is not declared under instruments") \
+        in err.value.problems
