@@ -139,6 +139,11 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("position_changed", "a ticker's position after a fill", (
         _SYMBOL, _f("qty", DEC, "signed position"), _f("avg_price", DEC, "average entry price"),
         _f("realized_pnl", DEC, "realized P&L of the ticker so far"))),
+    EventType("fee_reported", "live: the broker's commission for a fill journaled with the "
+                              "model's fee; realized P&L takes the difference", (
+        _ORDER_ID, _SYMBOL, _f("exec_id", TEXT, "the fill's execution id"),
+        _f("fee", DEC, "the broker's commission"),
+        _f("model_fee", DEC, "the fee the fill was charged until now"))),
     EventType("bar", "an OHLC bar of the last trade price (journal.bar_interval; ts_ns is "
                      "its end, or the run's end for the last one)", (
         _SYMBOL, _f("start_ns", INT, "the bar's start (aligned to the interval)"),

@@ -11,6 +11,7 @@ from collections import OrderedDict, deque
 from fractions import Fraction
 from typing import Any, Callable
 
+import attrs
 import trio
 
 from ..strategies.base import Strategy
@@ -46,6 +47,12 @@ _REPORT_EVENT = {
 }
 
 
+def _remember(memory: OrderedDict[str, Any], key: str, value: Any) -> None:
+    memory[key] = value
+    if len(memory) > _RECENT:
+        memory.popitem(last=False)
+
+
 class Kernel:
     def __init__(
         self,
@@ -75,6 +82,10 @@ class Kernel:
         self.connected = False
         self._connected_waiters: list[Wakeup] = []
         self._seen_exec_ids: OrderedDict[str, None] = OrderedDict()  # bounded, recent
+        # exec id -> fee charged for it and whether it is the broker's (bounded, recent);
+        # and brokers' fees that came before their fill
+        self._fill_fees: OrderedDict[str, tuple[int, bool]] = OrderedDict()
+        self._early_fees: OrderedDict[str, int] = OrderedDict()
         self._send_times: deque[int] = deque()
         self._root: trio.Nursery | None = None
         self._starting: dict[str, list[Signal]] = {}
@@ -277,6 +288,9 @@ class Kernel:
             self.journal.emit(now, "report_unknown_order", order_id=report.order_id,
                               kind=report.kind)
             return
+        if report.kind is ReportKind.FEE:
+            self._on_broker_fee(order, report)
+            return
         if report.kind is ReportKind.FILL:
             if report.exec_id:
                 if report.exec_id in self._seen_exec_ids:
@@ -295,7 +309,11 @@ class Kernel:
                                   detail=str(exc))
                 return
             inst = self.instruments[order.symbol]
+            if report.fee is None and report.exec_id in self._early_fees:
+                report = attrs.evolve(report, fee=self._early_fees.pop(report.exec_id))
             fee = self._charge(order, report)
+            if report.exec_id:
+                _remember(self._fill_fees, report.exec_id, (fee, report.fee is not None))
             fields: dict[str, Any] = dict(
                 order_id=order.order_id, symbol=order.symbol, role=order.role.value,
                 side=order.side.value, qty=str(report.qty),
@@ -350,6 +368,32 @@ class Kernel:
                                   order.filled_notional) - order.fee_charged
         order.fee_charged += fee
         return fee
+
+    def _on_broker_fee(self, order: Order, report: ExecReport) -> None:
+        """The broker's commission for a fill already charged at the model's fee: P&L
+        (and so every loss limit) takes the difference, journaled as ``fee_reported``."""
+        if report.fee is None or not report.exec_id:
+            return
+        known = self._fill_fees.get(report.exec_id)
+        if known is None:  # the commission came first: the fill will use it
+            _remember(self._early_fees, report.exec_id, report.fee)
+            return
+        charged, from_broker = known
+        if from_broker:
+            return  # already the broker's figure (a repeated report)
+        self._fill_fees[report.exec_id] = (report.fee, True)
+        delta = report.fee - charged
+        order.fee_charged += delta
+        ticker = self.tickers[order.symbol]
+        if delta:
+            ticker.position.charge(delta)
+            ticker.trade_realized -= delta
+            self.realized_total -= delta
+        self.journal.emit(self.clock.now_ns(), "fee_reported", order_id=order.order_id,
+                          symbol=order.symbol, exec_id=report.exec_id,
+                          fee=fmt_units(report.fee), model_fee=fmt_units(charged))
+        if delta > 0:
+            self.after_fill(ticker)
 
     def _check_errors(self) -> None:
         if self.error_count == self.config.risk.max_errors:

@@ -27,6 +27,9 @@ class ReportKind(enum.Enum):
     FILL = "FILL"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
+    # the broker's commission for a fill (exec_id, fee), sent after the fill itself
+    # (IB's commissionReport): the kernel replaces the model's fee with it
+    FEE = "FEE"
 
 
 @attrs.frozen
