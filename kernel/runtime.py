@@ -11,12 +11,12 @@ from collections import OrderedDict, deque
 from fractions import Fraction
 from typing import Any, Callable
 
-import attrs
 import trio
 
 from ..strategies.base import Strategy
 from ..strategies.news import NewsAlertFilter
 from .clock import Clock
+from .fee_ledger import FeeLedger
 from .config import TradingConfig
 from .instruments import Instrument
 from .journal import Journal
@@ -45,12 +45,6 @@ _REPORT_EVENT = {
     ReportKind.CANCELLED: "order_cancelled",
     ReportKind.EXPIRED: "order_expired",
 }
-
-
-def _remember(memory: OrderedDict[str, Any], key: str, value: Any) -> None:
-    memory[key] = value
-    if len(memory) > _RECENT:
-        memory.popitem(last=False)
 
 
 class Kernel:
@@ -82,16 +76,12 @@ class Kernel:
         self.connected = False
         self._connected_waiters: list[Wakeup] = []
         self._seen_exec_ids: OrderedDict[str, None] = OrderedDict()  # bounded, recent
-        # exec id -> fee charged for it and whether it is the broker's (bounded, recent);
-        # and brokers' fees that came before their fill
-        self._fill_fees: OrderedDict[str, tuple[int, bool]] = OrderedDict()
-        self._early_fees: OrderedDict[str, int] = OrderedDict()
+        self.fee_ledger = FeeLedger(config.fees)
         self._send_times: deque[int] = deque()
         self._root: trio.Nursery | None = None
         self._starting: dict[str, list[Signal]] = {}
         self.news_filter = NewsAlertFilter(config.entries.signal_freshness)
         self.error_count = 0
-        self._fees_charged = config.fees.charged  # fills carry a fee field only then
         # kill switch state
         self.halt_reason: str | None = None  # entries blocked while set
         self.close_all_active = False
@@ -309,19 +299,13 @@ class Kernel:
                                   detail=str(exc))
                 return
             inst = self.instruments[order.symbol]
-            if report.fee is None and report.exec_id in self._early_fees:
-                report = attrs.evolve(report, fee=self._early_fees.pop(report.exec_id))
-            fee = self._charge(order, report)
-            if report.exec_id:
-                _remember(self._fill_fees, report.exec_id, (fee, report.fee is not None))
+            fee, fee_source = self.fee_ledger.on_fill(order, report)
             fields: dict[str, Any] = dict(
                 order_id=order.order_id, symbol=order.symbol, role=order.role.value,
                 side=order.side.value, qty=str(report.qty),
                 price=fmt_units(report.price, inst.price_places))
-            if report.fee is not None:
-                fields.update(fee=fmt_units(fee), fee_source="broker")
-            elif self._fees_charged:
-                fields.update(fee=fmt_units(fee), fee_source="model")
+            if fee_source is not None:
+                fields.update(fee=fmt_units(fee), fee_source=fee_source)
             self.journal.emit(now, "fill", **fields)
             ticker = self.tickers[order.symbol]
             ticker.on_fill(order, report.qty, report.price, now, fee)
@@ -356,34 +340,13 @@ class Kernel:
         if not order.is_working:
             self._order_done(order)
 
-    def _charge(self, order: Order, report: ExecReport) -> int:
-        """This fill's fee: the broker's when it reported one, else the model's share of
-        the order's fee (the order's fee after this fill minus what it was charged)."""
-        order.filled_notional += report.qty * report.price
-        if report.fee is not None:
-            fee = report.fee
-        else:
-            model = self.config.fees.for_symbol(order.symbol)
-            fee = model.order_fee(order.side is Side.BUY, order.filled_qty,
-                                  order.filled_notional) - order.fee_charged
-        order.fee_charged += fee
-        return fee
-
     def _on_broker_fee(self, order: Order, report: ExecReport) -> None:
         """The broker's commission for a fill already charged at the model's fee: P&L
         (and so every loss limit) takes the difference, journaled as ``fee_reported``."""
-        if report.fee is None or not report.exec_id:
+        charged = self.fee_ledger.on_broker_fee(order, report)
+        if charged is None or report.fee is None:
             return
-        known = self._fill_fees.get(report.exec_id)
-        if known is None:  # the commission came first: the fill will use it
-            _remember(self._early_fees, report.exec_id, report.fee)
-            return
-        charged, from_broker = known
-        if from_broker:
-            return  # already the broker's figure (a repeated report)
-        self._fill_fees[report.exec_id] = (report.fee, True)
         delta = report.fee - charged
-        order.fee_charged += delta
         ticker = self.tickers[order.symbol]
         if delta:
             ticker.position.charge(delta)
