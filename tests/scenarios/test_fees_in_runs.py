@@ -35,7 +35,9 @@ signals:
 
 
 def run(fees: str) -> runner.RunResult:
-    return runner.run(scenario.loads(FLAT_MARKET % {"fees": fees}))
+    result = runner.run(scenario.loads(FLAT_MARKET % {"fees": fees}))
+    assert not result.violations  # the P&L identity holds with realized net of fees
+    return result
 
 
 def of(result: runner.RunResult, kind: str) -> list[dict]:

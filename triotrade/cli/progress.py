@@ -40,7 +40,7 @@ class RunProgress:
             if elapsed < self._delay or not self._console.is_terminal:
                 return
             self._start()
-        if wall - self._last_draw < REFRESH_S and now_ns < self._horizon:
+        elif wall - self._last_draw < REFRESH_S and now_ns < self._horizon:
             return
         self._last_draw = wall
         rate = f"{ticks / elapsed:,.0f}" if elapsed > 0 else "-"
@@ -50,6 +50,7 @@ class RunProgress:
         self._bar.refresh()
 
     def _start(self) -> None:
+        """Build the bar; it is first drawn by the caller, with its fields filled in."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._bar = Progress(TextColumn("simulating"), BarColumn(),
@@ -57,7 +58,7 @@ class RunProgress:
                              TextColumn("{task.fields[rate]} ticks/s"), TimeElapsedColumn(),
                              console=self._console, auto_refresh=False, transient=True)
         self._task = self._bar.add_task("run", total=self._horizon, vt="", rate="")
-        self._bar.start()
+        self._bar.live.start(refresh=False)  # Progress.start() would draw empty fields
         self.shown = True
 
     def close(self) -> None:

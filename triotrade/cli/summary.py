@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -74,12 +75,14 @@ def print_result(result: Any, quiet: bool, console: Console | None = None) -> No
         console.print(f"seed: {result.seed}   horizon: {scn.duration // NS_PER_S}s   "
                       f"ticks: {result.ticks}   events: {len(events)}")
         table = Table(title="P&L per ticker (realized is net of fees; unrealized marked at "
-                      "the end)", title_justify="left")
-        cols = ("ticker", "trades", "realized", "fees", "unrealized", "net P&L", "final pos",
-                "max pos", "max exposure", "exits by reason")
-        for col in cols:
-            table.add_column(col, justify="left" if col in ("ticker", "exits by reason")
-                             else "right")
+                      "the end; pos: final position; max exp: max exposure, working entries "
+                      "included)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                      collapse_padding=True)
+        cols = ("ticker", "trades", "realized", "fees", "unrealized", "net P&L", "pos",
+                "max pos", "max exp", "exits")
+        for col in cols:  # a narrow terminal folds a figure onto two lines, never cuts it
+            table.add_column(col, justify="left" if col in ("ticker", "exits") else "right",
+                             overflow="fold")
         rows, total = pnl_rows(result.summary)
         for i, row in enumerate(rows):
             table.add_row(*row, end_section=i == len(rows) - 1)
