@@ -62,3 +62,18 @@ async def test_a_commission_before_its_fill_is_the_fill_fee() -> None:
         assert (fill["fee"], fill["fee_source"]) == ("0.70", "broker")
         assert events(kernel, "fee_reported") == []
         assert kernel.tickers["ACME"].position.realized == -px("0.70")
+
+
+async def test_the_kernel_prices_partial_fills_per_order() -> None:
+    kernel, venue, clock = make_kernel(IB_MODEL)
+    async with running(kernel):
+        venue.quote("ACME", "100.00", "100.02")
+        kernel.on_signal(Signal("ACME", "BUY", clock.now_ns()))
+        await settle()
+        [entry] = venue.submitted
+        venue.report(ReportKind.ACCEPTED, entry)
+        for _ in range(4):
+            venue.fill(entry, 25, "100.02")
+        # 100 shares: 0.50 -> the 1.00 minimum, once for the order, on its first fill
+        assert [f["fee"] for f in events(kernel, "fill")] == ["1.00", "0.00", "0.00", "0.00"]
+        assert kernel.tickers["ACME"].position.fees == px("1.00")
