@@ -7,6 +7,7 @@ that name the key path.
 """
 from __future__ import annotations
 
+import enum
 import functools
 import typing
 from decimal import Decimal
@@ -24,6 +25,7 @@ from cattrs.errors import (
 )
 
 from .errors import InputError
+from .fees import FeeKind, Fees, Segment, fee_model_problems
 from .units import NS_PER_S, UnitError, fmt_duration, parse_decimal, parse_duration, shown, to_units
 
 Duration = NewType("Duration", int)  # nanoseconds
@@ -142,6 +144,14 @@ class StrategySpec:
 
 
 @attrs.frozen
+class JournalConfig:
+    """What the journal records beyond the kernel's own events."""
+
+    # per-symbol OHLC bars of the last trade price; 0 turns them off
+    bar_interval: Duration = Duration(NS_PER_S)
+
+
+@attrs.frozen
 class TradingConfig:
     tickers: list[str] = attrs.Factory(list)
     sizing: Sizing = Sizing()
@@ -151,6 +161,8 @@ class TradingConfig:
     emergency: Emergency = Emergency()
     risk: Risk = Risk()
     strategies: dict[str, StrategySpec] = attrs.Factory(dict)
+    fees: Fees = Fees()
+    journal: JournalConfig = JournalConfig()
 
 
 class ConfigError(InputError):
@@ -199,6 +211,18 @@ def _money(value: Any, _: type) -> int:
 
 def _distance(value: Any, _: type) -> Distance:
     return parse_distance(value)
+
+
+def _enum_hook(cls: type[enum.Enum]) -> Any:
+    choices = ", ".join(str(m.value) for m in cls)
+
+    def hook(value: Any, _: type) -> enum.Enum:
+        for member in cls:
+            if isinstance(value, str) and value == member.value:
+                return member
+        raise UnitError(f"expected one of {choices}, got {value!r}")
+
+    return hook
 
 
 def make_converter() -> cattrs.Converter:
@@ -272,6 +296,10 @@ def make_converter() -> cattrs.Converter:
 
         return hook
 
+    # an enum is a closed set: its values, nothing else (a str-enum would otherwise
+    # take the plain string hook and let a typo through as a bare string)
+    for closed in (FeeKind, Segment):
+        conv.register_structure_hook(closed, _enum_hook(closed))
     conv.register_structure_hook_factory(is_str_dict, str_dict_factory)
     conv.register_structure_hook_factory(is_list, list_factory)
     conv.register_structure_hook_factory(attrs.has, attrs_factory)
@@ -360,6 +388,11 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
         problems.append((f"{path}.risk.max_errors", "must be positive"))
     if cfg.risk.max_order_rate <= 0:
         problems.append((f"{path}.risk.max_order_rate", "must be positive"))
+    if cfg.journal.bar_interval < 0:
+        problems.append((f"{path}.journal.bar_interval", "must not be negative (0: no bars)"))
+    problems += fee_model_problems(cfg.fees.default, f"{path}.fees.default")
+    for sym, model in cfg.fees.symbols.items():
+        problems += fee_model_problems(model, f"{path}.fees.symbols.{sym}")
     for sym, spec in cfg.strategies.items():
         if spec.kind not in STRATEGY_KINDS:
             problems.append((f"{path}.strategies.{sym}.kind", f"unknown strategy {spec.kind!r} "

@@ -101,6 +101,7 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("duration_ns", INT, "simulated: the scenario's duration", False),
         _f("overrides", Kind.LIST, "simulated: the `--set KEY.PATH=VALUE` overrides applied to "
            "the file before validation, in order (absent when none)", False),
+        _f("account_cash", DEC, "simulated: the account's starting cash", False),
         _f("live", Kind.BOOL, "live: whether orders were sent (--live)", False),
         _f("start_unix_ns", INT, "live: when the run started", False),
         _f("venue", TEXT, "live: the adapter", False),
@@ -134,10 +135,24 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     _order_update("order_expired", "an order's time in force ran out"),
     EventType("fill", "an execution on one of our orders", (
         _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "filled quantity"),
-        _f("price", DEC, "fill price"))),
+        _f("price", DEC, "fill price"),
+        _f("fee", DEC, "what this fill cost (present when config.fees charges, or the "
+                       "broker reported a commission); realized P&L is net of it", False),
+        _f("fee_source", TEXT, "model (config.fees) or broker (the broker's commission "
+                               "report)", False))),
     EventType("position_changed", "a ticker's position after a fill", (
         _SYMBOL, _f("qty", DEC, "signed position"), _f("avg_price", DEC, "average entry price"),
         _f("realized_pnl", DEC, "realized P&L of the ticker so far"))),
+    EventType("fee_reported", "live: the broker's commission for a fill journaled with the "
+                              "model's fee; realized P&L takes the difference", (
+        _ORDER_ID, _SYMBOL, _f("exec_id", TEXT, "the fill's execution id"),
+        _f("fee", DEC, "the broker's commission"),
+        _f("model_fee", DEC, "the fee the fill was charged until now"))),
+    EventType("bar", "an OHLC bar of the last trade price (journal.bar_interval; ts_ns is "
+                     "its end, or the run's end for the last one)", (
+        _SYMBOL, _f("start_ns", INT, "the bar's start (aligned to the interval)"),
+        _f("open", DEC, "first trade price in the bar"), _f("high", DEC, "highest"),
+        _f("low", DEC, "lowest"), _f("close", DEC, "last"))),
     EventType("report_unknown_order", "a venue report for an order we never sent", (
         _ORDER_ID, _f("kind", TEXT, "the report's kind"))),
     EventType("report_duplicate", "a report already applied (same exec id, or same state)", (

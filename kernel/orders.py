@@ -97,6 +97,9 @@ class Order:
     state: OrderState = OrderState.SUBMITTED
     filled_qty: int = 0
     cancel_requested: bool = False
+    # fees are priced per order (minimums, caps): what has filled and been charged so far
+    filled_notional: int = 0  # sum of qty * price over the fills, money units
+    fee_charged: int = 0  # money units
 
     @property
     def remaining(self) -> int:

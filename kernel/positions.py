@@ -29,6 +29,12 @@ class Position:
     realized: Exact = 0  # money units (1e-8)
     opened_ns: int | None = None
     fills: int = 0
+    fees: int = 0  # money units charged so far; ``realized`` is already net of them
+
+    def charge(self, fee: int) -> None:
+        """A fee paid: realized P&L is net of fees."""
+        self.fees += fee
+        self.realized -= fee
 
     @property
     def avg_price(self) -> Exact:

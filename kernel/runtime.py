@@ -16,6 +16,7 @@ import trio
 from ..strategies.base import Strategy
 from ..strategies.news import NewsAlertFilter
 from .clock import Clock
+from .fee_ledger import FeeLedger
 from .config import TradingConfig
 from .instruments import Instrument
 from .journal import Journal
@@ -75,6 +76,7 @@ class Kernel:
         self.connected = False
         self._connected_waiters: list[Wakeup] = []
         self._seen_exec_ids: OrderedDict[str, None] = OrderedDict()  # bounded, recent
+        self.fee_ledger = FeeLedger(config.fees)
         self._send_times: deque[int] = deque()
         self._root: trio.Nursery | None = None
         self._starting: dict[str, list[Signal]] = {}
@@ -277,6 +279,9 @@ class Kernel:
             self.journal.emit(now, "report_unknown_order", order_id=report.order_id,
                               kind=report.kind)
             return
+        if report.kind is ReportKind.FEE:
+            self._on_broker_fee(order, report)
+            return
         if report.kind is ReportKind.FILL:
             if report.exec_id:
                 if report.exec_id in self._seen_exec_ids:
@@ -295,11 +300,16 @@ class Kernel:
                                   detail=str(exc))
                 return
             inst = self.instruments[order.symbol]
-            self.journal.emit(now, "fill", order_id=order.order_id, symbol=order.symbol,
-                              role=order.role.value, side=order.side.value, qty=str(report.qty),
-                              price=fmt_units(report.price, inst.price_places))
+            fee, fee_source = self.fee_ledger.on_fill(order, report)
+            fields: dict[str, Any] = dict(
+                order_id=order.order_id, symbol=order.symbol, role=order.role.value,
+                side=order.side.value, qty=str(report.qty),
+                price=fmt_units(report.price, inst.price_places))
+            if fee_source is not None:
+                fields.update(fee=fmt_units(fee), fee_source=fee_source)
+            self.journal.emit(now, "fill", **fields)
             ticker = self.tickers[order.symbol]
-            ticker.on_fill(order, report.qty, report.price, now)
+            ticker.on_fill(order, report.qty, report.price, now, fee)
             if not order.is_working:
                 self._order_done(order)
             return
@@ -320,8 +330,8 @@ class Kernel:
                 self.journal.emit(now, "report_inconsistent", order_id=order.order_id,
                                   detail=str(exc))
             return
-        fields: dict[str, Any] = dict(order_id=order.order_id, symbol=order.symbol,
-                                      role=order.role.value)
+        fields = dict(order_id=order.order_id, symbol=order.symbol,
+                      role=order.role.value)
         if report.reason:
             fields["reason"] = report.reason
         self.journal.emit(now, _REPORT_EVENT[report.kind], **fields)
@@ -330,6 +340,24 @@ class Kernel:
             self._check_errors()
         if not order.is_working:
             self._order_done(order)
+
+    def _on_broker_fee(self, order: Order, report: ExecReport) -> None:
+        """The broker's commission for a fill already charged at the model's fee: P&L
+        (and so every loss limit) takes the difference, journaled as ``fee_reported``."""
+        charged = self.fee_ledger.on_broker_fee(order, report)
+        if charged is None or report.fee is None:
+            return
+        delta = report.fee - charged
+        ticker = self.tickers[order.symbol]
+        if delta:
+            ticker.position.charge(delta)
+            ticker.trade_realized -= delta
+            self.realized_total -= delta
+        self.journal.emit(self.clock.now_ns(), "fee_reported", order_id=order.order_id,
+                          symbol=order.symbol, exec_id=report.exec_id,
+                          fee=fmt_units(report.fee), model_fee=fmt_units(charged))
+        if delta > 0:
+            self.after_fill(ticker)
 
     def _check_errors(self) -> None:
         if self.error_count == self.config.risk.max_errors:
@@ -559,6 +587,8 @@ class Kernel:
         """The journal's last event, the same for a simulated and a live run: each
         ticker's final position and realized P&L, and the invariants that broke."""
         tickers = sorted(self.tickers.items())
+        for _, ticker in tickers:
+            ticker.flush_bar()
         self.journal.emit(self.clock.now_ns(), "run_finished",
                           positions={s: str(t.position.qty) for s, t in tickers},
                           realized_pnl={s: fmt_units(t.position.realized) for s, t in tickers},
@@ -568,9 +598,16 @@ class Kernel:
         out: dict[str, Any] = {}
         for sym in sorted(self.tickers):
             t = self.tickers[sym]
+            pos = t.position
+            mark = ((t.bid if pos.qty > 0 else t.ask) or t.last) if pos.qty else t.last
+            unrealized = pos.unrealized(mark)
             out[sym] = {
-                "position": str(t.position.qty),
-                "realized_pnl": fmt_units(t.position.realized),
+                "position": str(pos.qty),
+                "realized_pnl": fmt_units(pos.realized),  # net of fees, as the limits see it
+                "fees": fmt_units(pos.fees),
+                "unrealized_pnl": fmt_units(unrealized),  # marked where an exit would fill
+                "net_pnl": fmt_units(pos.realized + unrealized),
+                "mark": fmt_units(mark, t.inst.price_places),
                 "trades": str(t.trades),
                 "max_exposure": str(t.max_exposure),
                 "exits": {k: str(v) for k, v in sorted(t.exits_by_reason.items())},

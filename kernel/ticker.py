@@ -13,6 +13,12 @@ Per symbol:
 * **emergency retry** - an async task started in the ticker's nursery on demand.
 
 A normal tick costs no trio wake-up at all.
+
+The tick path also keeps the current OHLC bar of the last trade price in plain int
+fields, so the journal holds the price path a report charts (``journal.bar_interval``).
+A bar is closed by a clock timer at its end, not by the next tick: the next tick may
+come after other events, and the journal stays in time order only if the bar is written
+at its own end time. That is one timer per bar, never one per tick.
 """
 from __future__ import annotations
 
@@ -103,6 +109,11 @@ class Ticker:
         self._monitor_timer: TimerHandle | None = None
         self._ignored: set[tuple[str, str, str | None]] = set()  # membership only
         self._stale_timer: TimerHandle | None = None
+        # the open bar (journal.bar_interval); _bar_end == 0: none open
+        self._bar_interval = cfg.journal.bar_interval
+        self._bar_start = self._bar_end = 0
+        self._bar_open = self._bar_high = self._bar_low = self._bar_close = 0
+        self._bar_timer: TimerHandle | None = None
 
     # ------------------------------------------------------------ the tick path
 
@@ -118,6 +129,15 @@ class Ticker:
             self.stale = False
             self.k.journal.emit(ts, "feed_resumed", symbol=self.symbol)
             self._arm_stale()
+        if self._bar_interval and last:
+            if ts < self._bar_end:
+                if last > self._bar_high:
+                    self._bar_high = last
+                elif last < self._bar_low:
+                    self._bar_low = last
+                self._bar_close = last
+            else:
+                self._open_bar(ts, last)
         pos = self.position.qty
         if pos:
             if pos > 0:
@@ -138,6 +158,40 @@ class Ticker:
             side = strat.on_price(ts, last)
             if side is not None:
                 self.k.strategy_signal(self.symbol, side, ts)
+
+    def _open_bar(self, ts: int, last: int) -> None:
+        """The first trade of a bar: close the previous one if its timer is late (live)."""
+        if self._bar_end:
+            self._bar_fire()
+        iv = self._bar_interval
+        self._bar_start = ts - ts % iv
+        self._bar_end = self._bar_start + iv
+        self._bar_open = self._bar_high = self._bar_low = self._bar_close = last
+        self._bar_timer = self.k.clock.call_at(self._bar_end, self._bar_fire)
+
+    def _bar_fire(self, _: object = None) -> None:
+        """The bar's end: journal it at its end time."""
+        if self._bar_timer is not None:
+            self._bar_timer.cancel()
+            self._bar_timer = None
+        self._emit_bar(self._bar_end)
+
+    def flush_bar(self) -> None:
+        """The run's end: journal the open bar, stamped with the run's end."""
+        if self._bar_end:
+            if self._bar_timer is not None:
+                self._bar_timer.cancel()
+                self._bar_timer = None
+            self._emit_bar(min(self._bar_end, self.k.clock.now_ns()))
+
+    def _emit_bar(self, ts: int) -> None:
+        places = self.inst.price_places
+        self.k.journal.emit(ts, "bar", symbol=self.symbol, start_ns=self._bar_start,
+                            open=fmt_units(self._bar_open, places),
+                            high=fmt_units(self._bar_high, places),
+                            low=fmt_units(self._bar_low, places),
+                            close=fmt_units(self._bar_close, places))
+        self._bar_end = 0
 
     def _on_gap(self, ts: int, prev: int, last: int) -> None:
         places = self.inst.price_places
@@ -329,12 +383,15 @@ class Ticker:
                 self.start_emergency(f"exit order {order.state.value.lower()}")
             self.wake_emergency.set()
 
-    def on_fill(self, order: Order, qty: int, price: int, ts: int) -> None:
+    def on_fill(self, order: Order, qty: int, price: int, ts: int, fee: int = 0) -> None:
         pos = self.position
         was_flat = pos.qty == 0
         if was_flat:
             self.trade_realized = 0
         realized = pos.apply_fill(order.side.sign, qty, price, ts)
+        if fee:  # realized P&L, and every loss limit that reads it, is net of fees
+            pos.charge(fee)
+            realized -= fee
         self.trade_realized += realized
         if was_flat and pos.qty:
             self.trades += 1
@@ -375,10 +432,11 @@ class Ticker:
                 self._arm_stale()
                 task_status.started()
         finally:
-            for timer in (self._monitor_timer, self._stale_timer):
+            for timer in (self._monitor_timer, self._stale_timer, self._bar_timer):
                 if timer is not None:
                     timer.cancel()
-            self._monitor_timer = self._stale_timer = None
+            # the open bar's data stays: the kernel flushes it when the run finishes
+            self._monitor_timer = self._stale_timer = self._bar_timer = None
 
     async def _order_queue_loop(self) -> None:
         """Serialises this ticker's order actions: exits first, entries staggered."""

@@ -27,6 +27,9 @@ class ReportKind(enum.Enum):
     FILL = "FILL"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
+    # the broker's commission for a fill (exec_id, fee), sent after the fill itself
+    # (IB's commissionReport): the kernel replaces the model's fee with it
+    FEE = "FEE"
 
 
 @attrs.frozen
@@ -38,6 +41,7 @@ class ExecReport:
     price: int = 0  # fills: price units
     reason: str = ""
     exec_id: str = ""  # venue's id for a fill, so duplicates can be recognised
+    fee: int | None = None  # fills: the broker's own commission (money units), when it said
 
 
 @attrs.frozen

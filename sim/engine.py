@@ -107,6 +107,7 @@ class Engine:
                 fn = entry[2]
                 if fn is not None:
                     self.now = entry[0]
+                    self.ticks_processed = ticks_done  # a timer (progress) may read it
                     fn(entry[3])
             if runq:
                 self.ticks_processed = ticks_done

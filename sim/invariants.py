@@ -24,8 +24,8 @@ Safety (each name is what ``invariant_violated.invariant`` says):
 ``position_equals_fills``
     ``position_changed.qty`` equals the signed sum of the ticker's fills.
 ``pnl_identity``
-    cash + marked positions == start cash + realized + unrealized - fees (fees are 0 in
-    the simulator). The cash is the checker's own: the fills' cash flows. The mark
+    cash + marked positions == start cash + realized + unrealized, realized being net of
+    fees. The cash is the checker's own: the fills' cash flows, less their fees. The mark
     cancels out of both sides (unrealized = qty * (mark - avg)), so it is checked in
     the mark-free form ``cash_flow + qty * avg_price == realized_pnl`` per ticker on
     every ``position_changed``, within the rounding of the journaled text (half a unit
@@ -352,6 +352,12 @@ class InvariantChecker:
         after = before + sign * qty
         self.position[sym] = after
         self._account(sym, sign * qty, to_units(ev["price"]))
+        fee = ev.get("fee")
+        if fee is not None:  # paid in cash, and realized P&L is net of it
+            units = to_units(fee)
+            self.cash[sym] -= units
+            self.realized[sym] = self.realized.get(sym, Fraction(0)) - units
+            self.realized_total -= units
         absq = abs(after)
         if absq > self.max_abs_position.get(sym, 0):
             self.max_abs_position[sym] = absq

@@ -76,6 +76,8 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
         need_symbol(sym, f"config.tickers[{i}]")
     for sym in s.config.strategies:
         need_symbol(sym, f"config.strategies.{sym}")
+    for sym in s.config.fees.symbols:
+        need_symbol(sym, f"config.fees.symbols.{sym}")
 
     for sym, m in s.market.items():
         p = f"market.{sym}"

@@ -15,6 +15,7 @@ import json
 import signal
 import subprocess
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,17 @@ async def _live_run(tmp_path: Path, g: Gateway, client_id: int, *,
 
 def check_run(events: list[dict[str, Any]], g: Gateway, client_id: int) -> tuple[Any, Any]:
     assert of(events, "run_finished")[0]["positions"] == {"ACME": "0"}
+    # a live journal holds the price path and the broker's own commissions too
+    bars = of(events, "bar")
+    assert bars and all(b["symbol"] == "ACME" and b["ts_ns"] > b["start_ns"] for b in bars[:-1])
+    assert all(Decimal(b["low"]) <= Decimal(b["close"]) <= Decimal(b["high"]) for b in bars)
+    # each execution's commission once (the second fill of an order may cost 0: IB's
+    # minimum is per order), adding up to what the broker charged this client
+    fees = of(events, "fee_reported")
+    assert len({f["exec_id"] for f in fees}) == len(fees)
+    charged = sum((bo.commission for (cid, _), bo in g.broker.orders.items() if cid == client_id),
+                  Decimal(0))
+    assert charged > 0 and sum(Decimal(f["fee"]) for f in fees) == charged
     # the drop and the reconnect, with the venue's reconciliation's account of itself
     [down] = of(events, "venue_disconnected")
     [up] = of(events, "venue_reconnected")

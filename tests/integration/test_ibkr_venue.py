@@ -94,6 +94,18 @@ async def test_quotes_and_fills_are_exact(live: Live) -> None:
     assert parse_order_ref(bo.order_ref) == ("ENTRY", o.order_id)
 
 
+async def test_ib_commission_reports_reach_the_kernel_as_fee_reports(live: Live) -> None:
+    g, v, rec = live.g, live.v, live.rec
+    g.push("ACME", "20.00", "20.02", last="20.01")
+    await rec.wait(lambda: rec.quotes["ACME"][-1][1] == px("20.00"), "the pushed quote")
+    o = order(Side.BUY, 1000, OrderType.LIMIT, "20.02")
+    await v.submit(o)
+    await rec.wait(lambda: bool(rec.fees(o.order_id)), "the commission report")
+    (fill,) = rec.of(o.order_id, ReportKind.FILL)
+    # the gateway's IB fixed pricing: 1000 * 0.005 = 5.00, one report per execution
+    assert rec.fees(o.order_id) == [(fill.exec_id, px("5.00"))]
+
+
 async def test_resting_stop_fills_at_the_gapped_price(live: Live) -> None:
     g, v, rec = live.g, live.v, live.rec
     entry = order(Side.BUY, 100, OrderType.LIMIT, "100.01")

@@ -142,7 +142,12 @@ class Recorder:
                 if r.order_id == order_id and (kind is None or r.kind is kind)]
 
     def kinds(self, order_id: str) -> list[str]:
-        return [r.kind.value for r in self.reports if r.order_id == order_id]
+        """The order's state reports (a commission, FEE, is not a state: see ``fees``)."""
+        return [r.kind.value for r in self.reports
+                if r.order_id == order_id and r.kind is not ReportKind.FEE]
+
+    def fees(self, order_id: str) -> list[tuple[str, int | None]]:
+        return [(r.exec_id, r.fee) for r in self.of(order_id, ReportKind.FEE)]
 
     def filled(self, order_id: str) -> int:
         return sum(r.qty for r in self.of(order_id, ReportKind.FILL))

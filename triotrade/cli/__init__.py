@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 import click
 
 from ..kernel.errors import InputError
-from ..kernel.units import NS_PER_S
 from .exits import Exit, exit_for
 
 DEFAULT_SCENARIO = "default.yaml"
@@ -195,6 +194,10 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
                 raise click.UsageError(f"{flag} names one file: give it one SCENARIO")
     from ..sim import runner
 
+    from .progress import RunProgress
+    from .summary import make_console, print_result
+
+    console = make_console()
     loaded = _load_all(list(scenarios) or [None], overrides, _limits(max_ticks, max_duration))
     taken: set[Path] = set()  # membership only
     codes: list[int] = []
@@ -206,7 +209,11 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
                 path = sim_default(_slug(scn.name), seed_used, taken)
             else:
                 path = claim(journal_path, overwrite=overwrite)
-            result = runner.run(scn, seed_used, path)
+            progress = RunProgress(console, scn.duration)
+            try:
+                result = runner.run(scn, seed_used, path, progress=progress)
+            finally:
+                progress.close()
         except InputError as exc:
             _exit_on(exc)
         except OSError as exc:
@@ -214,7 +221,7 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
                                 [("", f"cannot write journal: {exc.strerror or exc}")]))
         if i:
             click.echo()
-        _print_result(result, quiet)
+        print_result(result, quiet, console)
         codes.append(result.exit_code)
     if report_path is not None:  # on stderr: the digest stays stdout's last line
         from .report import write_report
@@ -264,50 +271,6 @@ def _warn(scn: Any) -> None:
 
     for path, note in warnings(scn):
         click.echo(f"{scn.source}: {path}: warning: {note}", err=True)
-
-
-def _print_result(result: Any, quiet: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
-    scn = result.scenario
-    if not quiet:
-        console.print(f"scenario: {scn.name}  ({scn.source})")
-        if scn.description:
-            console.print(f"  {' '.join(scn.description.split())}")
-        console.print(f"seed: {result.seed}   horizon: {scn.duration // NS_PER_S}s   "
-                      f"ticks: {result.ticks}   events: {len(result.events)}")
-        table = Table(title="per ticker", title_justify="left")
-        for col in ("ticker", "trades", "realized P&L", "final pos", "max pos",
-                    "max exposure", "exits by reason"):
-            table.add_column(col, justify="left" if col in ("ticker", "exits by reason") else "right")
-        for sym, row in result.summary.items():
-            exits = ", ".join(f"{k} {v}" for k, v in row["exits"].items()) or "-"
-            table.add_row(sym, row["trades"], row["realized_pnl"], row["position"],
-                          row["max_position"], row["max_exposure"], exits)
-        console.print(table)
-    failed = [c for c in result.checks if not c.ok]
-    if not quiet:
-        for c in result.checks:
-            console.print(f"  {'PASS' if c.ok else 'FAIL'}  {c.name}  ({c.detail})")
-    else:
-        for c in failed:
-            console.print(f"  FAIL  {c.name}  ({c.detail})")
-    if result.violations:
-        for v in result.violations:
-            console.print(f"  FAIL  invariant {v['invariant']}: {v['detail']}")
-    elif not quiet:
-        console.print("  PASS  invariants (exposure cap, single exit, fills known, "
-                      "position == fills, no entry after close_all, liveness)")
-    verdict = "OK" if result.ok else (
-        f"FAILED: {len(failed)} expectation(s), {len(result.violations)} invariant violation(s)")
-    console.print(f"result: {verdict}")
-    if result.journal_path:
-        console.print(f"journal: {result.journal_path}")
-    # the contract: the digest is the last line
-    sys.stdout.flush()
-    click.echo(f"digest: {result.digest}")
 
 
 @main.command()

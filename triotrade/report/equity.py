@@ -146,6 +146,10 @@ def build_path(header: dict[str, Any], events: Iterable[dict[str, Any]]) -> Pric
             p.mark = bar.close
             p.prices.put(ts, bar.close)
             record(ts, p)
+        elif kind == "fee_reported":  # live: the broker's commission replaces the model's
+            p = sym(e["symbol"])
+            p.fees += Decimal(e["fee"]) - Decimal(e["model_fee"])
+            record(ts, p)
         elif kind == "fill":
             p = sym(e["symbol"])
             qty, price = Decimal(e["qty"]), Decimal(e["price"])

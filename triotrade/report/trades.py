@@ -117,8 +117,14 @@ def build_trades(events: Iterable[dict[str, Any]]) -> list[Trade]:
     open_by_symbol: dict[str, Trade] = {}
     last_reason: dict[str, str] = {}
     trades: list[Trade] = []
+    by_order: dict[str, Trade] = {}  # the trade that took each order's last fill
     for e in events:
         kind = e["type"]
+        if kind == "fee_reported":  # live: the broker's commission replaces the model's
+            held = by_order.get(e["order_id"])
+            if held is not None:
+                held.fees += Decimal(e["fee"]) - Decimal(e["model_fee"])
+            continue
         if kind == "exit_triggered":
             sym = e.get("symbol")
             if isinstance(sym, str) and sym in open_by_symbol:
@@ -145,6 +151,7 @@ def build_trades(events: Iterable[dict[str, Any]]) -> list[Trade]:
             trade.price_places = max(trade.price_places, _places(price))
             fee -= fee_part
             remaining = qty - closing
+            by_order[e["order_id"]] = trade
             if not trade.position:
                 trade.exit_ns = e["ts_ns"]
                 reason = last_reason.pop(sym, None)
@@ -160,6 +167,7 @@ def build_trades(events: Iterable[dict[str, Any]]) -> list[Trade]:
                 open_by_symbol[sym] = trade
                 trades.append(trade)
                 last_reason.pop(sym, None)
+            by_order[e["order_id"]] = trade
             trade.entry_qty += remaining
             trade.entry_cost += remaining * price
             trade.cash += -sign * remaining * price

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import attrs
 
 from ...kernel.orders import Side
-from ...kernel.units import UnitError
+from ...kernel.units import UnitError, to_units
 from ...kernel.venue import ExecReport, ReportKind
 from .conventions import (
     ACKED_STATUSES,
@@ -44,6 +44,7 @@ from .conventions import (
 )
 
 log = logging.getLogger("triotrade.venues.ibkr")
+EXEC_OWNERS_KEPT = 8192  # execution id -> our order id, for the commission that follows
 
 
 @attrs.define(eq=False)
@@ -105,6 +106,7 @@ class Reports:
         tap("openOrder", self._on_open_order)
         tap("completedOrder", self._on_completed_order)
         tap("execDetails", self._on_exec)
+        tap("commissionReport", self._on_commission)
         tap("error", self._on_error)
 
     def _find(self, client_id: int, order_id: int, perm_id: int, ref: str) -> Rec | None:
@@ -198,6 +200,9 @@ class Reports:
             log.error("execution %s of %s: bad price %r", ex.execId, rec.order_id, ex.price)
             return
         rec.exec_ids.add(ex.execId)
+        self._exec_owner[ex.execId] = rec.order_id
+        if len(self._exec_owner) > EXEC_OWNERS_KEPT:
+            self._exec_owner.popitem(last=False)
         rec.filled += qty
         self.fills_reported += 1
         self._fill_pos[rec.symbol] = self._fill_pos.get(rec.symbol, 0) + rec.side.sign * qty
@@ -213,6 +218,22 @@ class Reports:
             rec.pending = None
             self._retire(rec)
             self._report(kind, rec, reason=reason)
+
+    def _on_commission(self, report: Any) -> None:
+        """IB's commission for one execution, after its execDetails: the kernel replaces
+        the fee model's figure with it (``fee_source: broker`` / ``fee_reported``)."""
+        order_id = self._exec_owner.get(report.execId)
+        sink = self._sink
+        if order_id is None or sink is None:
+            return
+        try:
+            fee = to_units(report.commission)
+        except UnitError:
+            log.error("commission report %s: bad commission %r", report.execId,
+                      report.commission)
+            return
+        self._post(sink.on_report, ExecReport(ReportKind.FEE, order_id, time.time_ns(),
+                                              exec_id=report.execId, fee=fee))
 
     def _on_error(self, req_id: int, code: int, text: str, advanced: str = "") -> None:
         self.notices.append((req_id, code, text))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any, Callable
 
 import trio
@@ -83,6 +83,7 @@ class IbkrVenue(Bridge, Session, Reconcile, Reports, MarketData, Orders, Account
         self._contracts: dict[str, Any] = {}
         self._baseline: dict[str, int] = {}
         self._fill_pos: dict[str, int] = {}
+        self._exec_owner: OrderedDict[str, str] = OrderedDict()
         self._completed_info: dict[Any, tuple[str, str, float]] = {}
         self._connect_errors: list[int] = []
         self._refused: asyncio.Event | None = None
