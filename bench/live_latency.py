@@ -89,7 +89,8 @@ from triotrade.kernel.units import to_units  # noqa: E402
 from triotrade.venues.ibkr import IbkrVenue  # noqa: E402
 from triotrade.venues.live import parse_live_config, run_live  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# run_all.py --quick points this elsewhere, so smoke runs never overwrite the committed results
+RESULTS = Path(os.environ.get("TRIOTRADE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 # the two quotes each cycle moves between (the gateway's market opens at HIGH); 3 % apart,
 # through the 2 % stop
 HIGH = (to_units("99.99"), to_units("100.01"))
