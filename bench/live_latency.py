@@ -65,40 +65,36 @@ in front of the gateway's command line (e.g. ``taskset -c 1`` or ``nice -n 10``)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
-import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from time import perf_counter_ns, thread_time_ns
 from typing import Any, Callable
 
 import trio
 
-from triotrade.kernel.orders import Role
-from triotrade.kernel.signals import Signal
-from triotrade.kernel.units import to_units
-from triotrade.kernel.wakeup import Wakeup
-from triotrade.sim import scenario as scenario_mod
-from triotrade.gateways.tws import TwsBroker, TwsGateway
-from triotrade.gateways.realtime import RealtimeMarket
-from triotrade.venues.ibkr import IbkrVenue
-from triotrade.venues.live import parse_live_config, run_live
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-GATEWAY_PREFIX = os.environ.get("LL_GATEWAY_PREFIX", "").split()
-RESULTS = Path(__file__).resolve().parent / "results"
-SYM = "ACME"
+from latency_probes import (  # noqa: E402
+    POINTS, GcWatch, Hops, Probe, RunQueue, cpu_pressure, pct, pressure_between, stats)
+from latency_rig import SYM, InprocGateway, SubprocessGateway, serve_gateway  # noqa: E402
+
+from triotrade.kernel.signals import Signal  # noqa: E402
+from triotrade.kernel.units import to_units  # noqa: E402
+from triotrade.venues.ibkr import IbkrVenue  # noqa: E402
+from triotrade.venues.live import parse_live_config, run_live  # noqa: E402
+
+# run_all.py --quick points this elsewhere, so smoke runs never overwrite the committed results
+RESULTS = Path(os.environ.get("TRIOTRADE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
+# the two quotes each cycle moves between (the gateway's market opens at HIGH); 3 % apart,
+# through the 2 % stop
 HIGH = (to_units("99.99"), to_units("100.01"))
 LOW = (to_units("96.99"), to_units("97.01"))
-POINTS = ("rx", "post", "quote_in", "gap_detected", "exit_triggered", "order_submitted",
-          "submit", "submit_run", "placing", "write", "written")
 SEGMENTS = (  # (label, from, to)
     ("ib_async decode + adapter (rx -> post)", "rx", "post"),
     ("hop venue thread -> trio (post -> quote_in)", "post", "quote_in"),
@@ -122,15 +118,6 @@ SAME_THREAD = (  # segments inside one thread: wall time vs that thread's CPU ti
 )
 
 
-def scenario() -> scenario_mod.Scenario:
-    return scenario_mod.from_dict({
-        "version": 1, "name": "live-latency", "seed": 7, "duration": "24h",
-        "instruments": [{"symbol": SYM, "tick_size": "0.01"}],
-        "market": {SYM: {"spread": "0.02", "depth": 1000, "ticks": [{"t": "0s", "last": "100.00"}]}},
-        "faults": [],
-    }, "<live-latency>")
-
-
 CONFIG = {
     "instruments": [{"symbol": SYM, "tick_size": "0.01"}],
     "config": {
@@ -143,344 +130,6 @@ CONFIG = {
         "risk": {"max_order_rate": 1_000_000, "max_errors": 1_000_000},
     },
 }
-
-
-# ---------------------------------------------------------------- the gateway
-
-
-def serve_gateway() -> None:
-    """``--serve-gateway``: the gateway process. Prints its port, then pushes one quote
-    per stdin line ``BID ASK`` (price units); stops at end of input.
-
-    For every placeOrder it prints ``P <orderId> <ns>``: ``perf_counter_ns`` (the
-    system-wide monotonic clock on Linux, the same clock as the bench process) right
-    after the socket read that brought the order in. The order's bytes had been
-    written to the socket by then at the latest.
-    """
-    from triotrade.gateways.tws import session as tws_mod
-    from triotrade.wire import tws as proto
-
-    stamp = [0]
-    feed = proto.FrameReader.feed
-    place = tws_mod._HANDLERS[proto.In.PLACE_ORDER]  # noqa: SLF001
-
-    def stamped_feed(self: Any, data: bytes) -> None:
-        stamp[0] = perf_counter_ns()
-        feed(self, data)
-
-    def stamped_place(self: Any, f: list[str]) -> None:
-        t = stamp[0]
-        place(self, f)
-        sys.stdout.write(f"P {f[1]} {t}\n")
-        sys.stdout.flush()
-
-    proto.FrameReader.feed = stamped_feed  # type: ignore[method-assign]
-    tws_mod._HANDLERS[proto.In.PLACE_ORDER] = stamped_place  # noqa: SLF001
-
-    async def main() -> None:
-        market = RealtimeMarket(scenario())
-        broker = TwsBroker(market)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(broker.run)
-            gw = TwsGateway(broker, "127.0.0.1", 0)
-            await nursery.start(gw.serve)
-            print(f"port {gw.port}", flush=True)
-            stdin = trio.lowlevel.FdStream(os.dup(0))
-            buf = b""
-            while True:
-                data = await stdin.receive_some(4096)
-                if not data:
-                    break
-                buf += data
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    bid, ask = map(int, line.split())
-                    market.push_tick(SYM, bid, ask, None, 1000, 1000)
-            nursery.cancel_scope.cancel()
-
-    trio.run(main)
-
-
-class SubprocessGateway:
-    def __init__(self) -> None:
-        self.proc: trio.Process | None = None
-        self.port = 0
-        self.order_read: dict[int, int] = {}  # IB order id -> when the gateway read it
-
-    async def start(self, nursery: trio.Nursery) -> None:
-        self.proc = await trio.lowlevel.open_process(
-            [*GATEWAY_PREFIX, sys.executable, str(Path(__file__).resolve()), "--serve-gateway"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        buf = b""
-        with trio.fail_after(30):
-            while b"\n" not in buf:
-                data = await self.proc.stdout.receive_some(1024)
-                if not data:
-                    raise RuntimeError("the gateway process exited before listening")
-                buf += data
-        first, rest = buf.split(b"\n", 1)
-        self.port = int(first.split()[1])
-        nursery.start_soon(self._read_stamps, rest)
-
-    async def _read_stamps(self, buf: bytes) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while True:
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                parts = line.split()
-                if len(parts) == 3 and parts[0] == b"P":
-                    self.order_read[int(parts[1])] = int(parts[2])
-            data = await self.proc.stdout.receive_some(65536)
-            if not data:
-                return
-            buf += data
-
-    async def read_stamp(self, order_id: int) -> int | None:
-        with trio.move_on_after(1):
-            while order_id not in self.order_read:
-                await trio.sleep(0.001)
-        seen = self.order_read.pop(order_id, None)
-        self.order_read.clear()  # the entries' stamps: not needed
-        return seen
-
-    async def push(self, bid: int, ask: int) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        await self.proc.stdin.send_all(f"{bid} {ask}\n".encode())
-
-    async def close(self) -> None:
-        if self.proc is None:
-            return
-        with trio.CancelScope(shield=True):
-            if self.proc.stdin is not None:
-                await self.proc.stdin.aclose()
-            with trio.move_on_after(5):
-                await self.proc.wait()
-            if self.proc.returncode is None:
-                self.proc.kill()
-                await self.proc.wait()
-
-
-class InprocGateway:
-    def __init__(self) -> None:
-        self.market: RealtimeMarket | None = None
-        self.port = 0
-
-    async def read_stamp(self, order_id: int) -> int | None:
-        await trio.lowlevel.checkpoint()
-        return None
-
-    async def start(self, nursery: trio.Nursery) -> None:
-        self.market = RealtimeMarket(scenario())
-        broker = TwsBroker(self.market)
-        await nursery.start(broker.run)
-        gw = TwsGateway(broker, "127.0.0.1", 0)
-        await nursery.start(gw.serve)
-        self.port = gw.port
-
-    async def push(self, bid: int, ask: int) -> None:
-        assert self.market is not None
-        self.market.push_tick(SYM, bid, ask, None, 1000, 1000)
-        await trio.lowlevel.checkpoint()
-
-    async def close(self) -> None:
-        pass
-
-
-# ---------------------------------------------------------------- the probe
-
-
-class Probe:
-    """Collects the stamps of the current gap event; called from both threads.
-
-    Each stamp is ``perf_counter_ns``; the thread's CPU time (``thread_time_ns``) is
-    taken alongside, so that a slow segment inside one thread can be split into time
-    spent running and time spent waiting (for the GIL or for a CPU).
-    """
-
-    def __init__(self) -> None:
-        self.armed: tuple[int, int] | None = None  # the (bid, ask) of the gap tick pushed
-        self.rec: dict[str, int] = {}
-        self.cpu: dict[str, int] = {}
-        self.last_rx = (0, 0)
-        self.ib_order_id = 0
-
-    def arm(self, quote: tuple[int, int]) -> None:
-        self.rec = {}
-        self.cpu = {}
-        self.armed = quote
-
-    def _stamp(self, point: str, t: int) -> None:
-        self.rec[point] = t
-        self.cpu[point] = thread_time_ns()
-
-    def __call__(self, point: str, t: int, info: Any) -> None:
-        if point == "rx":
-            self.last_rx = (t, thread_time_ns())
-            return
-        armed = self.armed
-        if armed is None:
-            return
-        rec = self.rec
-        if point == "quote":
-            if info[:2] == armed and "post" not in rec:
-                rec["rx"], self.cpu["rx"] = self.last_rx
-                self._stamp("post", t)
-        elif point == "quote_in":
-            if info[:2] == armed and "post" in rec and "quote_in" not in rec:
-                self._stamp("quote_in", t)
-        elif point in ("write", "written"):
-            if "placing" in rec and point not in rec and info[4:6] == b"3\0":  # placeOrder
-                self._stamp(point, t)
-                self.ib_order_id = int(info[6:info.index(b"\0", 6)])
-        elif "quote_in" in rec and point not in rec and info.role is not Role.ENTRY:
-            self._stamp(point, t)  # submit, submit_run, placing: the exit order
-
-    def on_journal(self, event: dict[str, Any]) -> None:
-        """The kernel's own milestones, seen through its journal (trio thread)."""
-        if self.armed is None or "quote_in" not in self.rec:
-            return
-        kind = event["type"]
-        if kind in ("gap_detected", "exit_triggered") or (
-                kind == "order_submitted" and event.get("role") != "ENTRY"):
-            if kind not in self.rec:
-                self._stamp(kind, perf_counter_ns())
-
-
-class GcWatch:
-    """Garbage-collector pauses during the run (any thread), from ``gc.callbacks``."""
-
-    def __init__(self) -> None:
-        self.pauses: list[tuple[int, int, int]] = []  # (start, end, generation)
-        self._t0 = 0
-
-    def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._t0 = perf_counter_ns()
-        else:
-            self.pauses.append((self._t0, perf_counter_ns(), info["generation"]))
-
-
-# ---------------------------------------------------------------- baseline hops
-
-
-class Hops:
-    """Bare thread hops on the venue's own two threads, stamped like the real path."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, token: trio.lowlevel.TrioToken,
-                 nursery: trio.Nursery) -> None:
-        self.loop = loop
-        self.token = token
-        self.wake = Wakeup()
-        self._then: Callable[[], None] | None = None
-        nursery.start_soon(self._waker)
-
-    async def _waker(self) -> None:
-        while True:
-            await self.wake.wait()
-            then, self._then = self._then, None
-            if then is not None:
-                then()
-
-    async def sample(self, kind: str) -> int:
-        loop, token = self.loop, self.token
-        stamps: list[int] = []
-        done = trio.Event()
-        clock = time.perf_counter_ns
-
-        def end() -> None:
-            stamps.append(clock())
-            token.run_sync_soon(done.set)
-
-        async def end_coro() -> None:
-            end()
-
-        def back() -> None:  # trio thread -> venue thread
-            if kind == "rss+rcts":
-                asyncio.run_coroutine_threadsafe(end_coro(), loop)
-            else:
-                loop.call_soon_threadsafe(end)
-
-        def in_trio() -> None:
-            if kind == "rss+wake+csts":
-                self._then = back
-                self.wake.set()
-            else:
-                back()
-
-        def start() -> None:  # venue thread
-            stamps.append(clock())
-            token.run_sync_soon(in_trio)
-
-        loop.call_soon_threadsafe(start)
-        with trio.fail_after(10):
-            await done.wait()
-        return stamps[1] - stamps[0]
-
-
-# ---------------------------------------------------------------- the run
-
-
-def pct(values: list[int], q: float) -> int:
-    """Nearest-rank percentile."""
-    s = sorted(values)
-    if not s:
-        return 0
-    k = math.ceil(q / 100 * len(s)) - 1
-    return s[max(0, min(len(s) - 1, k))]
-
-
-def stats(values: list[int]) -> dict[str, Any]:
-    us = lambda ns: round(ns / 1000, 1)  # noqa: E731
-    return {"count": len(values), "p50_us": us(pct(values, 50)), "p90_us": us(pct(values, 90)),
-            "p99_us": us(pct(values, 99)), "p99_9_us": us(pct(values, 99.9)),
-            "max_us": us(max(values) if values else 0),
-            "min_us": us(min(values) if values else 0),
-            "over_1ms": sum(1 for v in values if v >= 1_000_000)}
-
-
-class RunQueue:
-    """Per-thread time spent runnable but waiting for a CPU (``/proc/.../schedstat``,
-    second field), read around each cycle from the trio thread, outside the window."""
-
-    def __init__(self, threads: dict[str, int]) -> None:
-        self.fds: dict[str, int] = {}
-        for name, tid in threads.items():
-            try:
-                self.fds[name] = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
-            except OSError:
-                pass
-
-    def waits(self) -> dict[str, int]:
-        out = {}
-        for name, fd in self.fds.items():
-            try:
-                out[name] = int(os.pread(fd, 128, 0).split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-        return out
-
-    def close(self) -> None:
-        for fd in self.fds.values():
-            os.close(fd)
-
-
-def cpu_pressure() -> str:
-    """The kernel's CPU pressure line (share of time some runnable task waited)."""
-    try:
-        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return "n/a"
-
-
-def pressure_between(before: str, after: str, wall_s: float) -> float | None:
-    """% of the run's wall time during which some runnable task waited for a CPU."""
-    try:
-        t0 = int(before.rsplit("total=", 1)[1])
-        t1 = int(after.rsplit("total=", 1)[1])
-    except (IndexError, ValueError):
-        return None
-    return round((t1 - t0) / (wall_s * 1e6) * 100, 1) if wall_s > 0 else None
 
 
 class Bench:

@@ -503,7 +503,7 @@ async def test_finished_orders_are_forgotten(live: Live) -> None:
 
 
 async def test_probe_points() -> None:
-    """The latency probe (bench/live_latency.py) sees a quote and an order at every point."""
+    """The latency probe (bench/latency_probes.py) sees a quote and an order at every point."""
     seen: list[tuple[str, Any]] = []
     async with gateway() as g:
         rec = Recorder()
