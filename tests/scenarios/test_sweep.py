@@ -13,7 +13,8 @@ import pytest
 from conftest import SCENARIOS, assert_no_traceback, last_digest, parallel, run_cli
 from triotrade import distributed
 from triotrade.kernel.errors import InputError
-from triotrade.sim import fuzz, sweep
+from triotrade import sweep
+from triotrade.sim import fuzz
 from triotrade.sim.weakenings import FUZZ_TARGETS
 
 GAP = SCENARIOS / "incidents" / "gap_through_stop.yaml"
@@ -139,7 +140,7 @@ def test_a_worker_that_dies_mid_cell_is_retried_and_the_cell_counted_once(
     def dies_once(task: sweep.CellTask) -> dict[str, object]:
         import os
 
-        from triotrade.sim import sweep as sw
+        from triotrade import sweep as sw
 
         if task.cell.id == 3 and not os.path.exists(marker):
             open(marker, "w").close()

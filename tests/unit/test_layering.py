@@ -35,8 +35,12 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # what a user reads after a run: the journal reader and the reports built on it
     "journal": frozenset({"journal", "kernel"}),
     "report": frozenset({"report", "journal", "kernel"}),
+    # parameter sweeps: grids of simulated runs, judged by the report's metrics
+    "sweep": frozenset({"sweep", "sim", "kernel", "strategies", "report", "journal"}),
     "cli": frozenset({"cli", "kernel", "strategies", "wire", "sim", "gateways", "venues",
-                      "journal", "report"}),
+                      "journal", "report", "sweep", "distributed"}),
+    # the Dask side of sweeps and fuzzing: it imports nothing of ours
+    "distributed": frozenset({"distributed"}),
     # the package root (triotrade/__init__.py) holds the version, which every room may
     # read (journal headers carry it): so it must import nothing of ours itself
     "triotrade": frozenset(),

@@ -1,6 +1,6 @@
 """``triotrade sweep``: a grid of parameter values times seeds, one deterministic run per cell.
 
-The cells come from ``sim.sweep`` (each is ``triotrade run FILE --set ... --seed ...``,
+The cells come from ``triotrade.sweep`` (each is ``triotrade run FILE --set ... --seed ...``,
 digest included); this module runs them on local processes (the default) or on a Dask
 cluster (``--dask``, through ``triotrade.distributed``), shows a progress bar with an
 ETA, writes the table (Parquet or CSV by the output's extension, with polars) and
@@ -37,7 +37,7 @@ def _ignore_sigint() -> None:
 
 def _run_local(tasks: Sequence[Any], workers: int) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(cell id, row or error text) as local processes finish them."""
-    from ..sim.sweep import run_cell
+    from ..sweep import run_cell
 
     if workers <= 0:
         for t in tasks:
@@ -63,7 +63,7 @@ def _guarded(fn: Callable[[Any], dict[str, Any]], arg: Any) -> dict[str, Any] | 
 
 def _run_dask(client: Any, tasks: Sequence[Any]) -> Iterator[tuple[int, dict[str, Any] | str]]:
     from .. import distributed
-    from ..sim.sweep import run_cell
+    from ..sweep import run_cell
 
     futures = distributed.submit_keyed(client, run_cell, [(t.key, t) for t in tasks])
     ids = {t.key: t.cell.id for t in tasks}
@@ -157,7 +157,7 @@ def sweep(scenario: Path, params: tuple[str, ...], seeds: int | None, seed_list:
     """
     from rich.console import Console
 
-    from ..sim import sweep as sw
+    from .. import sweep as sw
     from . import _exit_on, _slug
     from .report import require_extra
 

@@ -22,9 +22,9 @@ from typing import Any, Iterable, Sequence
 
 import attrs
 
-from ..kernel.errors import InputError
-from . import runner, scenario
-from .overrides import OverrideError, format_path, parse_override, parse_path
+from .kernel.errors import InputError
+from .sim import runner, scenario
+from .sim.overrides import OverrideError, format_path, parse_override, parse_path
 
 SOURCE = "--param"
 
@@ -161,7 +161,7 @@ METRICS = ("net_pnl", "fees", "max_drawdown", "sharpe", "win_rate", "trades")
 def run_cell(task: CellTask) -> dict[str, Any]:
     """Run one cell; its row: cell id, settings, seed, metrics, expectation, violations,
     digest. Plain data only (it crosses process and machine boundaries)."""
-    from ..report import build  # the report code computes the metrics, as for `report`
+    from .report import build  # the report code computes the metrics, as for `report`
 
     cell = task.cell
     scn = scenario.loads(task.scenario_bytes, task.scenario_name,
