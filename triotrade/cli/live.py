@@ -112,6 +112,12 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
 
     try:
         setup = SETUPS[venue](config_path, host, port, client_id)
+        if journal_path is not None:
+            # the journal of a run that is still live: say so, before "already there"
+            from ..venues.control import refuse_if_taken
+            from ..wire.control import control_path
+
+            refuse_if_taken(control_path(journal_path))
         journal_path = (claim_live(venue) if journal_path is None
                         else claim(journal_path, overwrite=overwrite))
     except InputError as exc:
