@@ -25,7 +25,6 @@ import trio
 from ..kernel.errors import InputError, find_exception
 from ..kernel.units import fmt_units
 from ..kernel.venue import Venue
-from ..wire.control import control_path
 from .exits import Exit, exit_for
 
 
