@@ -25,6 +25,7 @@ import trio
 from ..kernel.errors import InputError, find_exception
 from ..kernel.units import fmt_units
 from ..kernel.venue import Venue
+from ..wire.control import control_path
 from .exits import Exit, exit_for
 
 
@@ -114,7 +115,6 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
         if journal_path is not None:
             # the journal of a run that is still live: say so, before "already there"
             from ..venues.control import refuse_if_taken
-            from ..wire.control import control_path
 
             refuse_if_taken(control_path(journal_path))
         journal_path = (claim_live(venue) if journal_path is None
