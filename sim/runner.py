@@ -23,7 +23,7 @@ from ..kernel.killswitch import KillAction
 from ..kernel.protections import Protections
 from ..kernel.runtime import Kernel
 from ..kernel.signals import Signal
-from ..strategies.ma_cross import MovingAverageCross
+from ..strategies.loader import factory as strategy_factory
 from .determinism import (
     allow_nondeterministic_scheduling,
     derive_seed,
@@ -35,7 +35,7 @@ from .exchange import Exchange, ExchangeFaults, Window
 from .expect import Check, check
 from .invariants import InvariantChecker
 from .market import generate, merge_halts
-from .scenario import Scenario, market_path_specs
+from .scenario import Scenario, market_path_specs, strategy_plans
 from .venue import Latency, SimVenue
 from .weakenings import Weakening
 
@@ -56,10 +56,14 @@ class RunResult:
     max_positions: dict[str, int]
     ticks: int = 0
     journal_path: str | None = None
+    # (symbol, error) of each strategy that raised or answered nonsense: the run fails
+    strategy_errors: list[tuple[str, str]] = attrs.Factory(list)
+    data: dict[str, Any] = attrs.Factory(dict)  # symbol -> ReplayStats of a file market
 
     @property
     def ok(self) -> bool:
-        return not self.violations and all(c.ok for c in self.checks)
+        return not self.violations and not self.strategy_errors \
+            and all(c.ok for c in self.checks)
 
     @property
     def exit_code(self) -> int:
@@ -67,15 +71,8 @@ class RunResult:
 
 
 def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
-    specs = scn.config.strategies
-
-    def make(symbol: str) -> Any:
-        spec = specs.get(symbol)
-        if spec is None:
-            return None
-        return MovingAverageCross(spec.fast, spec.slow)
-
-    return make
+    """The kernel's strategy factory: the scenario's strategies through the loader."""
+    return strategy_factory(strategy_plans(scn))
 
 
 def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
@@ -164,7 +161,8 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
     checks = check(scn, journal.events, final_positions, realized, checker.max_abs_position)
     return RunResult(scn, seed, journal.digest, journal.events, checks, violations,
                      state["summary"], final_positions, realized, checker.max_abs_position,
-                     engine.ticks_processed)
+                     engine.ticks_processed, strategy_errors=list(kernel.strategy_errors),
+                     data=state.get("data", {}))
 
 
 async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,

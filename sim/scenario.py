@@ -21,7 +21,7 @@ import attrs
 import cattrs
 import yaml
 
-from ..kernel.config import ConfigError, flatten_errors, make_converter
+from ..kernel.config import ConfigError, flatten_errors, load_strategy_plans, make_converter
 from ..kernel.errors import InputError
 from ..kernel.units import to_units
 from .scenario_rules import check_fault_keys, validate
@@ -105,6 +105,11 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "") -> Scenar
         raise ScenarioError(source, _dedupe(problems)) from None
     scn = attrs.evolve(scn, source=source, sha256=sha256)
     problems.extend(validate(scn))
+    if not problems:  # resolving a strategy imports its file: only for a sound scenario
+        try:
+            strategy_plans(scn)
+        except InputError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ScenarioError(source, _dedupe(problems))
     return scn
@@ -142,6 +147,20 @@ def _rename_for(data: Any, path: str, problems: list[tuple[str, str]]) -> Any:
     return data
 
 
+def base_dir(s: Scenario) -> Path:
+    """The folder relative paths in the scenario (strategy files, data files) start
+    from: the scenario file's own, or the working directory for a scenario not read
+    from a file."""
+    if s.source and not s.source.startswith("<"):
+        return Path(s.source).resolve().parent
+    return Path.cwd()
+
+
+def strategy_plans(s: Scenario) -> dict[str, Any]:
+    """``config.strategies`` resolved by the strategy loader (``InputError`` if not)."""
+    return load_strategy_plans(s.config, base_dir=base_dir(s), source=s.source)
+
+
 def market_path_specs(s: Scenario) -> dict[str, Any]:
     """Scenario market sections as sim.market.PathSpec objects."""
     from .market import PathSpec, PathTick, merge_halts
@@ -170,4 +189,5 @@ def market_path_specs(s: Scenario) -> dict[str, Any]:
 
 
 __all__ = ["Scenario", "ScenarioError", "load", "loads", "from_dict", "market_path_specs",
+           "base_dir", "strategy_plans",
            "ConfigError"]

@@ -183,8 +183,17 @@ def _print_result(result: Any, quiet: bool) -> None:
     elif not quiet:
         console.print("  PASS  invariants (exposure cap, single exit, fills known, "
                       "position == fills, no entry after close_all, liveness)")
+    for sym, stats in getattr(result, "data", {}).items():
+        if not quiet or stats.before_start or stats.after_end:
+            console.print(f"  data  {sym}: {stats.replayed} row(s) replayed, "
+                          f"{stats.before_start} before the start and {stats.after_end} at or "
+                          "after the end skipped")
+    errors = getattr(result, "strategy_errors", [])
+    for sym, text in errors:
+        console.print(f"  FAIL  strategy {sym}: {text}")
     verdict = "OK" if result.ok else (
-        f"FAILED: {len(failed)} expectation(s), {len(result.violations)} invariant violation(s)")
+        f"FAILED: {len(failed)} expectation(s), {len(result.violations)} invariant violation(s)"
+        + (f", {len(errors)} strategy error(s)" if errors else ""))
     console.print(f"result: {verdict}")
     if result.journal_path:
         console.print(f"journal: {result.journal_path}")
