@@ -31,6 +31,7 @@ from .determinism import (
     make_scheduler_deterministic,
 )
 from .engine import Engine, Watchdog
+from .datafiles import ReplayStats
 from .exchange import Exchange, ExchangeFaults, Window
 from .expect import Check, check
 from .invariants import InvariantChecker
@@ -252,11 +253,17 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
                        Signal(sig.symbol, sig.side, sig.t, sig.published, source="scenario"))
 
     ticks: Iterator[tuple[int, ...]]
+    data: dict[str, ReplayStats] = {}  # file markets: rows replayed and skipped
     if prepared is not None:
         ticks = iter(prepared)
     else:
-        gens = [generate(exchange.index[sym], spec, scn.duration,
-                         derive_seed(seed, f"market:{sym}")) for sym, spec in specs.items()]
+        gens = []
+        for sym, spec in specs.items():
+            stats = None
+            if spec.file is not None:
+                stats = data[sym] = ReplayStats()
+            gens.append(generate(exchange.index[sym], spec, scn.duration,
+                                 derive_seed(seed, f"market:{sym}"), stats))
         ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
 
     async with trio.open_nursery() as nursery:
@@ -269,6 +276,11 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     summary = kernel.summary()
     for sym, row in summary.items():
         row["max_position"] = str(checker.max_abs_position.get(sym, 0))
+        if sym in data:
+            st = data[sym]
+            row["data_rows"] = {"replayed": str(st.replayed),
+                                "before_start": str(st.before_start),
+                                "after_end": str(st.after_end)}
     kernel.journal_run_finished([v["invariant"] for v in checker.violations])
     return {"kernel": kernel, "checker": checker, "violations": checker.violations,
-            "summary": summary}
+            "summary": summary, "data": data}

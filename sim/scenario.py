@@ -175,7 +175,11 @@ def market_path_specs(s: Scenario) -> dict[str, Any]:
         if m.walk is not None:
             walk = MWalk(m.walk.every, Fraction(m.walk.vol_bps), Fraction(m.walk.drift_bps),
                          m.walk.start)
+        data = None
+        if m.file is not None:
+            data = data_file(s, inst.symbol)
         out[inst.symbol] = PathSpec(
+            file=data,
             tick_units=to_units(inst.tick_size),
             spread=m.spread,
             depth=m.depth,
@@ -188,6 +192,40 @@ def market_path_specs(s: Scenario) -> dict[str, Any]:
     return out
 
 
+def data_file(s: Scenario, symbol: str) -> Any:
+    """``market.SYM.file`` as a ``sim.datafiles.MarketFile`` (its path relative to the
+    scenario's folder; virtual t = ts - ``start``, 0 without a ``start``)."""
+    from .datafiles import market_file
+
+    m = s.market[symbol]
+    assert m.file is not None
+    inst = s.instrument_map[symbol]
+    return market_file(base_dir(s) / m.file, to_units(inst.tick_size), s.start_unix_ns or 0,
+                       s.duration, format=m.format or "ticks", spread=m.spread, depth=m.depth,
+                       bar_interval_ns=m.bar_interval, source=s.source,
+                       where=f"market.{symbol}.file: {m.file}")
+
+
+def data_problems(s: Scenario, limit: int | None = 100) -> list[tuple[str, str]]:
+    """Every problem of the scenario's market data files, as
+    ``(market.SYM.file, "data.csv: row N: column: problem")``: reads each file whole,
+    so ``triotrade check`` and ``run`` call it, not ``load``."""
+    out: list[tuple[str, str]] = []
+    for sym, m in s.market.items():
+        if m.file is None:
+            continue
+        for where, text in data_file(s, sym).validate(limit):
+            out.append((f"market.{sym}.file", f"{m.file}: {where}: {text}"))
+    return out
+
+
+def check_data(s: Scenario) -> None:
+    """``ScenarioError`` with every data file problem, if there are any."""
+    problems = data_problems(s)
+    if problems:
+        raise ScenarioError(s.source, problems)
+
+
 __all__ = ["Scenario", "ScenarioError", "load", "loads", "from_dict", "market_path_specs",
-           "base_dir", "strategy_plans",
+           "base_dir", "strategy_plans", "data_file", "data_problems", "check_data",
            "ConfigError"]

@@ -31,7 +31,9 @@ def _load_or_exit(scenario: Path | None) -> Any:
 
     path = scenario if scenario is not None else _default_scenario_path()
     try:
-        return scenario_mod.load(path)
+        scn = scenario_mod.load(path)
+        scenario_mod.check_data(scn)  # market data files: every row, before anything runs
+        return scn
     except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
         _exit_on(exc)
 
@@ -212,7 +214,7 @@ def check(files: tuple[Path, ...]) -> None:
     worst = Exit.OK
     for f in files:
         try:
-            scenario_mod.load(f)
+            scenario_mod.check_data(scenario_mod.load(f))
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:
