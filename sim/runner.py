@@ -18,6 +18,7 @@ import trio
 import trio.testing
 
 from .. import __version__
+from ..kernel.errors import InputError, find_exception
 from ..kernel.journal import Journal
 from ..kernel.killswitch import KillAction
 from ..kernel.protections import Protections
@@ -147,6 +148,13 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
     try:
         with forbid_real_world():
             trio.run(guarded, clock=mock)
+    except BaseExceptionGroup as group:
+        # a data file found bad while streaming (a run not preceded by check_data):
+        # the located input error, not the nursery's wrapping of it
+        bad = find_exception(group, InputError)
+        if bad is not None:
+            raise bad from None
+        raise
     finally:
         if freeze:
             gc.unfreeze()
