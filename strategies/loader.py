@@ -33,7 +33,7 @@ import types
 import typing
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import attrs
 
@@ -441,6 +441,6 @@ def _bar_interval(cls: type, caps: Capabilities, value: object, source: str,
 
 
 __all__ = [
-    "BUILTINS", "Capabilities", "PlanFactory", "StrategyPlan", "bar_interval_of", "capabilities", "check_params", "factory",
-    "load_strategies", "load_strategy", "load_strategy_spec", "resolve_class",
+    "BUILTINS", "Capabilities", "PlanFactory", "StrategyPlan", "bar_interval_of", "capabilities",
+    "check_params", "factory", "load_strategies", "load_strategy", "load_strategy_spec", "resolve_class",
 ]
