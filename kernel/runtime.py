@@ -146,9 +146,6 @@ class Kernel:
 
     # ------------------------------------------------------------ signals
 
-    def strategy_signal(self, symbol: str, side: SignalSide | str, ts: int) -> None:
-        self.on_signal(Signal(symbol, side, ts, source="strategy"))
-
     def strategy_intent(self, symbol: str, intent: Intent, ts: int) -> None:
         """A validated intent from a ticker's strategy (``strategies.driver``)."""
         self.on_signal(Signal(symbol, intent.side, ts, source="strategy", size=intent.size,

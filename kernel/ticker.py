@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import trio
 
@@ -75,8 +75,8 @@ class Ticker:
         # one with context hooks goes through the driver's on_tick (_driver_tick).
         self.driver: StrategyDriver | None = None
         self.strategy_failed: str | None = None  # the error text once it misbehaved
-        self._price_hook = None
-        self._driver_tick = None
+        self._price_hook: Callable[[int, int], object] | None = None
+        self._driver_tick: Callable[[int, int, int, int, int, int], None] | None = None
         if strategy is not None:
             driver = StrategyDriver(strategy, instrument, emit=self._on_intent,
                                     on_error=self._on_strategy_error,
