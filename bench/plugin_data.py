@@ -9,8 +9,9 @@
    Target: >= 70 % of the in-memory speed. The two runs must have the same digest:
    the file replays exactly the ticks the walk made.
 
-Each pair runs alternately, ``--repeat`` times, and the best of each is kept (the
-machine is shared; the best run is the least disturbed one).
+Each pair runs alternately, ``--repeat`` times (the order within a pair flipping each
+time), and the best of each is kept (the machine is shared; the best run is the least
+disturbed one).
 
     python bench/plugin_data.py [--ticks 1000000] [--repeat 2]
 """
@@ -25,19 +26,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workloads import ma_cross_scenario  # noqa: E402
 
+import attrs  # noqa: E402
+
+from triotrade.kernel.config import StrategySpec  # noqa: E402
 from triotrade.kernel.units import fmt_units  # noqa: E402
 from triotrade.sim import runner  # noqa: E402
 from triotrade.sim.datafiles import ReplayStats, market_file  # noqa: E402
 from triotrade.sim.determinism import derive_seed  # noqa: E402
 from triotrade.sim.market import generate  # noqa: E402
-from triotrade.sim.scenario import market_path_specs  # noqa: E402
-from triotrade.strategies import loader  # noqa: E402
+from triotrade.sim.scenario import market_path_specs, strategy_plans  # noqa: E402
 from triotrade.strategies import ma_cross  # noqa: E402
 
 RESULTS = Path(os.environ.get("TRIOTRADE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
@@ -66,31 +69,30 @@ def _timed(scn: Any, ticks: Any = None) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
-def _file_strategy(folder: Path) -> Callable[[Any], Callable[[str], Any]]:
-    """The built-in MA cross, copied to a file and loaded as a user's strategy is."""
+def _file_strategy(scn: Any, folder: Path) -> Any:
+    """``scn`` with the built-in MA cross copied to a file and named by path, as a
+    user's strategy is (the scenario's source is placed in ``folder``, which the loader
+    resolves the file against)."""
     src = Path(ma_cross.__file__).read_text()
     src = re.sub(r"from \.base import", "from triotrade.strategies.base import", src)
+    src = re.sub(r"from \.\.kernel\.", "from triotrade.kernel.", src)
     (folder / "my_ma.py").write_text(src)
-
-    def factory(scn: Any) -> Callable[[str], Any]:
-        plans = {sym: loader.load_strategy("my_ma.py:MovingAverageCross",
-                                           {"fast": spec.fast, "slow": spec.slow},
-                                           base_dir=folder)
-                 for sym, spec in scn.config.strategies.items()}
-        assert all(p.cls is not ma_cross.MovingAverageCross for p in plans.values())
-        return loader.factory(plans)
-
-    return factory
+    specs = {sym: StrategySpec("my_ma.py:MovingAverageCross", dict(spec.params))
+             for sym, spec in scn.config.strategies.items()}
+    out = attrs.evolve(scn, config=attrs.evolve(scn.config, strategies=specs),
+                       source=str(folder / "bench.yaml"))
+    plans = strategy_plans(out)
+    assert all(p.cls is not ma_cross.MovingAverageCross for p in plans.values())
+    return out
 
 
 def measure(ticks: int, repeat: int) -> dict[str, Any]:
     scn = ma_cross_scenario(ticks, 1)
-    builtin_factory = runner._strategy_factory  # noqa: SLF001 - swapped for the file run
     best: dict[str, float] = {}
     digests: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        file_factory = _file_strategy(folder)
+        file_scn = _file_strategy(scn, folder)
         csv_path = folder / "ticks.csv"
         t0 = time.perf_counter()
         rows = _write_csv(scn, csv_path)
@@ -100,16 +102,16 @@ def measure(ticks: int, repeat: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         parsed = sum(1 for _ in mf.ticks(0))
         parse_s = time.perf_counter() - t0
-        for _ in range(repeat):
-            for name in ("builtin", "from_file"):
-                runner._strategy_factory = builtin_factory if name == "builtin" else file_factory
-                try:
-                    secs, result = _timed(scn, _generated(scn))
-                finally:
-                    runner._strategy_factory = builtin_factory
+        for i in range(repeat):
+            # each pair's order flips every repeat: the second run of a pair is not
+            # always the same one (an order effect would otherwise read as a cost)
+            flip = slice(None, None, -1 if i % 2 else 1)
+            for name in ("builtin", "from_file")[flip]:
+                run_scn = scn if name == "builtin" else file_scn
+                secs, result = _timed(run_scn, _generated(scn))
                 best[name] = min(best.get(name, secs), secs)
                 digests[name] = result.digest
-            for name in ("generated", "csv"):
+            for name in ("generated", "csv")[flip]:
                 stats = ReplayStats()
                 source = _generated(scn) if name == "generated" else mf.ticks(0, stats)
                 secs, result = _timed(scn, source)

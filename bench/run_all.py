@@ -104,6 +104,23 @@ def run(name: str, args: list[str], results: Path) -> tuple[bool, str, float]:
     return proc.returncode == 0, out, took
 
 
+def _splice(old: str, sections: list[str]) -> str:
+    """``old`` RESULTS.md with each of ``sections`` (``## name ...``) in place of the
+    section of the same name, or appended before the analysis when it is new."""
+    parts = old.split("\n## ")
+    head, rest = parts[0], ["## " + p for p in parts[1:]]
+    for section in sections:
+        title = section.split("\n", 1)[0]
+        for i, existing in enumerate(rest):
+            if existing.split("\n", 1)[0] == title:
+                rest[i] = section
+                break
+        else:
+            at = next((i for i, p in enumerate(rest) if p.startswith("## Where")), len(rest))
+            rest.insert(at, section)
+    return "\n".join([head.rstrip("\n") + "\n", *[p.rstrip("\n") + "\n" for p in rest]])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,12 +136,14 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         print(f"== {name} {' '.join(bench_args)}", flush=True)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         ok, out, took = run(name, bench_args, results)
         print(out, flush=True)
         cmd = f"python bench/{name}.py {' '.join(bench_args)}".strip()
         data = results / f"{name}.json"
         sections.append(
-            f"## {name}\n\nTarget: {TARGETS[name]}.\n\nReproduce: `{cmd}` ({took:.0f} s here)"
+            f"## {name}\n\nTarget: {TARGETS[name]}.\n\nReproduce: `{cmd}` ({took:.0f} s here, "
+            f"load average {load:.2f} at its start)"
             f"{'' if ok else ' -- FAILED or missing'}\n\n```\n{out}\n```\n"
             + (f"\nRaw: `{data.relative_to(HERE.parent)}`\n" if data.exists() and ok else ""))
     text = ("# Benchmark results\n\n"
@@ -134,6 +153,8 @@ def main() -> None:
             + "\n".join(sections)
             + ("\n" + ANALYSIS if not args.only or "sim_throughput" in args.only else ""))
     out = (QUICK_RESULTS if args.quick else HERE) / "RESULTS.md"
+    if args.only and out.exists():
+        text = _splice(out.read_text(), sections)  # --only: the other sections stay
     out.write_text(text)
     print(f"wrote {out}")
 

@@ -136,11 +136,57 @@ STRATEGY_KINDS = ("ma_cross",)  # the strategy kinds config.strategies may name
 
 @attrs.frozen
 class StrategySpec:
-    """Which signal generator drives a ticker (in addition to scenario/news signals)."""
+    """Which strategy drives a ticker (in addition to scenario/news signals).
 
-    kind: str  # "ma_cross"
-    fast: int = 20
-    slow: int = 50
+    Two spellings of one thing, both read forever::
+
+        {kind: ma_cross, params: {fast: 20, slow: 50}, bar_interval: 1m}
+        {kind: ma_cross, fast: 20, slow: 50}       # parameters beside kind
+
+    The second, the original form, keeps working; ``legacy`` records which one the
+    file used so error paths name the key the file wrote. ``kind`` is resolved and
+    ``params`` checked by ``strategies.loader`` (a built-in name, a
+    ``path/file.py:Class`` or a ``package.module:Class``), which needs the config
+    file's folder and so runs where the file is read.
+    """
+
+    kind: str
+    params: dict[str, Any] = attrs.Factory(dict)
+    bar_interval: Any = None  # a duration such as "1m", checked by the loader
+    legacy: bool = False
+
+    def loader_spec(self) -> dict[str, Any]:
+        """The ``{kind, params, bar_interval?}`` mapping ``strategies.loader`` reads."""
+        out: dict[str, Any] = {"kind": self.kind, "params": dict(self.params)}
+        if self.bar_interval is not None:
+            out["bar_interval"] = self.bar_interval
+        return out
+
+
+_SPEC_KEYS = ("kind", "params", "bar_interval")
+
+
+def _strategy_spec(value: Any, _: type) -> StrategySpec:
+    if not isinstance(value, dict):
+        raise UnitError(f"expected a mapping with kind and params, got {_type_name(value)}")
+    if "kind" not in value:
+        raise KeyError("kind")
+    kind = value["kind"]
+    if not isinstance(kind, str):
+        raise UnitError(f"kind: expected a strategy name or 'file.py:Class', got {kind!r}")
+    extra = {k: v for k, v in value.items() if k not in _SPEC_KEYS}
+    if "params" in value:
+        if extra:
+            names = ", ".join(sorted(map(str, extra)))
+            raise UnitError(f"unknown key(s) {names} beside params "
+                            "(put every parameter under params)")
+        params = value["params"]
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise UnitError(f"params: expected a mapping, got {_type_name(params)}")
+        return StrategySpec(kind, dict(params), value.get("bar_interval"), False)
+    return StrategySpec(kind, extra, value.get("bar_interval"), True)
 
 
 @attrs.frozen
@@ -236,6 +282,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(Money, _money)
     conv.register_structure_hook(Price, lambda v, _: to_units(v))
     conv.register_structure_hook(Distance, _distance)
+    conv.register_structure_hook(StrategySpec, _strategy_spec)
 
     def is_str_dict(t: Any) -> bool:
         return typing.get_origin(t) is dict and typing.get_args(t)[:1] == (str,)
@@ -393,13 +440,26 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
     problems += fee_model_problems(cfg.fees.default, f"{path}.fees.default")
     for sym, model in cfg.fees.symbols.items():
         problems += fee_model_problems(model, f"{path}.fees.symbols.{sym}")
-    for sym, spec in cfg.strategies.items():
-        if spec.kind not in STRATEGY_KINDS:
-            problems.append((f"{path}.strategies.{sym}.kind", f"unknown strategy {spec.kind!r} "
-                             f"(one of: {', '.join(STRATEGY_KINDS)})"))
-        elif not 0 < spec.fast < spec.slow:
-            problems.append((f"{path}.strategies.{sym}", "need 0 < fast < slow"))
-        elif spec.slow > MAX_MA_WINDOW:
-            problems.append((f"{path}.strategies.{sym}.slow",
-                             f"must be at most {MAX_MA_WINDOW} ticks, got {spec.slow}"))
+    # strategies: resolved and checked by strategies.loader (load_strategy_plans), which
+    # needs the folder of the file the config came from
     return problems
+
+
+def load_strategy_plans(cfg: TradingConfig, *, base_dir: Any, source: str = "",
+                        path: str = "config.strategies") -> dict[str, Any]:
+    """Every ticker's strategy resolved (``strategies.loader.StrategyPlan``); all
+    problems as one ``ConfigError`` whose paths name the keys the file wrote."""
+    from ..strategies.loader import load_strategies
+
+    try:
+        return load_strategies({s: spec.loader_spec() for s, spec in cfg.strategies.items()},
+                               base_dir=base_dir, source=source, path=path)
+    except InputError as exc:
+        problems = []
+        for key, text in exc.problems:
+            for sym, spec in cfg.strategies.items():
+                prefix = f"{path}.{sym}.params"
+                if spec.legacy and (key == prefix or key.startswith(prefix + ".")):
+                    key = f"{path}.{sym}" + key[len(prefix):]
+            problems.append((key, text))
+        raise ConfigError(source, problems) from None

@@ -117,6 +117,16 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _REASON,
         _f("source", TEXT, "scenario, strategy or news (absent when refused before judging)",
            False),
+        _f("size", DEC, "strategy: the size the intent asked for (the kernel clips it to "
+           "its caps; absent: the configured unit size)", False),
+        _f("strategy_reason", TEXT, "strategy: the reason the intent gave", False),
+    )),
+    EventType("strategy_error", "a strategy raised or answered something that is not an "
+              "intent: it is not called again, its ticker opens nothing more (exits keep "
+              "working) and the run fails", (
+        _SYMBOL,
+        _f("hook", TEXT, "the hook that failed: on_price, on_quote, on_bar or on_fill"),
+        _f("error", TEXT, "what it raised (with the strategy file's line) or returned"),
     )),
     EventType("ticker_started", "a ticker's supervisor started after the run began", (
         _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it)"))),

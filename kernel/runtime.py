@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 import trio
 
-from ..strategies.base import Strategy
+from ..strategies.base import Intent, Strategy
+from ..strategies.loader import bar_interval_of
 from ..strategies.news import NewsAlertFilter
 from .clock import Clock
 from .fee_ledger import FeeLedger
@@ -82,6 +83,7 @@ class Kernel:
         self._starting: dict[str, list[Signal]] = {}
         self.news_filter = NewsAlertFilter(config.entries.signal_freshness)
         self.error_count = 0
+        self.strategy_errors: list[tuple[str, str]] = []  # (symbol, text): the run fails
         # kill switch state
         self.halt_reason: str | None = None  # entries blocked while set
         self.close_all_active = False
@@ -107,7 +109,13 @@ class Kernel:
 
     async def _start_ticker(self, inst: Instrument) -> Ticker:
         strategy = self.strategy_factory(inst.symbol) if self.strategy_factory else None
-        ticker = Ticker(self, inst, strategy)
+        interval = None
+        if strategy is not None:
+            # a loader factory knows each ticker's configured bar interval
+            intervals = getattr(self.strategy_factory, "bar_interval_ns", None)
+            interval = intervals(inst.symbol) if intervals is not None else \
+                bar_interval_of(type(strategy))
+        ticker = Ticker(self, inst, strategy, interval)
         self.tickers[inst.symbol] = ticker
         self.instruments.setdefault(inst.symbol, inst)
         assert self._root is not None
@@ -141,8 +149,10 @@ class Kernel:
 
     # ------------------------------------------------------------ signals
 
-    def strategy_signal(self, symbol: str, side: SignalSide | str, ts: int) -> None:
-        self.on_signal(Signal(symbol, side, ts, source="strategy"))
+    def strategy_intent(self, symbol: str, intent: Intent, ts: int) -> None:
+        """A validated intent from a ticker's strategy (``strategies.driver``)."""
+        self.on_signal(Signal(symbol, intent.side, ts, source="strategy", size=intent.size,
+                              note=intent.reason))
 
     def on_signal(self, sig: Signal) -> None:
         now = self.clock.now_ns()
@@ -174,7 +184,7 @@ class Kernel:
             ticker.request_exit("signal", None)
             return
         side = sig.side.order_side
-        qty, refusal = ticker.plan_entry(side)
+        qty, refusal = ticker.plan_entry(side, sig.size)
         if refusal is not None:
             self._signal(sig, False, refusal)
             self.journal.emit(now, "risk_rejected", symbol=sig.symbol, reason=refusal)
@@ -183,8 +193,18 @@ class Kernel:
         ticker.queue_entry(side, qty, sig.source)
 
     def _signal(self, sig: Signal, accepted: bool, reason: str) -> None:
+        if sig.size is None and sig.note is None:
+            self.journal.emit(self.clock.now_ns(), "signal", symbol=sig.symbol,
+                              side=sig.side.value, accepted=accepted, reason=reason,
+                              source=sig.source)
+            return
+        extra: dict[str, str] = {}
+        if sig.size is not None:
+            extra["size"] = str(sig.size)
+        if sig.note is not None:
+            extra["strategy_reason"] = sig.note
         self.journal.emit(self.clock.now_ns(), "signal", symbol=sig.symbol, side=sig.side.value,
-                          accepted=accepted, reason=reason, source=sig.source)
+                          accepted=accepted, reason=reason, source=sig.source, **extra)
 
     def entry_block_reason(self) -> str | None:
         if self.halt_reason is not None:
@@ -612,5 +632,7 @@ class Kernel:
                 "max_exposure": str(t.max_exposure),
                 "exits": {k: str(v) for k, v in sorted(t.exits_by_reason.items())},
             }
+            if t.strategy_failed is not None:
+                out[sym]["strategy_error"] = t.strategy_failed
         return out
 

@@ -28,3 +28,5 @@ class Signal:
     ts_ns: int
     published_ns: int | None = None  # news: when the alert was published
     source: str = "scenario"
+    size: int | None = None  # strategy intents: a quantity wish, clipped to the caps
+    note: str | None = None  # strategy intents: the reason given, journaled

@@ -25,10 +25,12 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import trio
 
+from ..strategies.base import Fill
+from ..strategies.driver import StrategyDriver
 from .instruments import Instrument
 from .orders import Order, OrderType, Role, Side
 from .positions import Position
@@ -37,7 +39,7 @@ from .wakeup import Wakeup
 
 if TYPE_CHECKING:
     from .clock import TimerHandle
-    from ..strategies.base import Strategy
+    from ..strategies.base import Intent, Strategy
     from .runtime import Kernel
 
 EMERGENCY_STEP_BPS = 50  # each emergency retry after the first crosses the touch 0.5 % more
@@ -68,12 +70,28 @@ class Ticker:
     """State and loops of one symbol. Prices are integer 1e-8 units throughout."""
 
     def __init__(self, kernel: "Kernel", instrument: Instrument,
-                 strategy: "Strategy | None" = None) -> None:
+                 strategy: "Strategy | None" = None, bar_interval_ns: int | None = None) -> None:
         self.k = kernel
         self.inst = instrument
         self.symbol = instrument.symbol
         cfg = kernel.config
         self.strategy = strategy
+        # The strategy behind its driver. A plain on_price strategy is called straight
+        # from the tick path (_price_hook: one call, as before the richer interface);
+        # one with context hooks goes through the driver's on_tick (_driver_tick).
+        self.driver: StrategyDriver | None = None
+        self.strategy_failed: str | None = None  # the error text once it misbehaved
+        self._price_hook: Callable[[int, int], object] | None = None
+        self._driver_tick: Callable[[int, int, int, int, int, int], None] | None = None
+        if strategy is not None:
+            driver = StrategyDriver(strategy, instrument, emit=self._on_intent,
+                                    on_error=self._on_strategy_error,
+                                    bar_interval_ns=bar_interval_ns)
+            self.driver = driver
+            if driver.caps.uses_context:
+                self._driver_tick = driver.on_tick
+            else:
+                self._price_hook = driver.price_hook
         # market state
         self.bid = 0
         self.ask = 0
@@ -153,11 +171,32 @@ class Ticker:
                 self._on_gap(ts, prev, last)
         else:
             self.has_quote = True
-        strat = self.strategy
-        if strat is not None:
-            side = strat.on_price(ts, last)
-            if side is not None:
-                self.k.strategy_signal(self.symbol, side, ts)
+        hook = self._price_hook
+        if hook is not None:
+            try:
+                answer = hook(ts, last)
+            except Exception as exc:  # noqa: BLE001 - the driver reports user code's failure
+                assert self.driver is not None
+                self.driver.raised(ts, "on_price", exc)
+                return
+            if answer is not None:
+                assert self.driver is not None
+                self.driver.answer(ts, "on_price", answer)
+        elif self._driver_tick is not None:
+            self._driver_tick(ts, bid, ask, last, bid_size, ask_size)
+
+    def _on_intent(self, ts: int, intent: "Intent") -> None:
+        self.k.strategy_intent(self.symbol, intent, ts)
+
+    def _on_strategy_error(self, ts: int, hook: str, text: str) -> None:
+        """The strategy raised or answered nonsense: journal it, call it no more, open
+        nothing more on this ticker (exits stay with the kernel's rules)."""
+        self._price_hook = self._driver_tick = None
+        self.strategy_failed = text
+        self.k.journal.emit(ts, "strategy_error", symbol=self.symbol, hook=hook, error=text)
+        self.k.strategy_errors.append((self.symbol, text))
+        if self.entries or self.pending_entries:
+            self.cancel_entries("strategy error")
 
     def _open_bar(self, ts: int, last: int) -> None:
         """The first trade of a bar: close the previous one if its timer is late (live)."""
@@ -228,12 +267,17 @@ class Ticker:
 
     # ------------------------------------------------------------ entries
 
-    def plan_entry(self, side: Side) -> tuple[int, str | None]:
-        """(quantity, None) when an entry may be queued now, else (0, why not)."""
+    def plan_entry(self, side: Side, size: int | None = None) -> tuple[int, str | None]:
+        """(quantity, None) when an entry may be queued now, else (0, why not).
+
+        ``size`` is a strategy's wish instead of the unit size: clipped to the caps
+        like the unit size is (the kernel keeps the risk decisions)."""
         k = self.k
         refusal = k.entry_block_reason()
         if refusal is None:
-            if self.stale and k.protections.stale_blocks_entries:
+            if self.strategy_failed is not None:
+                refusal = "strategy error"
+            elif self.stale and k.protections.stale_blocks_entries:
                 refusal = "feed stale"
             elif not self.has_quote:
                 refusal = "no market data yet"
@@ -244,6 +288,10 @@ class Ticker:
         if refusal is not None:
             return 0, refusal
         unit, cap = self.sizing()
+        if size is not None:
+            if self.inst.round_lots(size) <= 0:
+                return 0, f"size {size} is below the lot size {self.inst.lot_size}"
+            unit = size
         qty = self.inst.round_lots(min(unit, cap - self.exposure()))
         if qty <= 0:
             return 0, f"max_position_size {cap} reached"
@@ -421,6 +469,9 @@ class Ticker:
             self.wake_emergency.set()
         self.arm_monitor()
         k.after_fill(self)
+        driver = self.driver
+        if driver is not None and driver.caps.uses_context:
+            driver.on_fill(Fill(ts, order.order_id, order.role, order.side, qty, price), pos)
 
     # ------------------------------------------------------------ loops
 

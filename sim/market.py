@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 from statistics import NormalDist
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import attrs
 
@@ -63,6 +63,7 @@ class WalkSpec:
 @attrs.frozen
 class PathSpec:
     tick_units: int
+    file: Any = None  # a sim.datafiles.MarketFile: its rows instead of ticks and walk
     spread: int = 0
     depth: int = 1_000_000
     ticks: tuple[PathTick, ...] = ()
@@ -91,13 +92,44 @@ def merge_halts(halts: "Iterable[tuple[int, int]]") -> tuple[tuple[int, int], ..
     return tuple((a, b) for a, b in out)
 
 
-def generate(idx: int, spec: PathSpec, horizon: int, seed: int) -> Iterator[tuple[int, ...]]:
-    """Yield the instrument's ticks up to and including ``horizon``."""
-    ticks = _path(idx, spec, horizon, seed)
+def generate(idx: int, spec: PathSpec, horizon: int, seed: int,
+             stats: Any = None) -> Iterator[tuple[int, ...]]:
+    """Yield the instrument's ticks up to and including ``horizon``.
+
+    A path read from a file (``spec.file``) replays its rows (``stats``, a
+    ``sim.datafiles.ReplayStats``, counts them); gaps move its prices from their time
+    on, and halts apply, as on a generated path."""
+    ticks: Iterator[tuple[int, ...]]
+    if spec.file is not None:
+        ticks = spec.file.ticks(idx, stats)
+        if spec.gaps:
+            ticks = _gapped(ticks, spec.gaps, spec.tick_units)
+    else:
+        ticks = _path(idx, spec, horizon, seed)
     halts = merge_halts(spec.halts)
     if not halts:
         return ticks
     return _halted(ticks, halts, horizon)
+
+
+def _gapped(ticks: Iterator[tuple[int, ...]], gaps: tuple[tuple[int, Fraction], ...],
+            tick: int) -> Iterator[tuple[int, ...]]:
+    """Replayed prices moved by every gap whose time has come (the moves compound),
+    snapped to the tick grid: a gap on a recorded path is a shock from then on."""
+    pending = sorted(gaps)
+    gi = 0
+    factor = Fraction(1)
+    for tk in ticks:
+        t = tk[0]
+        while gi < len(pending) and pending[gi][0] <= t:
+            factor *= (100 + pending[gi][1]) / 100
+            gi += 1
+        if gi == 0:
+            yield tk
+            continue
+        t, i, bid, ask, last, bsz, asz = tk
+        yield (t, i, _snap(int(bid * factor), tick), _snap(int(ask * factor), tick),
+               _snap(int(last * factor), tick), bsz, asz)
 
 
 def _halted(ticks: Iterator[tuple[int, ...]], halts: tuple[tuple[int, int], ...],

@@ -18,13 +18,14 @@ import trio
 import trio.testing
 
 from .. import __version__
+from ..kernel.errors import InputError, find_exception
 from ..kernel.journal import Journal
 from ..kernel.killswitch import KillAction
 from ..kernel.protections import Protections
 from ..kernel.runtime import Kernel
 from ..kernel.units import fmt_units
 from ..kernel.signals import Signal
-from ..strategies.ma_cross import MovingAverageCross
+from ..strategies.loader import factory as strategy_factory
 from .determinism import (
     allow_nondeterministic_scheduling,
     derive_seed,
@@ -32,13 +33,14 @@ from .determinism import (
     make_scheduler_deterministic,
 )
 from .engine import Engine, Watchdog
-from .exchange import Exchange
+from .datafiles import ReplayStats
+from .exchange import Exchange, ExchangeFaults, Window
 from .expect import Check, check
 from .faults import build_faults
 from .invariants import InvariantChecker
-from .market import generate
-from .scenario import Scenario, market_path_specs
-from .venue import SimVenue
+from .market import generate, merge_halts
+from .scenario import Scenario, market_path_specs, strategy_plans
+from .venue import Latency, SimVenue
 from .weakenings import Weakening
 
 KernelHook = Callable[[Kernel], None]
@@ -60,10 +62,14 @@ class RunResult:
     max_positions: dict[str, int]
     ticks: int = 0
     journal_path: str | None = None
+    # (symbol, error) of each strategy that raised or answered nonsense: the run fails
+    strategy_errors: list[tuple[str, str]] = attrs.Factory(list)
+    data: dict[str, Any] = attrs.Factory(dict)  # symbol -> ReplayStats of a file market
 
     @property
     def ok(self) -> bool:
-        return not self.violations and all(c.ok for c in self.checks)
+        return not self.violations and not self.strategy_errors \
+            and all(c.ok for c in self.checks)
 
     @property
     def exit_code(self) -> int:
@@ -71,15 +77,8 @@ class RunResult:
 
 
 def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
-    specs = scn.config.strategies
-
-    def make(symbol: str) -> Any:
-        spec = specs.get(symbol)
-        if spec is None:
-            return None
-        return MovingAverageCross(spec.fast, spec.slow)
-
-    return make
+    """The kernel's strategy factory: the scenario's strategies through the loader."""
+    return strategy_factory(strategy_plans(scn))
 
 
 def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
@@ -157,6 +156,13 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
     try:
         with forbid_real_world():
             trio.run(guarded, clock=mock)
+    except BaseExceptionGroup as group:
+        # a data file found bad while streaming (a run not preceded by check_data):
+        # the located input error, not the nursery's wrapping of it
+        bad = find_exception(group, InputError)
+        if bad is not None:
+            raise bad from None
+        raise
     finally:
         if freeze:
             gc.unfreeze()
@@ -172,7 +178,8 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
     checks = check(scn, journal.events, final_positions, realized, checker.max_abs_position)
     return RunResult(scn, seed, journal.digest, journal.events, checks, violations,
                      state["summary"], final_positions, realized, checker.max_abs_position,
-                     engine.ticks_processed)
+                     engine.ticks_processed, strategy_errors=list(kernel.strategy_errors),
+                     data=state.get("data", {}))
 
 
 async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
@@ -256,11 +263,17 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
                        Signal(sig.symbol, sig.side, sig.t, sig.published, source="scenario"))
 
     ticks: Iterator[tuple[int, ...]]
+    data: dict[str, ReplayStats] = {}  # file markets: rows replayed and skipped
     if prepared is not None:
         ticks = iter(prepared)
     else:
-        gens = [generate(exchange.index[sym], spec, scn.duration,
-                         derive_seed(seed, f"market:{sym}")) for sym, spec in specs.items()]
+        gens = []
+        for sym, spec in specs.items():
+            stats = None
+            if spec.file is not None:
+                stats = data[sym] = ReplayStats()
+            gens.append(generate(exchange.index[sym], spec, scn.duration,
+                                 derive_seed(seed, f"market:{sym}"), stats))
         ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
 
     async with trio.open_nursery() as nursery:
@@ -273,6 +286,11 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     summary = kernel.summary()
     for sym, row in summary.items():
         row["max_position"] = str(checker.max_abs_position.get(sym, 0))
+        if sym in data:
+            st = data[sym]
+            row["data_rows"] = {"replayed": str(st.replayed),
+                                "before_start": str(st.before_start),
+                                "after_end": str(st.after_end)}
     kernel.journal_run_finished([v["invariant"] for v in checker.violations])
     return {"kernel": kernel, "checker": checker, "violations": checker.violations,
-            "summary": summary}
+            "summary": summary, "data": data}

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import attrs
 import cattrs
 
-from ..kernel.config import ConfigError, flatten_errors, make_converter
+from ..kernel.config import ConfigError, flatten_errors, load_strategy_plans, make_converter
 from ..kernel.errors import InputError
 from ..kernel.units import to_units
 from ..kernel.strict_yaml import FileRefused, YamlFileError, load_bytes, read_bounded
@@ -116,6 +116,11 @@ def from_dict(data: Any, source: str = "<scenario>", sha256: str = "",
     problems.extend(validate(scn))
     if not problems:  # the cost of a scenario whose values are each valid
         problems.extend(cost_problems(scn, limits))
+    if not problems:  # resolving a strategy imports its file: only for a sound scenario
+        try:
+            strategy_plans(scn)
+        except InputError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ScenarioError(source, _dedupe(problems))
     return scn
@@ -153,6 +158,20 @@ def _rename_for(data: Any, path: str, problems: list[tuple[str, str]]) -> Any:
     return data
 
 
+def base_dir(s: Scenario) -> Path:
+    """The folder relative paths in the scenario (strategy files, data files) start
+    from: the scenario file's own, or the working directory for a scenario not read
+    from a file."""
+    if s.source and not s.source.startswith("<"):
+        return Path(s.source).resolve().parent
+    return Path.cwd()
+
+
+def strategy_plans(s: Scenario) -> dict[str, Any]:
+    """``config.strategies`` resolved by the strategy loader (``InputError`` if not)."""
+    return load_strategy_plans(s.config, base_dir=base_dir(s), source=s.source)
+
+
 def market_path_specs(s: Scenario) -> dict[str, Any]:
     """Scenario market sections as sim.market.PathSpec objects."""
     from .market import PathSpec, PathTick, merge_halts
@@ -167,7 +186,11 @@ def market_path_specs(s: Scenario) -> dict[str, Any]:
         if m.walk is not None:
             walk = MWalk(m.walk.every, Fraction(m.walk.vol_bps), Fraction(m.walk.drift_bps),
                          m.walk.start)
+        data = None
+        if m.file is not None:
+            data = data_file(s, inst.symbol)
         out[inst.symbol] = PathSpec(
+            file=data,
             tick_units=to_units(inst.tick_size),
             spread=m.spread,
             depth=m.depth,
@@ -180,5 +203,40 @@ def market_path_specs(s: Scenario) -> dict[str, Any]:
     return out
 
 
+def data_file(s: Scenario, symbol: str) -> Any:
+    """``market.SYM.file`` as a ``sim.datafiles.MarketFile`` (its path relative to the
+    scenario's folder; virtual t = ts - ``start``, 0 without a ``start``)."""
+    from .datafiles import market_file
+
+    m = s.market[symbol]
+    assert m.file is not None
+    inst = s.instrument_map[symbol]
+    return market_file(base_dir(s) / m.file, to_units(inst.tick_size), s.start_unix_ns or 0,
+                       s.duration, format=m.format or "ticks", spread=m.spread, depth=m.depth,
+                       bar_interval_ns=m.bar_interval, source=s.source,
+                       where=f"market.{symbol}.file: {m.file}")
+
+
+def data_problems(s: Scenario, limit: int | None = 100) -> list[tuple[str, str]]:
+    """Every problem of the scenario's market data files, as
+    ``(market.SYM.file, "data.csv: row N: column: problem")``: reads each file whole,
+    so ``triotrade check`` and ``run`` call it, not ``load``."""
+    out: list[tuple[str, str]] = []
+    for sym, m in s.market.items():
+        if m.file is None:
+            continue
+        for where, text in data_file(s, sym).validate(limit):
+            out.append((f"market.{sym}.file", f"{m.file}: {where}: {text}"))
+    return out
+
+
+def check_data(s: Scenario) -> None:
+    """``ScenarioError`` with every data file problem, if there are any."""
+    problems = data_problems(s)
+    if problems:
+        raise ScenarioError(s.source, problems)
+
+
 __all__ = ["Scenario", "ScenarioError", "Limits", "load", "loads", "from_dict", "market_path_specs",
+           "base_dir", "strategy_plans", "data_file", "data_problems", "check_data",
            "ConfigError"]

@@ -15,6 +15,7 @@ from ..kernel.events import matcher_problems
 from ..kernel.instruments import Instrument, instrument_problems
 from ..kernel.units import UnitError, parse_decimal, parse_duration, to_units
 from .scenario_schema import (
+    DATA_FORMATS,
     KILL_ACTIONS,
     OPERATOR_ACTIONS,
     ROLES,
@@ -126,8 +127,25 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
                 out.append((f"{wp}.start", "must be positive"))
             elif m.walk.start is not None and tick_units and m.walk.start % tick_units:
                 out.append((f"{wp}.start", f"not a multiple of tick_size {inst.tick_size}"))  # type: ignore[union-attr]
-        if not m.ticks and m.walk is None:
-            out.append((p, "a market needs ticks or a walk"))
+        if m.file is not None:
+            for key in ("ticks", "walk"):
+                if getattr(m, key):
+                    out.append((f"{p}.{key}", "a market with a file takes no ticks or walk "
+                                              "(gaps and halts still apply on top)"))
+            if not m.file.strip():
+                out.append((f"{p}.file", "must name a CSV or Parquet file"))
+        else:
+            for key in ("format", "bar_interval"):
+                if getattr(m, key) is not None:
+                    out.append((f"{p}.{key}", "only for a market read from a file"))
+            if not m.ticks and m.walk is None:
+                out.append((p, "a market needs ticks, a walk or a file"))
+        if m.format is not None and m.format not in DATA_FORMATS:
+            out.append((f"{p}.format", f"must be {_either(DATA_FORMATS)}, got {m.format!r}"))
+        if m.bar_interval is not None and m.bar_interval <= 0:
+            out.append((f"{p}.bar_interval", "must be positive"))
+        if m.bar_interval is not None and m.format != "bars":
+            out.append((f"{p}.bar_interval", "only for format: bars"))
         for j, g in enumerate(m.gaps):
             if g.pct <= -100:
                 out.append((f"{p}.gaps[{j}].pct", "must be above -100"))

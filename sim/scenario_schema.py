@@ -85,6 +85,15 @@ class MarketSpec:
     walk: WalkSpec | None = None
     gaps: list[GapSpec] = attrs.Factory(list)
     halts: list[HaltSpec] = attrs.Factory(list)
+    # additions to v1: market data from a CSV or Parquet file (relative to the scenario's
+    # folder) instead of ticks or a walk; format "ticks" or "bars" (OHLC, see
+    # sim/datafiles.py); bar_interval when a bars file's spacing cannot be inferred
+    file: str | None = None
+    format: str | None = None
+    bar_interval: Duration | None = None
+
+
+DATA_FORMATS = ("ticks", "bars")
 
 
 @attrs.frozen

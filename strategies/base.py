@@ -51,7 +51,6 @@ the run. A hook that raises is treated the same way.
 """
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import attrs
@@ -70,12 +69,9 @@ SELL = SignalSide.SELL
 EXIT = SignalSide.EXIT
 
 
-class Action(enum.Enum):
-    """What a strategy asks for: the order sides plus EXIT (flatten whatever is open)."""
-
-    BUY = "BUY"
-    SELL = "SELL"
-    EXIT = "EXIT"
+# One enum for what a strategy asks, shared with the kernel's signals: a strategy may
+# import it under either name.
+Action = SignalSide
 
 
 def _positive_size(_: object, attr: attrs.Attribute[Any], value: object) -> None:
@@ -93,7 +89,7 @@ class Intent:
     """A strategy's answer. ``size`` (shares/contracts) is a wish the kernel clips to
     its caps; ``None`` means the configured unit size. ``reason`` is journaled."""
 
-    side: Action = attrs.field(validator=attrs.validators.instance_of(Action))
+    side: SignalSide = attrs.field(validator=attrs.validators.instance_of(SignalSide))
     size: int | None = attrs.field(default=None, validator=_positive_size)
     reason: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str)))
@@ -104,7 +100,7 @@ class IntentError(ValueError):
 
 
 # Plain answers map to shared Intent objects: validating "BUY" allocates nothing.
-_INTENTS = {a: Intent(a) for a in Action}
+_INTENTS = {a: Intent(a) for a in SignalSide}
 _BY_TEXT = {a.value: i for a, i in _INTENTS.items()}
 _ALLOWED = "'BUY', 'SELL', 'EXIT', an Action, an Intent or None"
 
@@ -120,7 +116,7 @@ def validate_intent(value: object) -> Intent | None:
     kind = type(value)
     if kind is Intent:
         return value  # type: ignore[return-value]
-    if kind is Action:
+    if kind is SignalSide:
         return _INTENTS[value]  # type: ignore[index]
     if isinstance(value, str):
         intent = _BY_TEXT.get(value)
@@ -339,7 +335,7 @@ MARKET_HOOKS = ("on_price", "on_quote", "on_bar")  # a strategy needs at least o
 
 
 __all__ = [
-    "BUY", "SELL", "EXIT", "Action", "Intent", "IntentError", "validate_intent",
+    "BUY", "SELL", "EXIT", "Action", "SignalSide", "Intent", "IntentError", "validate_intent",
     "Quote", "Bar", "Fill", "StrategyContext", "ContextWriter",
     "Strategy", "QuoteStrategy", "BarStrategy", "FillStrategy", "HOOKS", "MARKET_HOOKS",
 ]

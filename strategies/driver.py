@@ -52,6 +52,21 @@ class StrategyDriver:
             self._bars = BarAggregator(bar_interval_ns, bar_origin_ns)
 
     @property
+    def price_hook(self) -> Callable[[int, int], object] | None:
+        """The bound ``on_price``, for a kernel that calls a plain strategy itself (no
+        context to keep): it then hands answers to ``answer`` and exceptions to
+        ``raised``, and stops calling the hook once ``on_error`` has been called."""
+        return self._price
+
+    def answer(self, ts: int, hook: str, answer: object) -> None:
+        """A hook's non-None answer: validated, then emitted or reported."""
+        self._answer(ts, hook, answer)
+
+    def raised(self, ts: int, hook: str, exc: BaseException) -> None:
+        """A hook raised ``exc``: reported once, the strategy is not called again."""
+        self._fail(ts, hook, _raised(exc))
+
+    @property
     def ctx(self) -> StrategyContext | None:
         """The context the hooks see (None for an ``on_price``-only strategy)."""
         return self._writer.ctx if self._writer is not None else None

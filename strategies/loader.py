@@ -33,7 +33,7 @@ import types
 import typing
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import attrs
 
@@ -154,14 +154,38 @@ def load_strategies(specs: Mapping[str, object], *, base_dir: str | Path, source
     return plans
 
 
-def factory(plans: Mapping[str, StrategyPlan]) -> Callable[[str], Any]:
-    """A kernel ``strategy_factory``: symbol -> a new instance, or None (no strategy)."""
+class PlanFactory:
+    """A kernel ``strategy_factory``: symbol -> a new instance, or None (no strategy);
+    ``bar_interval_ns(symbol)`` tells the kernel the bar interval configured for it."""
 
-    def make(symbol: str) -> Any:
-        plan = plans.get(symbol)
+    __slots__ = ("plans",)
+
+    def __init__(self, plans: Mapping[str, StrategyPlan]) -> None:
+        self.plans = plans
+
+    def __call__(self, symbol: str) -> Any:
+        plan = self.plans.get(symbol)
         return plan.make() if plan is not None else None
 
-    return make
+    def bar_interval_ns(self, symbol: str) -> int | None:
+        plan = self.plans.get(symbol)
+        return plan.bar_interval_ns if plan is not None else None
+
+
+def factory(plans: Mapping[str, StrategyPlan]) -> PlanFactory:
+    """A kernel ``strategy_factory`` over resolved plans."""
+    return PlanFactory(plans)
+
+
+def bar_interval_of(cls: type) -> int | None:
+    """The class attribute ``bar_interval`` in ns, for a strategy handed to the kernel
+    without a plan (tests, embedding); None when it has no on_bar or no interval."""
+    if not capabilities(cls).uses_on_bar:
+        return None
+    value = getattr(cls, "bar_interval", None)
+    if value is None:
+        return None
+    return value if type(value) is int else parse_duration(value)
 
 
 # ------------------------------------------------------------------ resolving a kind
@@ -417,6 +441,6 @@ def _bar_interval(cls: type, caps: Capabilities, value: object, source: str,
 
 
 __all__ = [
-    "BUILTINS", "Capabilities", "StrategyPlan", "capabilities", "check_params", "factory",
-    "load_strategies", "load_strategy", "load_strategy_spec", "resolve_class",
+    "BUILTINS", "Capabilities", "PlanFactory", "StrategyPlan", "bar_interval_of", "capabilities",
+    "check_params", "factory", "load_strategies", "load_strategy", "load_strategy_spec", "resolve_class",
 ]

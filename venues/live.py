@@ -12,12 +12,13 @@ from __future__ import annotations
 import gc
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import attrs
 import trio
 
-from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, validate_config
+from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, \
+    load_strategy_plans, validate_config
 from ..kernel.errors import find_exception
 from ..kernel.instruments import Instrument, instrument_problems
 from ..kernel.journal import Journal
@@ -26,6 +27,7 @@ from ..kernel.runtime import Kernel
 from ..kernel.strict_yaml import YamlFileError, read_yaml_file
 from ..kernel.units import NS_PER_S
 from ..kernel.venue import Venue, VenueError
+from ..strategies.loader import factory as strategy_factory
 
 
 class _LiveTimer:
@@ -94,6 +96,8 @@ class LiveConfig:
     config: TradingConfig = TradingConfig()
     duration: Duration | None = None  # stop after this long (default: until Ctrl-C)
     news: str | None = None  # a JSONL file of alerts to tail (strategies/news.py)
+    # not part of the file: config.strategies resolved by the strategy loader
+    strategy_plans: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
 
 class LiveConfigError(ConfigError):
@@ -118,6 +122,8 @@ def parse_live_config(data: Any, source: str) -> LiveConfig:
     """A live config already read from YAML (adapters pop their own sections first)."""
     if not isinstance(data, dict):
         raise LiveConfigError(source, [("", "a config file must be a YAML mapping")])
+    if "strategy_plans" in data:
+        raise LiveConfigError(source, [("strategy_plans", "unknown key")])
     try:
         cfg: LiveConfig = converter().structure(data, LiveConfig)
     except Exception as exc:  # noqa: BLE001
@@ -130,7 +136,13 @@ def parse_live_config(data: Any, source: str) -> LiveConfig:
     problems.extend(instrument_problems(cfg.instruments))
     if problems:
         raise LiveConfigError(source, problems)
-    return cfg
+    # strategy files are relative to the config file's folder, as in a scenario
+    folder = Path(source).resolve().parent if not source.startswith("<") else Path.cwd()
+    try:
+        plans = load_strategy_plans(cfg.config, base_dir=folder, source=source)
+    except ConfigError as exc:
+        raise LiveConfigError(source, exc.problems) from None
+    return attrs.evolve(cfg, strategy_plans=plans)
 
 
 def instruments_of(cfg: LiveConfig) -> dict[str, Instrument]:
@@ -191,7 +203,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                        **(header or {}))
         use: Venue = venue if live else DryRunVenue(venue)  # type: ignore[assignment]
         kernel = Kernel(config=cfg.config, clock=clock, venue=use, journal=journal,
-                        instruments=instruments_of(cfg))
+                        instruments=instruments_of(cfg),
+                        strategy_factory=strategy_factory(cfg.strategy_plans))
         if duration_s is None and cfg.duration is not None:
             duration_s = cfg.duration / NS_PER_S
         started = False  # connected and subscribed: from here on the run is a run

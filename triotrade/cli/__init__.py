@@ -34,8 +34,10 @@ def _load_or_exit(scenario: Path | None, overrides: tuple[str, ...] = (),
 
     path = scenario if scenario is not None else _default_scenario_path()
     try:
-        return scenario_mod.load(path, overrides_mod.parse_overrides(overrides),
-                                 limits or Limits())
+        scn = scenario_mod.load(path, overrides_mod.parse_overrides(overrides),
+                                limits or Limits())
+        scenario_mod.check_data(scn)  # market data files: every row, before anything runs
+        return scn
     except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
         _exit_on(exc)
 
@@ -251,6 +253,7 @@ def _load_all(paths: list[Path | None], overrides: tuple[str, ...] = (),
             scn = scenario_mod.load(path if path is not None else _default_scenario_path(),
                                     overrides_mod.parse_overrides(overrides),
                                     limits if limits is not None else Limits())
+            scenario_mod.check_data(scn)  # market data files: every row, before anything runs
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:
@@ -304,6 +307,7 @@ def check(files: tuple[Path, ...], max_ticks: int, max_duration: int | None) -> 
     for f in found_files:
         try:
             scn = scenario_mod.load(f, limits=limits)
+            scenario_mod.check_data(scn)
         except Exception as exc:  # noqa: BLE001 - exit_for decides; anything else is a bug
             outcome = exit_for(exc)
             if outcome is None:

@@ -152,7 +152,9 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
         return code
     for sym, t in sorted(kernel.tickers.items()):
         click.echo(f"{sym}: position {t.position.qty}, realized {fmt_units(t.position.realized)}")
+    for sym, text in kernel.strategy_errors:
+        click.echo(f"FAIL  strategy {sym}: {text}")
     click.echo(f"journal: {journal_path}")
     sys.stdout.flush()
     click.echo(f"digest: {kernel.journal.digest}")
-    return Exit.OK
+    return Exit.FAILED if kernel.strategy_errors else Exit.OK

@@ -113,12 +113,21 @@ def print_result(result: Any, quiet: bool, console: Console | None = None) -> No
         console.print(Text.assemble("  ", PASS, "  invariants (exposure cap, single exit, "
                                     "fills known, position == fills, no entry after "
                                     "close_all, liveness)"))
+    for sym, stats in getattr(result, "data", {}).items():
+        if not quiet or stats.before_start or stats.after_end:
+            console.print(f"  data  {sym}: {stats.replayed} row(s) replayed, "
+                          f"{stats.before_start} before the start and {stats.after_end} at or "
+                          "after the end skipped")
+    errors = getattr(result, "strategy_errors", [])
+    for sym, text in errors:
+        console.print(Text.assemble("  ", FAIL, f"  strategy {sym}: {text}"))
     if result.ok:
         console.print(Text.assemble("result: ", ("OK", "bold green")))
     else:
         console.print(Text.assemble("result: ", ("FAILED", "bold red"),
                                     f": {len(failed)} expectation(s), "
-                                    f"{len(result.violations)} invariant violation(s)"))
+                                    f"{len(result.violations)} invariant violation(s)"
+                                    + (f", {len(errors)} strategy error(s)" if errors else "")))
     if result.journal_path:
         console.print(f"journal: {result.journal_path}")
     # the contract: the digest is the last line
