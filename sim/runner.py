@@ -34,13 +34,13 @@ from .determinism import (
 )
 from .engine import Engine, Watchdog
 from .datafiles import ReplayStats
-from .exchange import Exchange, ExchangeFaults, Window
+from .exchange import Exchange
 from .expect import Check, check
 from .faults import build_faults
 from .invariants import InvariantChecker
-from .market import generate, merge_halts
+from .market import generate
 from .scenario import Scenario, market_path_specs, strategy_plans
-from .venue import Latency, SimVenue
+from .venue import SimVenue
 from .weakenings import Weakening
 
 KernelHook = Callable[[Kernel], None]
