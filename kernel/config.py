@@ -33,6 +33,8 @@ Duration = NewType("Duration", int)  # nanoseconds
 # stale_after of 0 declares the feed stale again after every tick.
 MIN_INTERVAL = 1_000_000  # 1 ms
 MAX_MA_WINDOW = 100_000  # ticks a moving average may span (its window is kept in memory)
+# built-in strategies that keep a window of ticks in memory, and its parameters
+WINDOWED_BUILTINS = {"ma_cross": ("fast", "slow"), "zscore_reversion": ("window",)}
 Money = NewType("Money", int)  # price/money units (1e-8)
 Price = NewType("Price", int)
 
@@ -441,7 +443,15 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
     for sym, model in cfg.fees.symbols.items():
         problems += fee_model_problems(model, f"{path}.fees.symbols.{sym}")
     # strategies: resolved and checked by strategies.loader (load_strategy_plans), which
-    # needs the folder of the file the config came from
+    # needs the folder of the file the config came from. One check stays here, before a
+    # class is ever built: the built-in averages keep their window in memory, so a window
+    # of a trillion ticks must be refused, not attempted.
+    for sym, spec in cfg.strategies.items():
+        for key in WINDOWED_BUILTINS.get(spec.kind, ()):
+            window = spec.params.get(key)
+            if isinstance(window, int) and not isinstance(window, bool) and window > MAX_MA_WINDOW:
+                where = f"{path}.strategies.{sym}." + (key if spec.legacy else f"params.{key}")
+                problems.append((where, f"must be at most {MAX_MA_WINDOW} ticks, got {window}"))
     return problems
 
 
