@@ -219,7 +219,10 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("run_finished", "the last line: final positions and P&L", (
         _f("positions", Kind.MAP, "final position by symbol"),
         _f("realized_pnl", Kind.MAP, "realized P&L by symbol"),
-        _f("violations", Kind.LIST, "names of the invariants that broke"))),
+        _f("violations", Kind.LIST, "names of the invariants that broke"),
+        _f("marks", Kind.MAP, "where each open position was marked at the end, by symbol: "
+           "the price an exit would get (bid for a long, ask for a short, else the last "
+           "trade); absent when the run ends flat", False))),
     EventType("run_failed", "live: the last line of a run that never got going (the venue "
               "was never reached, or refused the credentials), instead of run_finished", (
         _f("reason", TEXT, "why, in words (the venue's error as the user was shown it)"),)),

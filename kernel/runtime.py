@@ -585,14 +585,16 @@ class Kernel:
 
     def journal_run_finished(self, violations: list[str]) -> None:
         """The journal's last event, the same for a simulated and a live run: each
-        ticker's final position and realized P&L, and the invariants that broke."""
+        ticker's final position and realized P&L, the invariants that broke, and the
+        summary's end-of-run mark of each open position (so a report values it alike)."""
         tickers = sorted(self.tickers.items())
         for _, ticker in tickers:
             ticker.flush_bar()
+        marks = {s: r["mark"] for s, r in self.summary().items() if r["position"] != "0"}
         self.journal.emit(self.clock.now_ns(), "run_finished",
                           positions={s: str(t.position.qty) for s, t in tickers},
                           realized_pnl={s: fmt_units(t.position.realized) for s, t in tickers},
-                          violations=violations)
+                          violations=violations, **({"marks": marks} if marks else {}))
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -91,8 +91,7 @@ def test_without_cash_drawdown_is_money_only(tmp_path: Path) -> None:
 def test_timelines(journal: Path) -> None:
     j = report.build(journal).as_json()
     assert j["kill_switches"] == {"fired": 1, "reset": 0}
-    assert j["refused_by_reason"] == {"signal: kill switch: daily_loss_limit": 1,
-                                      "risk_rejected: kill switch: daily_loss_limit": 1}
+    assert j["refused_by_reason"] == {"signal: kill switch: daily_loss_limit": 1}
 
 
 def test_open_trade_is_marked_and_kept_apart(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import attrs
 from .. import journal as journal_mod
 from .equity import Marking, PricePath, build_path
 from .metrics import Metrics, compute_all
-from .timelines import Row, kill_switch_counts, refused_by_reason, timeline
+from .timelines import Row, kill_switch_counts, refused_by_reason, signals_refused, timeline
 from .trades import Trade, build_trades, mark_open
 
 METHOD_NOTES = {
@@ -96,6 +96,7 @@ class Report:
             "total": self.total.as_json(),
             "per_symbol": {s: m.as_json() for s, m in self.per_symbol.items()},
             "kill_switches": kill_switch_counts(rows),
+            "signals_refused": signals_refused(rows),
             "refused_by_reason": refused_by_reason(rows),
             "trades": [t.as_dict() for t in self.trades],
             "timeline": [r.as_json() for r in rows],

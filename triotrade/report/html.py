@@ -340,16 +340,18 @@ def render(report: "Report") -> str:
              f'{"live" if j["live"] else "simulated"} &middot; seed {escape(str(h.get("seed")))}'
              f' &middot; {clock.label(report.path.start_ns)} to {clock.label(report.path.end_ns)}'
              f"</div>", '<div class="cards">']
-    for k, v in (("net P&L", _money(m.net_pnl)), ("trades", str(m.trades)),
+    for k, v in (("net P&L", _money(m.net_pnl)), ("closed trades", str(m.trades)),
                  ("win rate", _pct(m.win_rate, 100)), ("fees", _plain(m.fees)),
                  ("max drawdown", _money(-m.max_drawdown.money)),
                  ("kill switches fired", str(kills["fired"])),
-                 ("signals refused", str(sum(refused.values())))):
+                 ("signals refused", str(j["signals_refused"]))):
         parts.append(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>')
     parts.append("</div>")
     if m.open_trades:
         parts.append(f'<p class="warn">The run ended with {m.open_trades} open position(s): '
-                     f"net P&amp;L marked at the last price {_money(m.open_pnl)} "
+                     f"net P&amp;L {_money(m.open_pnl)}, marked where an exit would fill "
+                     "(the bid for a long, the ask for a short; the last price when the "
+                     "journal does not say) "
                      "(not in the closed-trade metrics).</p>")
     parts += ["<h2>Metrics</h2>", _metrics_table(report.total, report.per_symbol),
               "<h2>Kill switches, refusals, disconnects, stale feeds, invariants</h2>"]
