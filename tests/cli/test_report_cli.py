@@ -101,3 +101,6 @@ def test_the_report_and_the_run_summary_agree_on_an_open_position(tmp_path: Path
     assert '<div class="k">signals refused</div><div class="v">1</div>' in page
     assert '<div class="k">closed trades</div><div class="v">0</div>' in page
     assert "<h2>Trades (1)</h2>" in page
+    # the equity chart plots P&L, so a few dollars show on a 1M account
+    assert "P&L net of fees, marked to market (equity minus the starting cash 1000000.00)" in page
+    assert "Sharpe and Sortino are not shown (-): the run spans 240 s" in page

@@ -301,16 +301,20 @@ def _equity_figure(report: "Report", clock: _Clock) -> Any:
     for v in eq.values:
         peak = max(peak, base + v)
         dd.append(float(base + v - peak))
-    title = "equity (cash + P&L, net of fees)" if report.cash is not None \
-        else "P&L net of fees, marked to market"
+    # P&L, not cash + P&L: a $5 swing on a 1M account would be lost on an axis of millions
+    title = "P&L net of fees, marked to market" + (
+        f" (equity minus the starting cash {format(report.cash, 'f')})"
+        if report.cash is not None else "")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35],
                         vertical_spacing=0.08, subplot_titles=(title, "drawdown"))
     xs = [clock.x(t) for t in eq.times]
-    fig.add_trace(go.Scatter(x=xs, y=[float(base + v) for v in eq.values], line_shape="hv",
-                             name="equity", line={"color": "#0969da"}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[float(v) for v in eq.values], line_shape="hv",
+                             name="P&L", line={"color": "#0969da"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=dd, line_shape="hv", name="drawdown", fill="tozeroy",
                              line={"color": "#cf222e"}), row=2, col=1)
-    _kill_lines(fig, report, clock, [base + v for v in eq.values] or [base], row=1)
+    fig.update_yaxes(title_text="P&L", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", row=2, col=1)
+    _kill_lines(fig, report, clock, list(eq.values) or [Decimal(0)], row=1)
     _layout(fig, clock, height=460, span=(report.path.start_ns, report.path.end_ns))
     return fig
 
