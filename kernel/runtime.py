@@ -584,9 +584,8 @@ class Kernel:
     # ------------------------------------------------------------ summary
 
     def journal_run_finished(self, violations: list[str]) -> None:
-        """The journal's last event, the same for a simulated and a live run: each
-        ticker's final position and realized P&L, the invariants that broke, and the
-        summary's end-of-run mark of each open position (so a report values it alike)."""
+        """The journal's last event, alike simulated and live: final positions, realized
+        P&L, broken invariants, and the summary's mark of each open position."""
         tickers = sorted(self.tickers.items())
         for _, ticker in tickers:
             ticker.flush_bar()
