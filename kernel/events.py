@@ -18,6 +18,10 @@ from typing import Any
 
 import attrs
 
+from .killswitch import KillAction
+from .orders import Role, Side
+from .signals import SignalSide
+
 
 class Kind(enum.Enum):
     """How a field's value is written in a journal line."""
@@ -50,6 +54,9 @@ class Field:
     kind: Kind
     meaning: str
     required: bool = True
+    # the closed set of values the field can hold (None: any value of its kind); an
+    # ``expect:`` matcher naming a value outside it could never match, so it is refused
+    values: tuple[str, ...] | None = None
 
 
 @attrs.frozen
@@ -71,15 +78,21 @@ class EventType:
             + [f.name for f in self.fields if f.required]), takes_self=True))
 
 
-def _f(name: str, kind: Kind, meaning: str, required: bool = True) -> Field:
-    return Field(name, kind, meaning, required)
+def _f(name: str, kind: Kind, meaning: str, required: bool = True,
+       values: tuple[str, ...] | None = None) -> Field:
+    return Field(name, kind, meaning, required, values)
 
 
 TEXT, DEC, INT = Kind.TEXT, Kind.DECIMAL, Kind.INTEGER
 
 _SYMBOL = _f("symbol", TEXT, "the instrument")
 _ORDER_ID = _f("order_id", TEXT, "the kernel's order id")
-_ROLE = _f("role", TEXT, "ENTRY, TAKE_PROFIT, STOP_LOSS, EXIT, EMERGENCY_EXIT or DANGLING_SHARES")
+ROLES = tuple(r.value for r in Role)
+ORDER_SIDES = tuple(s.value for s in Side)
+SIGNAL_SIDES = tuple(s.value for s in SignalSide)
+KILL_ACTIONS = tuple(a.value for a in KillAction)
+_ROLE = _f("role", TEXT, "the order's role", values=ROLES)
+_ORDER_SIDE = _f("side", TEXT, "the order's side", values=ORDER_SIDES)
 _REASON = _f("reason", TEXT, "why, in words")
 _VENUE_REASON = _f("reason", TEXT, "the venue's reason, when it gave one", required=False)
 _BY = _f("by", TEXT, "who asked from outside the run: ctl (the control socket); absent for "
@@ -112,7 +125,7 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     ), timed=False),
     EventType("signal", "a strategy, news or scenario intent, and whether it was taken", (
         _SYMBOL,
-        _f("side", TEXT, "BUY, SELL or EXIT"),
+        _f("side", TEXT, "what it asked for", values=SIGNAL_SIDES),
         _f("accepted", Kind.BOOL, "whether it led to an entry or an exit"),
         _REASON,
         _f("source", TEXT, "scenario, strategy or news (absent when refused before judging)",
@@ -133,9 +146,9 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("risk_rejected", "an entry refused by a risk rule before it was sent", (
         _SYMBOL, _REASON)),
     EventType("entry_dropped", "a queued entry dropped before it was sent", (
-        _SYMBOL, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "its quantity"), _REASON)),
+        _SYMBOL, _ORDER_SIDE, _f("qty", DEC, "its quantity"), _REASON)),
     EventType("order_submitted", "an order handed to the venue", (
-        _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "quantity"),
+        _ORDER_ID, _SYMBOL, _ROLE, _ORDER_SIDE, _f("qty", DEC, "quantity"),
         _f("order_type", TEXT, "MARKET, LIMIT or STOP"),
         _f("price", DEC, "limit or stop price (not for market orders)", False))),
     _order_update("order_accepted", "the venue acknowledged an order"),
@@ -144,7 +157,7 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     _order_update("order_cancelled", "an order left the book on a cancel"),
     _order_update("order_expired", "an order's time in force ran out"),
     EventType("fill", "an execution on one of our orders", (
-        _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "filled quantity"),
+        _ORDER_ID, _SYMBOL, _ROLE, _ORDER_SIDE, _f("qty", DEC, "filled quantity"),
         _f("price", DEC, "fill price"),
         _f("fee", DEC, "what this fill cost (present when config.fees charges, or the "
                        "broker reported a commission); realized P&L is net of it", False),
@@ -200,7 +213,7 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("reconcile_failed", "the venue could not be asked for its books", (_REASON,)),
     EventType("kill_switch", "the kill switch fired", (
         _f("reason", TEXT, "what fired it"),
-        _f("action", TEXT, "stop_new_trades, cancel_all or close_all"), _BY)),
+        _f("action", TEXT, "what it does", values=KILL_ACTIONS), _BY)),
     EventType("kill_switch_reset", "the kill switch was reset; entries allowed again", (
         _f("by", TEXT, "who reset it (operator: a scenario's operator act, ctl: a person "
                        "through the control socket, reconciliation)"),
@@ -216,7 +229,10 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("run_finished", "the last line: final positions and P&L", (
         _f("positions", Kind.MAP, "final position by symbol"),
         _f("realized_pnl", Kind.MAP, "realized P&L by symbol"),
-        _f("violations", Kind.LIST, "names of the invariants that broke"))),
+        _f("violations", Kind.LIST, "names of the invariants that broke"),
+        _f("marks", Kind.MAP, "where each open position was marked at the end, by symbol: "
+           "the price an exit would get (bid for a long, ask for a short, else the last "
+           "trade); absent when the run ends flat", False))),
     EventType("run_failed", "live: the last line of a run that never got going (the venue "
               "was never reached, or refused the credentials), instead of run_finished", (
         _f("reason", TEXT, "why, in words (the venue's error as the user was shown it)"),)),
@@ -251,10 +267,18 @@ def matcher_problems(matcher: dict[str, Any], path: str, meta: tuple[str, ...]
     if spec is None:
         return [(f"{path}.type", f"unknown event type {name!r}")]
     out = []
-    for key in matcher:
+    by_name = {f.name: f for f in spec.fields}
+    for key, value in matcher.items():
         if key not in spec.names and key not in meta:
             fields = ", ".join(sorted(spec.names - {"type"}))
             out.append((f"{path}.{key}", f"not a field of {name} events (fields: {fields})"))
+            continue
+        values = by_name[key].values if key in by_name else None
+        if values is not None and value not in values:
+            word = key.replace("_", " ")
+            article = "an" if word[0] in "aeiou" else "a"
+            out.append((f"{path}.{key}",
+                        f"{value!r} is not {article} {word} (one of: {', '.join(values)})"))
     return out
 
 
@@ -267,7 +291,9 @@ def markdown_table() -> str:
                                                   "when, in nanoseconds of run time")]
         for f in common + list(spec.fields):
             kind = f.kind.value + ("" if f.required else ", optional")
-            rows.append(f"| | `{f.name}` | {kind} | {f.meaning} |")
+            meaning = f.meaning if f.values is None else (
+                f"{f.meaning}: " + ", ".join(f"`{v}`" for v in f.values))
+            rows.append(f"| | `{f.name}` | {kind} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 

@@ -604,15 +604,16 @@ class Kernel:
     # ------------------------------------------------------------ summary
 
     def journal_run_finished(self, violations: list[str]) -> None:
-        """The journal's last event, the same for a simulated and a live run: each
-        ticker's final position and realized P&L, and the invariants that broke."""
+        """The journal's last event, alike simulated and live: final positions, realized
+        P&L, broken invariants, and the summary's mark of each open position."""
         tickers = sorted(self.tickers.items())
         for _, ticker in tickers:
             ticker.flush_bar()
+        marks = {s: r["mark"] for s, r in self.summary().items() if r["position"] != "0"}
         self.journal.emit(self.clock.now_ns(), "run_finished",
                           positions={s: str(t.position.qty) for s, t in tickers},
                           realized_pnl={s: fmt_units(t.position.realized) for s, t in tickers},
-                          violations=violations)
+                          violations=violations, **({"marks": marks} if marks else {}))
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -227,12 +227,16 @@ def _check_matcher(m: dict[str, Any], path: str, *, counts: bool,
     out = []
     if not isinstance(m.get("type"), str):
         out.append((f"{path}.type", "required: the event type to match"))
+    window: dict[str, int] = {}
     for key in ("after", "before"):
         if key in m:
             try:
-                parse_duration(m[key])
+                window[key] = parse_duration(m[key])
             except UnitError as exc:
                 out.append((f"{path}.{key}", str(exc)))
+    if len(window) == 2 and window["after"] >= window["before"]:
+        out.append((f"{path}.before", f"empty time window: after {m['after']} is not earlier "
+                                      f"than before {m['before']} (nothing can match)"))
     if counts:
         if "min" not in m and "max" not in m:
             out.append((path, "a count needs min and/or max"))

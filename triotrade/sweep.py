@@ -14,16 +14,18 @@ temporary file for the report and is deleted.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import attrs
 
 from .kernel.errors import InputError
 from .sim import runner, scenario
+from .sim.overrides import SOURCE as OVERRIDE_SOURCE
 from .sim.overrides import OverrideError, format_path, parse_override, parse_path
 
 SOURCE = "--param"
@@ -76,9 +78,23 @@ def parse_param(spec: str) -> Param:
         raise InputError(SOURCE, [(format_path(keys), f"an empty value in {rest!r}")])
     if len(set(values)) != len(values):
         raise InputError(SOURCE, [(format_path(keys), f"a value given twice in {rest!r}")])
-    for v in values:
-        parse_override(f"{path}={v}")  # each value must be YAML (OverrideError, located)
+    with _said_as_param():
+        for v in values:
+            parse_override(f"{path}={v}")  # each value must be YAML (OverrideError, located)
     return Param(format_path(keys), tuple(values))
+
+
+@contextlib.contextmanager
+def _said_as_param() -> Iterator[None]:
+    """Problems the ``--set`` machinery finds, said as the sweep's user wrote them: a
+    value comes from ``--param``, so the error names ``--param``, not ``--set``."""
+    try:
+        yield
+    except InputError as exc:
+        source = SOURCE if exc.source == OVERRIDE_SOURCE else exc.source
+        problems = [(where, msg.replace(f"(set by {OVERRIDE_SOURCE} ", f"(set by {SOURCE} "))
+                    for where, msg in exc.problems]
+        raise type(exc)(source, problems) from None
 
 
 @attrs.frozen
@@ -152,7 +168,8 @@ def check_cells(path: str | Path, cells: Sequence[Cell]) -> None:
         if c.settings in seen:
             continue
         seen.add(c.settings)
-        scenario.loads(raw, str(path), [parse_override(o) for o in c.overrides])
+        with _said_as_param():
+            scenario.loads(raw, str(path), [parse_override(o) for o in c.overrides])
 
 
 METRICS = ("net_pnl", "fees", "max_drawdown", "sharpe", "win_rate", "trades")

@@ -109,6 +109,11 @@ def act(kernel: Kernel, request: Request) -> dict[str, Any]:
         kernel.kill_switch("operator", mode, by=BY)
         return {"ok": True, "done": f"kill switch fired: {mode.value} (journaled)"}
     if request.command is Command.RESET:
+        if not (kernel.halt_reason or kernel.kill_switches or kernel.close_all_active
+                or kernel.cumulative_breached):
+            # a reset of nothing would journal kill_switch_reset with was: ""
+            return refused("reset: no kill switch is in force; nothing to reset, nothing "
+                           "journaled")
         was = kernel.halt_reason or ""
         kernel.reset_kill_switch(BY)
         return {"ok": True, "done": f"kill switch reset (was: {was or 'not in force'}); "

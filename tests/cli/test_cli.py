@@ -119,6 +119,24 @@ def test_help(args: list[str], needle: str) -> None:
     assert "Usage:" in res.output
 
 
+def test_run_help_shows_the_log_levels_as_the_readme_writes_them() -> None:
+    res = _invoke(["run", "--help"])
+    assert "--log-level [DEBUG|INFO|WARNING|ERROR]" in res.output
+    assert "DEBUG|INFO|WARNING|ERROR" in (Path(__file__).parents[2] / "README.md").read_text()
+    for level in ("DEBUG", "error"):  # either case is accepted
+        assert "Invalid value for '--log-level'" not in _invoke(
+            ["run", "--log-level", level, "--venue", "nope"]).output
+
+
+def test_ctl_help_shows_a_journal_name_of_the_current_form() -> None:
+    import re
+
+    res = _invoke(["ctl", "--help"])
+    [name] = re.findall(r"runs/live-\S+\.jsonl", res.output)
+    # as triotrade/cli/journals.py names them: live-<venue>-<UTC time, µs>Z-<pid>
+    assert re.fullmatch(r"runs/live-ibkr-\d{8}T\d{6}\.\d{6}Z-\d+\.jsonl", name), name
+
+
 def test_help_in_a_real_process(tmp_path: Path) -> None:
     proc = run_cli(["--help"], cwd=tmp_path)
     assert proc.returncode == 0

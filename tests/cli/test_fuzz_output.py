@@ -32,5 +32,22 @@ def test_a_piped_campaign_prints_progress_lines_and_claims_no_shrinking(tmp_path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ran 6 examples in" in proc.stdout
     assert "with shrinking" not in proc.stdout  # nothing was found, so nothing shrunk
+    # the batches are planned per worker count: the line that repeats them names it
+    assert "  repeat with: triotrade fuzz -n 6 --seed 3 -j 0\n" in proc.stdout
     progress = [line for line in proc.stderr.splitlines() if line.startswith("fuzz: ")]
     assert progress and progress[-1].startswith("fuzz: 6/6 examples"), proc.stderr
+
+
+def test_finds_on_a_weakened_kernel_demonstrate_it_and_are_not_regressions(
+        tmp_path: Path) -> None:
+    proc = run_cli(["fuzz", "--weaken", "single_exit_lock", "-n", "100", "-j", "0",
+                    "--seed", "5", "--progress-every", "0", "--out", str(tmp_path / "finds")],
+                   cwd=tmp_path, timeout=300)
+    assert_no_traceback(proc)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "  repeat with: triotrade fuzz -n 100 --seed 5 --weaken single_exit_lock -j 0\n" \
+        in proc.stdout
+    (result,) = [line for line in proc.stdout.splitlines() if line.startswith("result: ")]
+    assert "on the kernel weakened with 'single_exit_lock'" in result
+    assert "demonstrate the weakening (the real kernel passes them" in result
+    assert "scenarios/regressions" not in result

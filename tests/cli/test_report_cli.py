@@ -59,8 +59,7 @@ def test_report_json_shows_the_stale_kill_switch_and_refusal(tmp_path: Path) -> 
     assert run.returncode == 0, run.stdout + run.stderr
     out = json.loads(run_cli(["report", str(journal), "--json"], cwd=tmp_path).stdout)
     assert out["kill_switches"] == {"fired": 1, "reset": 1}
-    assert out["refused_by_reason"] == {"signal: kill switch: stale_data": 1,
-                                        "risk_rejected: kill switch: stale_data": 1}
+    assert out["refused_by_reason"] == {"signal: kill switch: stale_data": 1}
     assert out["total"]["open_trades"] == 1  # the run ends holding QUIET
 
 
@@ -83,3 +82,25 @@ def test_without_the_report_extra_the_message_names_it(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'triotrade[report]'" in proc.stderr
     assert not (tmp_path / "j.html").exists()
+
+
+def test_the_report_and_the_run_summary_agree_on_an_open_position(tmp_path: Path) -> None:
+    journal, html = tmp_path / "stale.jsonl", tmp_path / "r.html"
+    run = run_cli(["run", str(SCENARIOS / "incidents" / "stale_feed_resume.yaml"),
+                   "--journal", str(journal), "--report", str(html)], cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # the summary marks the long where an exit would fill: the bid
+    assert "marked at 39.95, unrealized -1.00" in run.stdout
+    assert "signals refused: 1  (kill switch: stale_data 1)" in run.stdout
+    out = json.loads(run_cli(["report", str(journal), "--json"], cwd=tmp_path).stdout)
+    (t,) = out["trades"]
+    assert Decimal(t["net_pnl"]) == Decimal("-1.00")
+    assert Decimal(out["total"]["open_pnl"]) == Decimal("-1.00")
+    assert out["signals_refused"] == 1
+    page = html.read_text()
+    assert '<div class="k">signals refused</div><div class="v">1</div>' in page
+    assert '<div class="k">closed trades</div><div class="v">0</div>' in page
+    assert "<h2>Trades (1)</h2>" in page
+    # the equity chart plots P&L, so a few dollars show on a 1M account
+    assert "P&L net of fees, marked to market (equity minus the starting cash 1000000.00)" in page
+    assert "Sharpe and Sortino are not shown (-): the run spans 240 s" in page

@@ -237,6 +237,10 @@ async def test_ctl_status_kill_reset_flatten_against_a_live_run(tmp_path: Path,
             assert (reset["by"], reset["was"]) == ("ctl", "operator")
             code, out, _ = await ctl(workdir, "status", *J, "--json")
             assert json.loads(out)["status"]["kill_switch"]["active"] == []
+            # a second reset: no kill switch is in force, refused, nothing journaled
+            code, out, err = await ctl(workdir, "reset", *J)
+            assert code == 2 and "refused: reset: no kill switch is in force" in err, out + err
+            assert len(of(events(journal), "kill_switch_reset")) == 1
 
             # bad commands: refused with a clear message, nothing journaled, the run goes on
             before = len(acts(journal))

@@ -325,6 +325,9 @@ def test_kite_config_section(tmp_path: Path) -> None:
     (GOOD_CONFIG.replace("ping_interval: 1s", "ping_interval: soon"), "kite.ping_interval:"),
     (GOOD_CONFIG.replace("exchange: NFO", "exchange: NASDAQ"),
      "instruments[0].exchange: 'NASDAQ' is not a Kite exchange"),
+    (GOOD_CONFIG.replace("exchange: NFO", ""),
+     "instruments[0].exchange: not given, and the default 'SMART' (IB's smart router) is "
+     "not a Kite exchange: set exchange: to one of NSE, "),
     (GOOD_CONFIG.replace("unit_position_size: 75", "unit_position_size: -1"),
      "config.sizing.unit_position_size"),
 ])

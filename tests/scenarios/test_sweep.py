@@ -101,6 +101,12 @@ def test_the_cli_sweep_on_local_processes_writes_csv(tmp_path: Path) -> None:
     (["--param", "config.sizing.unit_position_size=10,abc"],
      "config.sizing.unit_position_size: expected an integer"),
     (["--param", "x"], "--param: x: expected KEY.PATH=V1,V2"),
+    # the user wrote --param: the errors say --param, never --set
+    (["--param", "x=[1"], "--param: x: the value '[1' is not YAML"),
+    (["--param", "config.exits.stop_loss=2%,-5%"],
+     "config.exits.stop_loss: percentage must be between 0 and 100, got '-5%' "
+     "(set by --param config.exits.stop_loss=-5%)"),
+    (["--param", "instruments.x=1,2"], "--param: instruments.x: instruments is a list"),
     (["--param", "config.exits.stop_loss=2%", "-o", "r.txt"], "--out: r.txt"),
     (["--param", "config.exits.stop_loss=2%", "--seed-list", "1,x"], "--seed-list: x"),
     (["--param", "config.exits.stop_loss=2%", "--dask", "tcp://127.0.0.1:9"],
@@ -112,6 +118,7 @@ def test_bad_sweep_input_is_located_and_exits_2(tmp_path: Path, args: list[str],
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert_no_traceback(proc)
     assert where in proc.stderr, proc.stderr
+    assert "--set" not in proc.stderr, proc.stderr
     assert not list(tmp_path.glob("*.parquet"))
 
 

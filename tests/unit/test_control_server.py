@@ -126,9 +126,27 @@ async def test_an_act_that_breaks_is_answered_not_raised(monkeypatch: pytest.Mon
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(kernel, "reset_kill_switch", broken)
-    r = ask(kernel, {"cmd": "reset"})
+    async with running(kernel):
+        assert ask(kernel, {"cmd": "kill", "mode": "stop_new_trades"})["ok"]
+        monkeypatch.setattr(kernel, "reset_kill_switch", broken)
+        r = ask(kernel, {"cmd": "reset"})
     assert r == {"ok": False, "error": "internal error: RuntimeError: boom"}
+
+
+async def test_a_reset_with_no_kill_switch_in_force_is_refused_and_not_journaled() -> None:
+    kernel, venue, _ = make_kernel()
+    async with running(kernel):
+        await _with_position(kernel, venue)
+        before = journal(kernel)
+        r = ask(kernel, {"cmd": "reset"})
+        assert r == {"ok": False, "error": "reset: no kill switch is in force; nothing to "
+                                           "reset, nothing journaled"}
+        assert journal(kernel) == before and not events(kernel, "kill_switch_reset")
+        # after a kill and its reset, a second reset is refused too
+        ask(kernel, {"cmd": "kill", "mode": "stop_new_trades"})
+        assert ask(kernel, {"cmd": "reset"})["ok"]
+        assert ask(kernel, {"cmd": "reset"})["ok"] is False
+        assert len(events(kernel, "kill_switch_reset")) == 1
 
 
 # ------------------------------------------------------------------ the socket

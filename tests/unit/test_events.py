@@ -81,3 +81,36 @@ def test_markdown_table_has_a_row_per_field() -> None:
     rows = sum(len(s.fields) + (1 if s.timed else 0) for s in CATALOGUE.values())
     assert len(lines) == 2 + len(CATALOGUE) + rows
     assert "| | `price` | decimal text, optional | limit or stop price (not for market orders) |" in lines
+
+
+@pytest.mark.parametrize("matcher, where, message", [
+    ("no_events: [{type: order_submitted, role: ENTRYY}]", "expect.no_events[0].role",
+     "'ENTRYY' is not a role (one of: ENTRY, TAKE_PROFIT, STOP_LOSS, EXIT, EMERGENCY_EXIT, "
+     "DANGLING_SHARES)"),
+    ("counts: [{type: order_submitted, role: ENTRI, min: 1}]", "expect.counts[0].role",
+     "'ENTRI' is not a role (one of: "),
+    ("events: [{type: fill, side: SEL}]", "expect.events[0].side",
+     "'SEL' is not a side (one of: BUY, SELL)"),
+    ("events: [{type: signal, side: EXT}]", "expect.events[0].side",
+     "'EXT' is not a side (one of: BUY, SELL, EXIT)"),
+    ("events: [{type: kill_switch, action: close}]", "expect.events[0].action",
+     "'close' is not an action (one of: stop_new_trades, cancel_all, close_all)"),
+    ("events: [{type: fill, after: 10s, before: 5s}]", "expect.events[0].before",
+     "empty time window: after 10s is not earlier than before 5s (nothing can match)"),
+    ("counts: [{type: fill, after: 5s, before: 5s, max: 0}]", "expect.counts[0].before",
+     "empty time window: "),
+])
+def test_a_matcher_that_can_never_match_is_refused(matcher: str, where: str,
+                                                   message: str) -> None:
+    base = (TESTS / "malformed" / "unknown_matcher_field.yaml").read_text().split("expect:\n")[0]
+    with pytest.raises(scenario.ScenarioError) as info:
+        scenario.loads(base + "expect:\n  " + matcher + "\n", "bad.yaml")
+    [line] = info.value.lines()
+    assert line.startswith(f"bad.yaml: {where}: {message}")
+
+
+def test_matchers_with_values_in_the_closed_sets_are_accepted() -> None:
+    base = (TESTS / "malformed" / "unknown_matcher_field.yaml").read_text().split("expect:\n")[0]
+    scenario.loads(base + "expect:\n  events: [{type: fill, role: ENTRY, side: BUY},"
+                   " {type: signal, side: EXIT}, {type: kill_switch, action: cancel_all},"
+                   " {type: fill, after: 1s, before: 2s}]\n", "ok.yaml")

@@ -19,7 +19,8 @@ import pytest
 from conftest import REPO, run_cli
 from hand_journal import PNL_BY_SECOND, S, bar, fill, write_journal
 from triotrade import report
-from triotrade.report.equity import Marking
+from triotrade.report import metrics
+from triotrade.report.equity import Marking, Series
 
 D = Decimal
 
@@ -72,13 +73,43 @@ def test_metrics_exact(journal: Path) -> None:
 
 
 def test_sharpe_and_sortino_on_per_second_returns(journal: Path) -> None:
-    m = report.build(journal).total
+    rep = report.build(journal)
+    p = rep.path
+    returns, step = metrics.interval_returns(p.equity, p.start_ns, p.end_ns,
+                                             p.bar_interval_ns, rep.cash)
+    sharpe, sortino = metrics.sharpe_sortino(returns, step)
     equity = [D("10000") + D(v) for v in PNL_BY_SECOND]
     r = [float((b - a) / a) for a, b in zip(equity, equity[1:])]
+    assert returns == pytest.approx(r) and step == S
     annual = math.sqrt(252 * 6.5 * 3600)
-    assert m.sharpe == pytest.approx(statistics.mean(r) / statistics.stdev(r) * annual)
+    assert sharpe == pytest.approx(statistics.mean(r) / statistics.stdev(r) * annual)
     downside = math.sqrt(sum(min(x, 0.0) ** 2 for x in r) / len(r))
-    assert m.sortino == pytest.approx(statistics.mean(r) / downside * annual)
+    assert sortino == pytest.approx(statistics.mean(r) / downside * annual)
+
+
+def test_sharpe_and_sortino_are_not_shown_for_a_short_run(journal: Path) -> None:
+    rep = report.build(journal)  # seconds of data: annualising it would mean nothing
+    assert rep.total.return_intervals == len(PNL_BY_SECOND) - 1
+    assert (rep.total.sharpe, rep.total.sortino) == (None, None)
+    assert all(m.sharpe is None for m in rep.per_symbol.values())
+    j = rep.as_json()
+    assert j["total"]["sharpe"] is None and j["total"]["sortino"] is None
+    assert any(n.startswith("Sharpe and Sortino are not shown (-): the run spans ")
+               and "at least 30 intervals and a trading day (6.5 h)" in n for n in rep.notes)
+
+
+def test_sharpe_and_sortino_are_shown_over_a_day_of_intervals() -> None:
+    hour = 3600 * S
+    curve = Series()
+    for i in range(8 * 6 + 1):  # 8 h of 10-minute marks, wobbling upwards
+        curve.put(i * hour // 6, D(10 * i + (7 if i % 3 else -5)))
+    kw = dict(in_market_ns=0, start_ns=0, end_ns=8 * hour, cash=D("10000"))
+    m = metrics.compute([], curve, interval_ns=hour // 6, **kw)  # type: ignore[arg-type]
+    assert m.return_intervals == 48 and m.sharpe is not None and m.sortino is not None
+    short = metrics.compute([], curve, interval_ns=hour, **kw)  # type: ignore[arg-type]
+    assert short.return_intervals == 8 and short.sharpe is None  # a day, but 8 intervals
+    kw["end_ns"] = 6 * hour  # 36 intervals, under a trading day
+    assert metrics.compute([], curve, interval_ns=hour // 6, **kw).sharpe is None  # type: ignore[arg-type]
 
 
 def test_without_cash_drawdown_is_money_only(tmp_path: Path) -> None:
@@ -91,8 +122,7 @@ def test_without_cash_drawdown_is_money_only(tmp_path: Path) -> None:
 def test_timelines(journal: Path) -> None:
     j = report.build(journal).as_json()
     assert j["kill_switches"] == {"fired": 1, "reset": 0}
-    assert j["refused_by_reason"] == {"signal: kill switch: daily_loss_limit": 1,
-                                      "risk_rejected: kill switch: daily_loss_limit": 1}
+    assert j["refused_by_reason"] == {"signal: kill switch: daily_loss_limit": 1}
 
 
 def test_open_trade_is_marked_and_kept_apart(tmp_path: Path) -> None:

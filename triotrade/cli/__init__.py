@@ -18,6 +18,7 @@ from ..kernel.errors import InputError
 from .exits import Exit, exit_for
 
 DEFAULT_SCENARIO = "default.yaml"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")  # --log-level: shown as written, any case
 
 
 def _default_scenario_path() -> Path:
@@ -133,9 +134,11 @@ def main() -> None:
 @click.option("--live", is_flag=True,
               help="Live runs: actually send orders. Without it the kernel only watches.")
 @click.option("--log-level", "log_level", default=None,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              metavar=f"[{'|'.join(LOG_LEVELS)}]",  # click would show them lowercased
               help="Live runs: also show the broker libraries' own log lines (ib_async, "
-              "kiteconnect) from this level up. Without it only triotrade's warnings show.")
+              "kiteconnect) from this level up (any case). Without it only triotrade's "
+              "warnings show.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="After the run, write the HTML report of its journal here "
               "(as `triotrade report JOURNAL -o FILE`).")

@@ -148,7 +148,7 @@ def ctl() -> None:
     """Control a running live kernel through its socket (JOURNAL.ctl).
 
     \b
-      triotrade ctl status --journal runs/live-ibkr-1764640000.jsonl
+      triotrade ctl status --journal runs/live-ibkr-20261202T031500.123456Z-4242.jsonl
       triotrade ctl kill --mode cancel_all --journal J
       triotrade ctl reset --journal J
       triotrade ctl flatten ACME --journal J

@@ -161,8 +161,13 @@ def fuzz(examples: int, seed: int | None, out_dir: Path, workers: int | None,
         cov.add_row(key, str(n), f"{100 * n / max(res.examples, 1):.0f}")
     out.print(cov)
     if res.finds:
-        out.print(f"result: FOUND {len(res.finds)} broken invariant(s); shrunk scenarios in "
-                  f"{out_dir}/ (fix, then move them into scenarios/regressions/)")
+        if weaken:  # the real kernel passes them: they show the planted bug, not a new one
+            out.print(f"result: FOUND {len(res.finds)} broken invariant(s) on the kernel "
+                      f"weakened with {weaken!r}; shrunk scenarios in {out_dir}/ demonstrate "
+                      "the weakening (the real kernel passes them: nothing to fix)")
+        else:
+            out.print(f"result: FOUND {len(res.finds)} broken invariant(s); shrunk scenarios "
+                      f"in {out_dir}/ (fix, then move them into scenarios/regressions/)")
         sys.exit(1)
     if res.hits:  # only known-to-this-campaign invariants (cannot happen without finds)
         sys.exit(1)
@@ -193,8 +198,8 @@ def _campaign(examples: int, seed: int, workers: int, weaken: str | None, budget
     if dask_address:  # the batches depend on the worker count: say it
         out.print(f"  repeat with: {again} --dask {dask_address} ({workers} workers), or "
                   f"{again} -j {workers} locally (the same batches)")
-    else:
-        out.print(f"  repeat with: {again}")
+    else:  # the batches are planned per worker count: the same -j repeats them
+        out.print(f"  repeat with: {again} -j {workers}")
 
     stats = {"examples": 0, "runs": 0, "hits": 0}
     started = time.monotonic()

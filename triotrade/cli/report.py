@@ -64,7 +64,7 @@ def write_report(journal: Path, out: Path) -> Any:
 
 def summary_line(rep: Any) -> str:
     m = rep.total
-    return (f"{m.trades} trade(s), net P&L {format(m.net_pnl, 'f')} "
+    return (f"{m.trades} closed trade(s), net P&L {format(m.net_pnl, 'f')} "
             f"(fees {format(m.fees, 'f')}), max drawdown {format(m.max_drawdown.money, 'f')}"
             + (f", {m.open_trades} open" if m.open_trades else ""))
 

@@ -20,8 +20,13 @@ import attrs
 
 from .. import journal as journal_mod
 from .equity import Marking, PricePath, build_path
-from .metrics import Metrics, compute_all
-from .timelines import Row, kill_switch_counts, refused_by_reason, timeline
+from .metrics import (
+    MIN_RETURN_INTERVALS,
+    Metrics,
+    compute_all,
+    ratios_shown,
+)
+from .timelines import Row, kill_switch_counts, refused_by_reason, signals_refused, timeline
 from .trades import Trade, build_trades, mark_open
 
 METHOD_NOTES = {
@@ -81,6 +86,12 @@ class Report:
                METHOD_NOTES["sharpe"]]
         if self.path.marking is Marking.EVENTS:
             out.append(f"Bar interval assumed: {self.path.bar_interval_ns / 1e9:g} s.")
+        span = self.path.end_ns - self.path.start_ns
+        intervals = self.total.return_intervals
+        if not ratios_shown(span, intervals):
+            out.append(f"Sharpe and Sortino are not shown (-): the run spans {span / 1e9:g} s "
+                       f"in {intervals} return interval(s); annualised ratios need at least "
+                       f"{MIN_RETURN_INTERVALS} intervals and a trading day (6.5 h) of data.")
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -96,6 +107,7 @@ class Report:
             "total": self.total.as_json(),
             "per_symbol": {s: m.as_json() for s, m in self.per_symbol.items()},
             "kill_switches": kill_switch_counts(rows),
+            "signals_refused": signals_refused(rows),
             "refused_by_reason": refused_by_reason(rows),
             "trades": [t.as_dict() for t in self.trades],
             "timeline": [r.as_json() for r in rows],

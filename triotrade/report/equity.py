@@ -4,7 +4,10 @@ Equity here is P&L net of fees: the signed cash flows of every fill, minus fees,
 each open position at its symbol's mark. A symbol's mark is the close of its latest
 ``bar`` event when the journal has bars; a journal without bars (written before they
 existed, or with ``bar_interval: 0``) is marked at every price-bearing event it does
-have: fill prices and ``gap_detected.to_price``. The report says which was used,
+have: fill prices and ``gap_detected.to_price``. At the end, ``run_finished.marks``
+(when the run ended holding a position) gives the run's own mark, the price an exit
+would get, so the report and the run summary value an open position alike. The report
+says which was used,
 because a journal without bars sees none of the moves between those events, so its
 drawdown and volatility are lower bounds.
 
@@ -183,6 +186,13 @@ def build_path(header: dict[str, Any], events: Iterable[dict[str, Any]]) -> Pric
         elif kind == "position_changed":
             p = sym(e["symbol"])
             if p.mark is not None:
+                record(ts, p)
+        elif kind == "run_finished" and isinstance(e.get("marks"), dict):
+            # the run's own end-of-run mark of each open position (where an exit would
+            # fill: the bid for a long, the ask for a short), the mark the summary uses
+            for name, raw in sorted(e["marks"].items()):
+                p = sym(name)
+                p.mark = Decimal(raw)
                 record(ts, p)
     for p in symbols.values():
         if p._opened_at is not None:

@@ -301,16 +301,20 @@ def _equity_figure(report: "Report", clock: _Clock) -> Any:
     for v in eq.values:
         peak = max(peak, base + v)
         dd.append(float(base + v - peak))
-    title = "equity (cash + P&L, net of fees)" if report.cash is not None \
-        else "P&L net of fees, marked to market"
+    # P&L, not cash + P&L: a $5 swing on a 1M account would be lost on an axis of millions
+    title = "P&L net of fees, marked to market" + (
+        f" (equity minus the starting cash {format(report.cash, 'f')})"
+        if report.cash is not None else "")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35],
                         vertical_spacing=0.08, subplot_titles=(title, "drawdown"))
     xs = [clock.x(t) for t in eq.times]
-    fig.add_trace(go.Scatter(x=xs, y=[float(base + v) for v in eq.values], line_shape="hv",
-                             name="equity", line={"color": "#0969da"}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[float(v) for v in eq.values], line_shape="hv",
+                             name="P&L", line={"color": "#0969da"}), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=dd, line_shape="hv", name="drawdown", fill="tozeroy",
                              line={"color": "#cf222e"}), row=2, col=1)
-    _kill_lines(fig, report, clock, [base + v for v in eq.values] or [base], row=1)
+    fig.update_yaxes(title_text="P&L", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", row=2, col=1)
+    _kill_lines(fig, report, clock, list(eq.values) or [Decimal(0)], row=1)
     _layout(fig, clock, height=460, span=(report.path.start_ns, report.path.end_ns))
     return fig
 
@@ -340,16 +344,18 @@ def render(report: "Report") -> str:
              f'{"live" if j["live"] else "simulated"} &middot; seed {escape(str(h.get("seed")))}'
              f' &middot; {clock.label(report.path.start_ns)} to {clock.label(report.path.end_ns)}'
              f"</div>", '<div class="cards">']
-    for k, v in (("net P&L", _money(m.net_pnl)), ("trades", str(m.trades)),
+    for k, v in (("net P&L", _money(m.net_pnl)), ("closed trades", str(m.trades)),
                  ("win rate", _pct(m.win_rate, 100)), ("fees", _plain(m.fees)),
                  ("max drawdown", _money(-m.max_drawdown.money)),
                  ("kill switches fired", str(kills["fired"])),
-                 ("signals refused", str(sum(refused.values())))):
+                 ("signals refused", str(j["signals_refused"]))):
         parts.append(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>')
     parts.append("</div>")
     if m.open_trades:
         parts.append(f'<p class="warn">The run ended with {m.open_trades} open position(s): '
-                     f"net P&amp;L marked at the last price {_money(m.open_pnl)} "
+                     f"net P&amp;L {_money(m.open_pnl)}, marked where an exit would fill "
+                     "(the bid for a long, the ask for a short; the last price when the "
+                     "journal does not say) "
                      "(not in the closed-trade metrics).</p>")
     parts += ["<h2>Metrics</h2>", _metrics_table(report.total, report.per_symbol),
               "<h2>Kill switches, refusals, disconnects, stale feeds, invariants</h2>"]

@@ -22,7 +22,10 @@ the change in P&L itself (returns on a constant, unknown capital: the ratio is t
 same for any capital). Sharpe = mean / sample standard deviation, Sortino = mean /
 downside deviation (root mean square of the negative returns, over all intervals);
 both are annualised by sqrt(intervals per year), a year being 252 trading days of
-6.5 hours. ``None`` when there are fewer than two intervals or no variation.
+6.5 hours. Annualising a few minutes of returns says nothing (a 3-minute run can show
+-198), so both are shown only when the run spans at least ``MIN_RETURN_INTERVALS``
+intervals and a trading day (6.5 h) of data; otherwise, or with no variation, ``None``
+(the report prints "-" and says why in its method notes).
 """
 from __future__ import annotations
 
@@ -41,6 +44,13 @@ ZERO = Decimal(0)
 TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
 MAX_SAMPLES = 2_000_000
 _RATIO = Decimal("0.0001")
+MIN_RETURN_INTERVALS = 30
+MIN_RATIO_SPAN_NS = int(6.5 * 3600) * NS_PER_S  # a trading day
+
+
+def ratios_shown(span_ns: int, intervals: int) -> bool:
+    """Whether a run is long enough for Sharpe and Sortino to mean something."""
+    return intervals >= MIN_RETURN_INTERVALS and span_ns >= MIN_RATIO_SPAN_NS
 
 
 @attrs.define
@@ -69,6 +79,7 @@ class Metrics:
     max_drawdown: Drawdown
     sharpe: float | None
     sortino: float | None
+    return_intervals: int = 0  # how many interval returns Sharpe and Sortino would use
 
     def as_json(self) -> dict[str, Any]:
         def s(d: Decimal | None) -> str | None:
@@ -166,7 +177,8 @@ def compute(trades: list[Trade], curve: Series, *, in_market_ns: int, start_ns: 
     holds = [t.holding_ns for t in closed if t.holding_ns is not None]
     span = end_ns - start_ns
     returns, step = interval_returns(curve, start_ns, end_ns, interval_ns, cash)
-    sharpe, sortino = sharpe_sortino(returns, step)
+    sharpe, sortino = sharpe_sortino(returns, step) if ratios_shown(span, len(returns)) \
+        else (None, None)
     return Metrics(
         trades=len(closed), wins=len(wins), losses=len(losses),
         win_rate=_ratio(Decimal(len(wins)), Decimal(len(closed))) if closed else None,
@@ -179,6 +191,7 @@ def compute(trades: list[Trade], curve: Series, *, in_market_ns: int, start_ns: 
         time_in_market_ns=in_market_ns,
         time_in_market_pct=_ratio(Decimal(in_market_ns * 100), Decimal(span)) if span > 0 else None,
         max_drawdown=max_drawdown(curve, cash), sharpe=sharpe, sortino=sortino,
+        return_intervals=len(returns),
     )
 
 

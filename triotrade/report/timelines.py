@@ -7,8 +7,10 @@ reset (with its reason and action), every refused signal or entry (a ``signal`` 
 disconnects and reconnects, stale and resumed feeds, and invariant violations.
 
 A refused signal is journaled twice when the risk check refused it (the ``signal``
-and the ``risk_rejected`` that says why); both are listed, and the counts by reason
-count each kind apart so neither hides the other.
+and the ``risk_rejected`` that says why, at the same instant). Both are listed, but a
+refusal is one intent: the counts count it once, by the signal and its reason, as the
+run summary does; a ``risk_rejected`` with no refused signal beside it (and every
+``entry_dropped`` and ``news_rejected``) is counted under its own event.
 """
 from __future__ import annotations
 
@@ -81,15 +83,33 @@ def timeline(events: Iterable[dict[str, Any]]) -> list[Row]:
     return rows
 
 
-def refused_by_reason(rows: Iterable[Row]) -> dict[str, int]:
-    """``{"risk_rejected: kill switch: stale_data": 1, ...}``, most frequent first."""
-    c = Counter()
+def _refusals(rows: Iterable[Row]) -> list[tuple[str, str]]:
+    """Each refusal once, as ``(event, reason)``: a ``risk_rejected`` that says why the
+    signal journaled at the same instant for the same symbol was refused is that one."""
+    out: list[tuple[str, str]] = []
+    signals: set[tuple[int, str | None, str]] = set()
     for r in rows:
-        if r.kind is Kind.REFUSED:
-            reason = r.what.split(": ", 1)[1] if r.event in ("signal", "entry_dropped") \
-                and ": " in r.what else r.what
-            c[f"{r.event}: {reason}"] += 1
+        if r.kind is not Kind.REFUSED:
+            continue
+        reason = r.what.split(": ", 1)[1] if r.event in ("signal", "entry_dropped") \
+            and ": " in r.what else r.what
+        if r.event == "signal":
+            signals.add((r.ts_ns, r.symbol, reason))
+        elif r.event == "risk_rejected" and (r.ts_ns, r.symbol, reason) in signals:
+            continue  # the same intent, already counted by its signal
+        out.append((r.event, reason))
+    return out
+
+
+def refused_by_reason(rows: Iterable[Row]) -> dict[str, int]:
+    """``{"signal: kill switch: stale_data": 1, ...}``, most frequent first."""
+    c = Counter(f"{event}: {reason}" for event, reason in _refusals(rows))
     return dict(c.most_common())
+
+
+def signals_refused(rows: Iterable[Row]) -> int:
+    """How many signals were refused (what the run summary's ``signals refused`` counts)."""
+    return sum(1 for event, _ in _refusals(rows) if event == "signal")
 
 
 def kill_switch_counts(rows: Iterable[Row]) -> dict[str, int]:

@@ -97,12 +97,19 @@ def load_kite_config(path: str | Path) -> tuple[LiveConfig, KiteSettings]:
     except LiveConfigError as exc:
         problems = exc.problems + problems
     if cfg is not None:
+        raw = data.get("instruments") if isinstance(data, dict) else None
         for i, inst in enumerate(cfg.instruments):
             exchange, forced = wire.kite_exchange(inst.exchange)
             if forced is None and exchange != inst.exchange.upper():
+                written = (isinstance(raw, list) and i < len(raw) and isinstance(raw[i], dict)
+                           and "exchange" in raw[i])
+                choices = ", ".join(wire.KITE_EXCHANGES)
                 problems.append((f"instruments[{i}].exchange",
                                  f"{inst.exchange!r} is not a Kite exchange "
-                                 f"(one of {', '.join(wire.KITE_EXCHANGES)})"))
+                                 f"(one of {choices})" if written else
+                                 f"not given, and the default {inst.exchange!r} (IB's smart "
+                                 f"router) is not a Kite exchange: set exchange: to one of "
+                                 f"{choices}"))
     if problems:
         raise LiveConfigError(source, problems)
     assert cfg is not None
