@@ -174,11 +174,15 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("kill_switch_reset", "the kill switch was reset; entries allowed again", (
         _f("by", TEXT, "who reset it (operator, reconciliation)"),
         _f("was", TEXT, "the reason it had fired for"))),
+    EventType("flatten_requested", "an operator asked to close one symbol's position", (
+        _SYMBOL, _f("by", TEXT, "who asked (operator)"),
+        _f("position", DEC, "the signed position when asked"))),
     EventType("fault_injected", "simulated: a scenario fault took effect", (
         _f("kind", TEXT, "the fault's kind"),)),
     EventType("news_rejected", "live: a line of the news file that is not a valid alert", (
         _f("source", TEXT, "the news file"), _f("line", INT, "its line number"), _REASON)),
-    EventType("invariant_violated", "simulated: an invariant broke (the run fails)", (
+    EventType("invariant_violated", "an invariant broke (simulated: the run fails; live: "
+              "a tripwire, the kill switch fires cancel_all)", (
         _f("invariant", TEXT, "the invariant's name"), _f("detail", TEXT, "what was seen"))),
     EventType("shutdown", "the run is ending: entries cancelled, exits left working", (
         _f("exits_left_working", Kind.LIST, "order ids of the protective exits left at the venue"),)),

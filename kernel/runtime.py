@@ -515,6 +515,17 @@ class Kernel:
         self.cumulative_breached = False
         self._fired.clear()
 
+    def flatten(self, symbol: str, who: str = "operator") -> None:
+        """The manual act that closes one symbol: its entries dropped, its position
+        exited at once by the ticker's exit machinery (one working exit, as always).
+        Journaled even when flat, so every operator act leaves a line."""
+        ticker = self.tickers.get(symbol)
+        if ticker is None:
+            raise KeyError(f"{symbol!r} is not a ticker of this run")
+        self.journal.emit(self.clock.now_ns(), "flatten_requested", symbol=symbol, by=who,
+                          position=str(ticker.position.qty))
+        ticker.request_exit("operator", who)
+
     def _arm_guard(self) -> None:
         """The portfolio guard's periodic check: a timer chain while anything is held."""
         if self._guard_timer is None:

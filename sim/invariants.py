@@ -547,3 +547,9 @@ def as_decimal(v: Any) -> Decimal | None:
         return Decimal(str(v))
     except Exception:  # noqa: BLE001
         return None
+
+
+def live_checker(journal: Journal, cap_for: CapFn) -> InvariantChecker:
+    """The checker of a live run: every invariant that needs no scenario (the
+    liveness bounds need its fault windows and latencies, so they stay off)."""
+    return InvariantChecker(journal, cap_for)

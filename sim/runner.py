@@ -19,11 +19,9 @@ import trio.testing
 
 from .. import __version__
 from ..kernel.journal import Journal
-from ..kernel.killswitch import KillAction
 from ..kernel.protections import Protections
 from ..kernel.runtime import Kernel
-from ..kernel.signals import Signal
-from ..strategies.ma_cross import MovingAverageCross
+from ..kernel.session import build_session, strategy_factory
 from .determinism import (
     allow_nondeterministic_scheduling,
     derive_seed,
@@ -36,6 +34,7 @@ from .expect import Check, check
 from .invariants import InvariantChecker
 from .market import generate, merge_halts
 from .scenario import Scenario, market_path_specs
+from .timeline import ScenarioOperator, ScenarioSignals
 from .venue import Latency, SimVenue
 from .weakenings import Weakening
 
@@ -64,18 +63,6 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
-
-
-def _strategy_factory(scn: Scenario) -> Callable[[str], Any]:
-    specs = scn.config.strategies
-
-    def make(symbol: str) -> Any:
-        spec = specs.get(symbol)
-        if spec is None:
-            return None
-        return MovingAverageCross(spec.fast, spec.slow)
-
-    return make
 
 
 def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None = None,
@@ -158,12 +145,12 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
     if "kernel" not in state:
         raise RuntimeError("simulation ended before the kernel was built")
     kernel: Kernel = state["kernel"]
-    checker: InvariantChecker = state["checker"]
+    max_abs: dict[str, int] = state["max_abs"]
     final_positions = {s: t.position.qty for s, t in kernel.tickers.items()}
     realized = {s: t.position.realized for s, t in kernel.tickers.items()}
-    checks = check(scn, journal.events, final_positions, realized, checker.max_abs_position)
+    checks = check(scn, journal.events, final_positions, realized, max_abs)
     return RunResult(scn, seed, journal.digest, journal.events, checks, violations,
-                     state["summary"], final_positions, realized, checker.max_abs_position,
+                     state["summary"], final_positions, realized, max_abs,
                      engine.ticks_processed)
 
 
@@ -205,27 +192,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     venue = SimVenue(engine, exchange, instruments, latency, scn.account.cash)
     venue_box.append(venue)
 
-    config, protections = scn.config, Protections()
-    if weakening is not None:
-        config, protections = weakening.kernel_config(config), weakening.protections
-    kernel = Kernel(config=config, clock=engine, venue=venue, journal=journal,
-                    instruments=dict(instruments), strategy_factory=_strategy_factory(scn),
-                    protections=protections)
-    if kernel_hook is not None:
-        kernel_hook(kernel)
-
-    sizing = scn.config.sizing
-    ceiling = max([sizing.max_position_size] + [t.max_position_size for t in sizing.tier_list])
-
-    def cap_for(symbol: str) -> tuple[int, int]:
-        t = kernel.tickers.get(symbol)
-        return (t.sizing()[1] if t is not None else sizing.max_position_size), ceiling
-
-    checker = InvariantChecker(journal, cap_for, scn)  # scn: fault windows for liveness
-    if check_invariants:
-        journal.add_listener(checker)
-
-    # scheduled inputs: signals, fault switches, halts
+    # scheduled inputs the kernel does not own: fault switches, halts (scheduled first:
+    # at equal times the engine runs them in the order they were scheduled)
     for f in scn.faults:
         t0 = f.t or 0
         engine.call_at(t0, lambda kind: journal.emit(engine.now, "fault_injected", kind=kind),
@@ -243,15 +211,22 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         for start, end in spec.halts:
             engine.call_at(start, lambda i: exchange.set_halted(i, True), idx)
             engine.call_at(end, lambda i: exchange.set_halted(i, False), idx)
-    for op in scn.operator:
-        if op.action == "kill_switch":
-            engine.call_at(op.t, lambda mode: kernel.kill_switch("operator", mode),
-                           KillAction(op.mode))
-        else:
-            engine.call_at(op.t, lambda _: kernel.reset_kill_switch("operator"))
-    for sig in scn.signals:
-        engine.call_at(sig.t, kernel.on_signal,
-                       Signal(sig.symbol, sig.side, sig.t, sig.published, source="scenario"))
+
+    config, protections = scn.config, Protections()
+    if weakening is not None:
+        config, protections = weakening.kernel_config(config), weakening.protections
+    session = build_session(
+        venue=venue, clock=engine, journal=journal, config=config, instruments=instruments,
+        strategies=strategy_factory(scn.config), protections=protections,
+        operator=ScenarioOperator(engine, scn.operator),
+        sources=[ScenarioSignals(engine, scn.signals)],
+        checker=(lambda j, cap_for: InvariantChecker(j, cap_for, scn)) if check_invariants
+        else None,
+        # the simulator judges a broken invariant (the run fails) rather than trip on it
+        trip=None, hook=kernel_hook)
+    kernel = session.kernel
+    checker = session.checker
+    assert checker is None or isinstance(checker, InvariantChecker)
 
     ticks: Iterator[tuple[int, ...]]
     if prepared is not None:
@@ -262,15 +237,17 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
 
     async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+        await session.start(nursery)
         await engine.run(ticks, venue.deliver_tick, scn.duration)
         kernel.shutdown_orders()
         await engine.settle()  # let the order queues send their cancels
         nursery.cancel_scope.cancel()
 
     summary = kernel.summary()
+    max_abs = checker.max_abs_position if checker is not None else {}
     for sym, row in summary.items():
-        row["max_position"] = str(checker.max_abs_position.get(sym, 0))
-    kernel.journal_run_finished([v["invariant"] for v in checker.violations])
-    return {"kernel": kernel, "checker": checker, "violations": checker.violations,
+        row["max_position"] = str(max_abs.get(sym, 0))
+    session.finish()
+    return {"kernel": kernel, "max_abs": max_abs,
+            "violations": checker.violations if checker is not None else [],
             "summary": summary}

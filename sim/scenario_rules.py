@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kernel.config import validate_config
 from ..kernel.events import matcher_problems
-from ..kernel.instruments import Instrument, instrument_problems
+from ..kernel.instruments import Instrument
+from ..kernel.session import setup_problems
 from ..kernel.units import UnitError, parse_decimal, parse_duration, to_units
 from .scenario_schema import (
     KILL_ACTIONS,
@@ -62,7 +62,7 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
             parse_start(s.start)
         except UnitError as exc:
             out.append(("start", str(exc)))
-    out.extend(instrument_problems(s.instruments))
+    out.extend(setup_problems(s.instruments, s.config))
     declared: dict[str, Instrument] = {inst.symbol: inst for inst in s.instruments}
 
     def need_symbol(sym: str, path: str) -> None:
@@ -71,11 +71,6 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
 
     if s.account.cash <= 0:
         out.append(("account.cash", "must be positive"))
-    out.extend(validate_config(s.config))
-    for i, sym in enumerate(s.config.tickers):
-        need_symbol(sym, f"config.tickers[{i}]")
-    for sym in s.config.strategies:
-        need_symbol(sym, f"config.strategies.{sym}")
 
     for sym, m in s.market.items():
         p = f"market.{sym}"
@@ -169,6 +164,13 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.mode", f"must be {_either(KILL_ACTIONS)}, got {op.mode!r}"))
         if op.t > s.duration:
             out.append((f"{p}.t", "is after the scenario's duration"))
+        if op.action == "flatten":
+            if op.symbol is None:
+                out.append((f"{p}.symbol", "flatten needs the symbol to close"))
+            else:
+                need_symbol(op.symbol, f"{p}.symbol")
+        elif op.symbol is not None:
+            out.append((f"{p}.symbol", f"only flatten takes a symbol, not {op.action}"))
 
     e = s.expect
     for key in ("final_position", "max_position", "realized_pnl"):

@@ -26,7 +26,7 @@ SignedMoney = NewType("SignedMoney", int)
 SIDES = tuple(s.value for s in SignalSide)
 ROLES = tuple(r.value for r in Role)
 KILL_ACTIONS = tuple(a.value for a in KillAction)
-OPERATOR_ACTIONS = ("kill_switch", "reset_kill_switch")
+OPERATOR_ACTIONS = ("kill_switch", "reset_kill_switch", "flatten")
 SINGLE_FAULTS = ("latency", "partial_fill", "duplicate_reports")  # venue-wide settings
 FAULT_KEYS: dict[str, tuple[set[str], set[str]]] = {
     # kind: (required keys, optional keys) besides "kind"
@@ -110,11 +110,13 @@ class FaultSpec:
 
 @attrs.frozen
 class OperatorSpec:
-    """Addition to v1: an operator's manual act at time t (kill switch, its reset)."""
+    """Addition to v1: an operator's manual act at time t (kill switch, its reset,
+    flattening one symbol)."""
 
     t: Duration
     action: str  # one of OPERATOR_ACTIONS
     mode: str = KillAction.CLOSE_ALL.value  # for kill_switch: one of KILL_ACTIONS
+    symbol: str | None = None  # for flatten: the instrument to close
 
 
 @attrs.frozen

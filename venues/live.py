@@ -7,6 +7,7 @@ leaves the process, and the journal says why.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from pathlib import Path
@@ -16,11 +17,13 @@ import attrs
 import trio
 import yaml
 
-from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, validate_config
-from ..kernel.instruments import Instrument, instrument_problems
+from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors
+from ..kernel.instruments import Instrument
 from ..kernel.journal import Journal
+from ..kernel.killswitch import KillAction
 from ..kernel.orders import Order
 from ..kernel.runtime import Kernel
+from ..kernel.session import CheckerFactory, Source, Task, build_session, setup_problems
 from ..kernel.units import NS_PER_S
 from ..kernel.venue import Venue, VenueError
 
@@ -120,12 +123,7 @@ def parse_live_config(data: Any, source: str) -> LiveConfig:
         cfg: LiveConfig = converter().structure(data, LiveConfig)
     except Exception as exc:  # noqa: BLE001
         raise LiveConfigError(source, flatten_errors(exc)) from None
-    problems = validate_config(cfg.config)
-    symbols = {i.symbol for i in cfg.instruments}
-    for i, sym in enumerate(cfg.config.tickers):
-        if sym not in symbols:
-            problems.append((f"config.tickers[{i}]", f"symbol {sym!r} is not under instruments"))
-    problems.extend(instrument_problems(cfg.instruments))
+    problems = setup_problems(cfg.instruments, cfg.config)  # the scenario's own checks
     if problems:
         raise LiveConfigError(source, problems)
     return cfg
@@ -165,10 +163,30 @@ async def _orderly_shutdown(kernel: Kernel, grace_s: float = 3.0) -> None:
         await trio.sleep(0.1)  # the cancels' acknowledgements, if the venue is quick
 
 
+@attrs.frozen
+class NewsFile:
+    """A session source: alerts tailed from a JSONL file (``news:`` in the config)."""
+
+    path: str
+
+    def attach(self, kernel: Kernel) -> Task | None:
+        from .news import tail_jsonl
+
+        return functools.partial(tail_jsonl, self.path, kernel)
+
+
 async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, live: bool,
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
-                   ready: trio.Event | None = None) -> Kernel:
-    """Run the kernel against ``venue`` until ``duration`` (or cancellation)."""
+                   ready: trio.Event | None = None, checker: CheckerFactory | None = None,
+                   operator: Source | None = None) -> Kernel:
+    """Run the kernel against ``venue`` until ``duration`` (or cancellation).
+
+    Built by ``build_session``, as a simulated run is: strategies from
+    ``config.strategies``, news from ``cfg.news``. ``checker`` builds the invariant
+    checker (the CLI passes the simulator's, judging what can be judged live); each
+    break it journals fires the kill switch ``cancel_all``, and ``run_finished``
+    lists them. ``operator`` is where manual acts come from (a control socket).
+    """
     from .. import __version__
 
     Path(journal_path).parent.mkdir(parents=True, exist_ok=True)
@@ -180,23 +198,23 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                                                                "trio": trio.__version__},
                        **(header or {}))
         use: Venue = venue if live else DryRunVenue(venue)  # type: ignore[assignment]
-        kernel = Kernel(config=cfg.config, clock=clock, venue=use, journal=journal,
-                        instruments=instruments_of(cfg))
+        session = build_session(
+            venue=use, clock=clock, journal=journal, config=cfg.config,
+            instruments=instruments_of(cfg), operator=operator,
+            sources=[NewsFile(cfg.news)] if cfg.news is not None else [],
+            checker=checker, trip=KillAction.CANCEL_ALL)
+        kernel = session.kernel
         if duration_s is None and cfg.duration is not None:
             duration_s = cfg.duration / NS_PER_S
         try:
             async with trio.open_nursery() as nursery:
-                await nursery.start(kernel.run)
+                await session.start(nursery)
                 # Connected and subscribed: everything allocated so far (modules, the
                 # venue's client library, config) lives for the whole run. Move it out of
                 # the cyclic collector's reach, so a full collection walks only what the
                 # session itself allocates: ~20 ms less for every full pass, which would
                 # otherwise land on whatever tick or order is in flight.
                 gc.freeze()
-                if cfg.news is not None:
-                    from .news import tail_jsonl
-
-                    nursery.start_soon(tail_jsonl, cfg.news, kernel)
                 if ready is not None:
                     ready.set()
                 interrupted = False
@@ -213,7 +231,7 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                     raise KeyboardInterrupt
         finally:
             with trio.CancelScope(shield=True):
-                kernel.journal_run_finished([])
+                session.finish()
                 journal.flush()
                 try:
                     await venue.close()
@@ -223,4 +241,4 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
 
 
 __all__ = ["LiveClock", "LiveConfig", "LiveConfigError", "load_live_config", "run_live",
-           "DryRunVenue", "ConfigError"]
+           "DryRunVenue", "ConfigError", "NewsFile"]

@@ -87,10 +87,12 @@ SETUPS: dict[str, Callable[[Path, str, int | None, int], LiveSetup]] = {
 
 
 async def _run(setup: LiveSetup, journal_path: Path, live: bool) -> Any:
+    from ..sim.invariants import live_checker
     from ..venues.live import run_live
 
     async with setup.open_venue() as venue:
-        return await run_live(venue, setup.cfg, journal_path, live=live, header=setup.header)
+        return await run_live(venue, setup.cfg, journal_path, live=live, header=setup.header,
+                              checker=live_checker)
 
 
 def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
