@@ -122,6 +122,23 @@ class Risk:
     resume_after_reconnect: bool = False
 
 
+FOREIGN_ORDER_POLICIES = ("adopt", "cancel", "halt")
+
+
+@attrs.frozen
+class Reconcile:
+    """Addition to v1: how a live kernel squares its books with the venue's.
+
+    ``foreign_orders``: what to do with working orders at the venue that carry no role
+    tag of ours (placed by hand or by another program): ``adopt`` them, ``cancel``
+    them, or ``halt`` (kill switch stop_new_trades until a human decides).
+    ``interval``: how often positions are compared with the venue while running.
+    """
+
+    foreign_orders: str = "halt"
+    interval: Duration = Duration(30 * NS_PER_S)
+
+
 @attrs.frozen
 class StrategySpec:
     """Which signal generator drives a ticker (in addition to scenario/news signals)."""
@@ -141,6 +158,7 @@ class TradingConfig:
     emergency: Emergency = Emergency()
     risk: Risk = Risk()
     strategies: dict[str, StrategySpec] = attrs.Factory(dict)
+    reconcile: Reconcile = Reconcile()
 
 
 class ConfigError(InputError):
@@ -348,6 +366,12 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
         problems.append((f"{path}.risk.max_errors", "must be positive"))
     if cfg.risk.max_order_rate <= 0:
         problems.append((f"{path}.risk.max_order_rate", "must be positive"))
+    if cfg.reconcile.foreign_orders not in FOREIGN_ORDER_POLICIES:
+        problems.append((f"{path}.reconcile.foreign_orders",
+                         f"must be {', '.join(FOREIGN_ORDER_POLICIES[:-1])} or "
+                         f"{FOREIGN_ORDER_POLICIES[-1]}, got {cfg.reconcile.foreign_orders!r}"))
+    if cfg.reconcile.interval <= 0:
+        problems.append((f"{path}.reconcile.interval", "must be positive"))
     for sym, spec in cfg.strategies.items():
         if spec.kind not in ("ma_cross",):
             problems.append((f"{path}.strategies.{sym}.kind", f"unknown strategy {spec.kind!r}"))

@@ -163,10 +163,23 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("feed_resumed", "market data is flowing again after a stale period", (_SYMBOL,)),
     EventType("venue_disconnected", "the venue session dropped", (_REASON,)),
     EventType("venue_reconnected", "the venue session is back", (_REASON,)),
-    EventType("reconciled", "our books compared with the venue's after a reconnect", (
+    EventType("reconciled", "our books compared with the venue's (at start, periodically, "
+                            "after a reconnect)", (
         _f("positions", Kind.MAP, "the venue's positions by symbol"),
         _f("open_orders", DEC, "how many orders the venue lists as open"),
-        _f("mismatches", Kind.LIST, "differences working orders cannot explain"))),
+        _f("mismatches", Kind.LIST, "differences working orders cannot explain"),
+        _f("when", TEXT, "start (before any entry) or periodic (reconcile.interval); "
+                         "absent: after a reconnect", False))),
+    EventType("position_adopted", "a position held at the venue that the kernel had not "
+                                  "booked, now counted and protected", (
+        _SYMBOL, _f("qty", DEC, "the signed quantity adopted"),
+        _f("avg_price", DEC, "the price it is booked at (the venue's average, else the mark)"),
+        _f("position", DEC, "the signed position after adoption"),
+        _f("source", TEXT, "venue (at start), periodic (reconcile.interval)"))),
+    EventType("order_adopted", "a working order at the venue taken into the kernel's books", (
+        _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "quantity"),
+        _f("filled", DEC, "quantity already filled"),
+        _f("source", TEXT, "own (our role tag, an earlier run) or foreign (adopt policy)"))),
     EventType("reconcile_failed", "the venue could not be asked for its books", (_REASON,)),
     EventType("kill_switch", "the kill switch fired", (
         _f("reason", TEXT, "what fired it"),

@@ -22,6 +22,7 @@ from .journal import Journal
 from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
+from .reconcile import Reconciler
 from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
@@ -57,7 +58,11 @@ class Kernel:
         instruments: dict[str, Instrument],
         strategy_factory: StrategyFactory | None = None,
         protections: Protections = Protections(),
+        reconcile_at_start: bool = False,
     ) -> None:
+        """``reconcile_at_start``: ask the venue for its positions and working orders
+        before any entry and adopt them (live, and a restart; a simulated run starts
+        flat by construction and skips it)."""
         self.config = config
         self.protections = protections  # frozen: every protection on unless a test says
         self.clock = clock
@@ -86,6 +91,8 @@ class Kernel:
         self.cumulative_breached = False
         self._guard_timer: Any = None
         self._fired: set[tuple[str, str]] = set()  # membership only, never iterated
+        self.reconcile_at_start = reconcile_at_start
+        self.reconciler = Reconciler(self)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -99,10 +106,13 @@ class Kernel:
             self.connected = True
             symbols = self.config.tickers or list(self.instruments)
             for sym in symbols:
-                await self._start_ticker(self.instruments[sym])
+                await self.start_ticker(self.instruments[sym])
+            if self.reconcile_at_start:
+                await self.reconciler.at_start()
+                root.start_soon(self.reconciler.periodic)
             task_status.started()
 
-    async def _start_ticker(self, inst: Instrument) -> Ticker:
+    async def start_ticker(self, inst: Instrument) -> Ticker:
         strategy = self.strategy_factory(inst.symbol) if self.strategy_factory else None
         ticker = Ticker(self, inst, strategy)
         self.tickers[inst.symbol] = ticker
@@ -123,7 +133,7 @@ class Kernel:
                                   reason=f"unknown instrument: {exc}")
             return
         self.journal.emit(self.clock.now_ns(), "ticker_started", symbol=symbol, via="discovery")
-        await self._start_ticker(inst)
+        await self.start_ticker(inst)
         for sig in self._starting.pop(symbol, []):
             self.on_signal(sig)
 
@@ -184,6 +194,8 @@ class Kernel:
                           accepted=accepted, reason=reason, source=sig.source)
 
     def entry_block_reason(self) -> str | None:
+        if self.reconciler.pending:
+            return "reconciliation with the venue pending"
         if self.halt_reason is not None:
             return f"kill switch: {self.halt_reason}"
         if self.cumulative_breached:

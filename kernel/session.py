@@ -132,7 +132,8 @@ def build_session(*, venue: Venue, clock: Clock, journal: Journal, config: Tradi
                   sources: Sequence[Source] = (), operator: Source | None = None,
                   checker: CheckerFactory | None = None, trip: KillAction | None = None,
                   protections: Protections = Protections(),
-                  hook: Callable[[Kernel], None] | None = None) -> Session:
+                  hook: Callable[[Kernel], None] | None = None,
+                  reconcile_at_start: bool = False) -> Session:
     """Build a kernel session; the one builder the simulator and live runs share.
 
     ``strategies`` defaults to ``config.strategies``. ``checker`` builds the invariant
@@ -140,12 +141,13 @@ def build_session(*, venue: Venue, clock: Clock, journal: Journal, config: Tradi
     action a journaled ``invariant_violated`` fires (live: ``cancel_all``; the
     simulator judges the run instead and leaves it alone). ``hook`` is called with
     the kernel as soon as it exists, before the checker listens (the fuzzer attaches
-    its own journal listener there).
+    its own journal listener there). ``reconcile_at_start``: adopt the venue's
+    positions and working orders before any entry (live, restarts).
     """
     kernel = Kernel(config=config, clock=clock, venue=venue, journal=journal,
                     instruments=dict(instruments),
                     strategy_factory=strategies or strategy_factory(config),
-                    protections=protections)
+                    protections=protections, reconcile_at_start=reconcile_at_start)
     if hook is not None:
         hook(kernel)
     built: Checker | None = None

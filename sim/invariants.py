@@ -274,6 +274,10 @@ class InvariantChecker:
             self._done(ev["order_id"], ev["ts_ns"])
         elif t == "position_changed":
             self._on_position(ev)
+        elif t == "position_adopted":
+            self._on_adopted_position(ev)
+        elif t == "order_adopted":
+            self._on_adopted_order(ev)
         elif t == "kill_switch":
             if ev.get("action") == _CLOSE_ALL:
                 self.close_all = True
@@ -319,6 +323,36 @@ class InvariantChecker:
                               f"{_money(self.realized_total)} reached -max_loss_cumulative")
             self.working_entry[sym] = self.working_entry.get(sym, 0) + qty
             self._check_exposure(ev, sym)
+        else:
+            live = self.working_exits.setdefault(sym, set())
+            live.add(oid)
+            if len(live) > 1:
+                self._violate(ev, "single_working_exit",
+                              f"{sym} has {len(live)} working exits: {', '.join(sorted(live))}")
+
+    def _on_adopted_position(self, ev: dict[str, Any]) -> None:
+        """Shares booked from the venue's books: counted like a fill at the adopted
+        price (exposure, position == fills and the P&L replay all include them). An
+        adopted position may be above the cap: reducing it is the kernel's next act."""
+        sym = ev["symbol"]
+        signed = int(ev["qty"])
+        self.position[sym] = self.position.get(sym, 0) + signed
+        self._account(sym, signed, to_units(ev["avg_price"]))
+        absq = abs(self.position[sym])
+        if absq > self.max_abs_position.get(sym, 0):
+            self.max_abs_position[sym] = absq
+        if self.position[sym] != int(ev["position"]):
+            self._violate(ev, "position_equals_fills",
+                          f"{sym} adopted to {ev['position']}, fills and adoptions say "
+                          f"{self.position[sym]}")
+
+    def _on_adopted_order(self, ev: dict[str, Any]) -> None:
+        oid, sym, role = ev["order_id"], ev["symbol"], _s(ev["role"])
+        qty, filled = int(ev["qty"]), int(ev["filled"])
+        self.orders[oid] = {"symbol": sym, "role": role, "side": _s(ev["side"]), "qty": qty,
+                            "filled": filled, "live": True, "ts": ev["ts_ns"]}
+        if role == _ENTRY:
+            self.working_entry[sym] = self.working_entry.get(sym, 0) + qty - filled
         else:
             live = self.working_exits.setdefault(sym, set())
             live.add(oid)

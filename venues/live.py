@@ -202,7 +202,7 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
             venue=use, clock=clock, journal=journal, config=cfg.config,
             instruments=instruments_of(cfg), operator=operator,
             sources=[NewsFile(cfg.news)] if cfg.news is not None else [],
-            checker=checker, trip=KillAction.CANCEL_ALL)
+            checker=checker, trip=KillAction.CANCEL_ALL, reconcile_at_start=True)
         kernel = session.kernel
         if duration_s is None and cfg.duration is not None:
             duration_s = cfg.duration / NS_PER_S
