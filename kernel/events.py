@@ -176,6 +176,15 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("avg_price", DEC, "the price it is booked at (the venue's average, else the mark)"),
         _f("position", DEC, "the signed position after adoption"),
         _f("source", TEXT, "venue (at start), periodic (reconcile.interval)"))),
+    EventType("restarted", "the day's state rebuilt from an earlier run's journal", (
+        _f("source", TEXT, "the journal it was read from"),
+        _f("events", INT, "how many events were read"),
+        _f("positions", Kind.MAP, "restored positions by symbol (non-zero only)"),
+        _f("books", Kind.MAP, "per symbol: qty, avg_price and realized_pnl as restored"),
+        _f("realized_pnl", DEC, "the day's realized P&L so far (loss limits continue)"),
+        _f("kill_switch", Kind.LIST, "kill switches still in force: reason (action)"),
+        _f("last_order_id", TEXT, "the highest order id used (never handed out again)"),
+        _f("working_orders", Kind.LIST, "orders still working when the journal ended"))),
     EventType("order_adopted", "a working order at the venue taken into the kernel's books", (
         _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "quantity"),
         _f("filled", DEC, "quantity already filled"),

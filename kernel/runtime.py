@@ -23,6 +23,7 @@ from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
 from .reconcile import Reconciler
+from .restore import DayState, apply_day
 from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
@@ -59,10 +60,12 @@ class Kernel:
         strategy_factory: StrategyFactory | None = None,
         protections: Protections = Protections(),
         reconcile_at_start: bool = False,
+        restore: "DayState | None" = None,
     ) -> None:
         """``reconcile_at_start``: ask the venue for its positions and working orders
         before any entry and adopt them (live, and a restart; a simulated run starts
-        flat by construction and skips it)."""
+        flat by construction and skips it). ``restore``: the day's state read from an
+        earlier run's journal (a restart), put in place before the reconciliation."""
         self.config = config
         self.protections = protections  # frozen: every protection on unless a test says
         self.clock = clock
@@ -93,6 +96,7 @@ class Kernel:
         self._fired: set[tuple[str, str]] = set()  # membership only, never iterated
         self.reconcile_at_start = reconcile_at_start
         self.reconciler = Reconciler(self)
+        self.restore = restore
 
     # ------------------------------------------------------------ lifecycle
 
@@ -107,9 +111,15 @@ class Kernel:
             symbols = self.config.tickers or list(self.instruments)
             for sym in symbols:
                 await self.start_ticker(self.instruments[sym])
+            if self.restore is not None:
+                apply_day(self, self.restore)
             if self.reconcile_at_start:
                 await self.reconciler.at_start()
                 root.start_soon(self.reconciler.periodic)
+            if self.close_all_active:  # a close_all in force before the restart
+                for t in self.tickers.values():
+                    if t.position.qty:
+                        t.request_exit("kill_switch", "restart")
             task_status.started()
 
     async def start_ticker(self, inst: Instrument) -> Ticker:
@@ -517,6 +527,17 @@ class Kernel:
             for t in self.tickers.values():
                 if t.position.qty:
                     t.request_exit("kill_switch", None)
+
+    def restore_kill_switch(self, reason: str, action: KillAction) -> None:
+        """A kill switch that fired before a restart is still in force (not journaled
+        again: ``restarted`` lists it)."""
+        self._fired.add((reason, action))
+        if self.halt_reason is None:
+            self.halt_reason = reason
+        if action.includes(KillAction.CLOSE_ALL):
+            self.close_all_active = True
+        if reason == "max_loss_cumulative":
+            self.cumulative_breached = True
 
     def reset_kill_switch(self, who: str) -> None:
         """The manual reset: journaled, and only entries are re-allowed."""

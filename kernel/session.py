@@ -133,7 +133,7 @@ def build_session(*, venue: Venue, clock: Clock, journal: Journal, config: Tradi
                   checker: CheckerFactory | None = None, trip: KillAction | None = None,
                   protections: Protections = Protections(),
                   hook: Callable[[Kernel], None] | None = None,
-                  reconcile_at_start: bool = False) -> Session:
+                  reconcile_at_start: bool = False, restore: Any = None) -> Session:
     """Build a kernel session; the one builder the simulator and live runs share.
 
     ``strategies`` defaults to ``config.strategies``. ``checker`` builds the invariant
@@ -142,12 +142,14 @@ def build_session(*, venue: Venue, clock: Clock, journal: Journal, config: Tradi
     simulator judges the run instead and leaves it alone). ``hook`` is called with
     the kernel as soon as it exists, before the checker listens (the fuzzer attaches
     its own journal listener there). ``reconcile_at_start``: adopt the venue's
-    positions and working orders before any entry (live, restarts).
+    positions and working orders before any entry (live, restarts). ``restore``: a
+    ``kernel.restore.DayState`` read from an earlier run's journal (a restart).
     """
     kernel = Kernel(config=config, clock=clock, venue=venue, journal=journal,
                     instruments=dict(instruments),
                     strategy_factory=strategies or strategy_factory(config),
-                    protections=protections, reconcile_at_start=reconcile_at_start)
+                    protections=protections, reconcile_at_start=reconcile_at_start,
+                    restore=restore)
     if hook is not None:
         hook(kernel)
     built: Checker | None = None

@@ -274,6 +274,8 @@ class InvariantChecker:
             self._done(ev["order_id"], ev["ts_ns"])
         elif t == "position_changed":
             self._on_position(ev)
+        elif t == "restarted":
+            self._on_restarted(ev)
         elif t == "position_adopted":
             self._on_adopted_position(ev)
         elif t == "order_adopted":
@@ -345,6 +347,26 @@ class InvariantChecker:
             self._violate(ev, "position_equals_fills",
                           f"{sym} adopted to {ev['position']}, fills and adoptions say "
                           f"{self.position[sym]}")
+
+    def _on_restarted(self, ev: dict[str, Any]) -> None:
+        """A restart's journal starts from the earlier run's books, not from zero: the
+        restored positions, their cost and realized P&L, and the kill switches still in
+        force are where the checks continue from."""
+        for sym, book in sorted(ev["books"].items()):
+            qty, avg = int(book["qty"]), to_units(book["avg_price"])
+            realized = Fraction(to_units(book["realized_pnl"]))
+            self.position[sym] = qty
+            self.cost[sym] = Fraction(qty * avg)
+            self.cash[sym] = int(realized) - qty * avg
+            self.realized[sym] = realized
+            self.realized_total += realized
+            if abs(qty) > self.max_abs_position.get(sym, 0):
+                self.max_abs_position[sym] = abs(qty)
+        for what in ev["kill_switch"]:
+            if what.endswith(f"({_CLOSE_ALL})"):
+                self.close_all = True
+            elif self.halted_by is None:
+                self.halted_by = f"kill switch {what} (before the restart)"
 
     def _on_adopted_order(self, ev: dict[str, Any]) -> None:
         oid, sym, role = ev["order_id"], ev["symbol"], _s(ev["role"])

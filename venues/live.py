@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from ..kernel.journal import Journal
 from ..kernel.killswitch import KillAction
 from ..kernel.orders import Order
 from ..kernel.runtime import Kernel
+from ..kernel.restore import DayState
 from ..kernel.session import CheckerFactory, Source, Task, build_session, setup_problems
 from ..kernel.units import NS_PER_S
 from ..kernel.venue import Venue, VenueError
+from .resume import write_behind
 
 
 class _LiveTimer:
@@ -178,7 +181,7 @@ class NewsFile:
 async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, live: bool,
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
                    ready: trio.Event | None = None, checker: CheckerFactory | None = None,
-                   operator: Source | None = None) -> Kernel:
+                   operator: Source | None = None, resume: DayState | None = None) -> Kernel:
     """Run the kernel against ``venue`` until ``duration`` (or cancellation).
 
     Built by ``build_session``, as a simulated run is: strategies from
@@ -186,6 +189,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
     checker (the CLI passes the simulator's, judging what can be judged live); each
     break it journals fires the kill switch ``cancel_all``, and ``run_finished``
     lists them. ``operator`` is where manual acts come from (a control socket).
+    ``resume``: the day's state from an earlier run's journal (``venues/resume.py``):
+    restored before the venue reconciliation, journaled as ``restarted``.
     """
     from .. import __version__
 
@@ -202,12 +207,14 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
             venue=use, clock=clock, journal=journal, config=cfg.config,
             instruments=instruments_of(cfg), operator=operator,
             sources=[NewsFile(cfg.news)] if cfg.news is not None else [],
-            checker=checker, trip=KillAction.CANCEL_ALL, reconcile_at_start=True)
+            checker=checker, trip=KillAction.CANCEL_ALL, reconcile_at_start=True,
+            restore=resume)
         kernel = session.kernel
         if duration_s is None and cfg.duration is not None:
             duration_s = cfg.duration / NS_PER_S
         try:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(write_behind, journal, sink)
                 await session.start(nursery)
                 # Connected and subscribed: everything allocated so far (modules, the
                 # venue's client library, config) lives for the whole run. Move it out of
@@ -233,6 +240,7 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
             with trio.CancelScope(shield=True):
                 session.finish()
                 journal.flush()
+                os.fsync(sink.fileno())
                 try:
                     await venue.close()
                 except Exception:  # noqa: BLE001 - closing is best effort on the way out

@@ -86,12 +86,18 @@ def main() -> None:
 @click.option("--client-id", type=int, default=1, show_default=True, help="ibkr: API client id.")
 @click.option("--live", is_flag=True,
               help="Live runs: actually send orders. Without it the kernel only watches.")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Live runs: rebuild the day's state from this journal of "
+              "an earlier run (default: the latest journal of today in the runs folder).")
+@click.option("--fresh", is_flag=True,
+              help="Live runs: do not resume from today's journal; start from nothing "
+              "(the venue's positions are still adopted).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="After the run, write the HTML report of its journal here "
               "(as `triotrade report JOURNAL -o FILE`).")
 def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quiet: bool,
         venue: str, config_path: Path | None, host: str, port: int | None, client_id: int,
-        live: bool, report_path: Path | None) -> None:
+        live: bool, resume_path: Path | None, fresh: bool, report_path: Path | None) -> None:
     """Run SCENARIO in the simulator and judge it, or run the kernel live.
 
     \b
@@ -119,14 +125,16 @@ def run(scenario: Path | None, seed: int | None, journal_path: Path | None, quie
         from .live import run_live_cli
 
         code = run_live_cli(venue, config_path=config_path, host=host, port=port,
-                            client_id=client_id, live=live, journal_path=journal_path)
+                            client_id=client_id, live=live, journal_path=journal_path,
+                            resume_path=resume_path, fresh=fresh)
         if report_path is not None and journal_path is not None and journal_path.exists():
             from .report import write_report
 
             write_report(journal_path, report_path)
             click.echo(f"report: {report_path}", err=True)
         sys.exit(code)
-    for flag, value in (("--config", config_path), ("--live", live or None)):
+    for flag, value in (("--config", config_path), ("--live", live or None),
+                        ("--resume", resume_path), ("--fresh", fresh or None)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
     from ..sim import runner

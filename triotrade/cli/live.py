@@ -24,7 +24,7 @@ import click
 import trio
 
 from ..kernel.errors import InputError, find_exception
-from ..kernel.units import NS_PER_S, fmt_units
+from ..kernel.units import fmt_units
 from ..kernel.venue import Venue
 from .exits import Exit, exit_for
 
@@ -86,26 +86,49 @@ SETUPS: dict[str, Callable[[Path, str, int | None, int], LiveSetup]] = {
 }
 
 
-async def _run(setup: LiveSetup, journal_path: Path, live: bool) -> Any:
+async def _run(setup: LiveSetup, journal_path: Path, live: bool, resume: Any) -> Any:
     from ..sim.invariants import live_checker
     from ..venues.live import run_live
 
     async with setup.open_venue() as venue:
         return await run_live(venue, setup.cfg, journal_path, live=live, header=setup.header,
-                              checker=live_checker)
+                              checker=live_checker, resume=resume)
+
+
+def _resume(venue: str, resume_path: Path | None, fresh: bool, runs: Path
+            ) -> tuple[Path | None, Any]:
+    """The journal and the day's state to restart from (None: start from nothing),
+    said on screen."""
+    from ..venues.resume import latest_of_today, load_day
+
+    if resume_path is None and not fresh:
+        resume_path = latest_of_today(runs, venue)
+        if resume_path is not None:
+            click.echo(f"resuming from {resume_path} (the latest journal of today; "
+                       "--fresh to start from nothing)")
+    elif resume_path is not None:
+        click.echo(f"resuming from {resume_path}")
+    return resume_path, (None if resume_path is None else load_day(resume_path))
 
 
 def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
-                 client_id: int, live: bool, journal_path: Path | None) -> Exit:
+                 client_id: int, live: bool, journal_path: Path | None,
+                 resume_path: Path | None = None, fresh: bool = False) -> Exit:
     """Run the kernel live against ``venue`` until the config's duration or Ctrl-C."""
     try:
         setup = SETUPS[venue](config_path, host, port, client_id)
+        runs = journal_path.parent if journal_path is not None else Path("runs")
+        resume_path, resume = _resume(venue, resume_path, fresh, runs)
     except InputError as exc:
         for line in exc.lines():
             click.echo(line, err=True)
         return Exit.INVALID_INPUT
     if journal_path is None:
-        journal_path = Path("runs") / f"live-{venue}-{time.time_ns() // NS_PER_S}.jsonl"
+        journal_path = Path("runs") / f"live-{venue}-{time.time_ns() // 1_000_000}.jsonl"
+    if resume_path is not None and journal_path.resolve() == resume_path.resolve():
+        click.echo(f"{journal_path}: the new journal cannot overwrite the one it resumes "
+                   "from; pass another --journal", err=True)
+        return Exit.INVALID_INPUT
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not live:
         click.echo("dry run: market data only; every order is refused before it leaves this "
@@ -115,7 +138,7 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
     click.echo(f"journal: {journal_path}")
     sys.stdout.flush()
     try:
-        kernel = trio.run(functools.partial(_run, setup, journal_path, live))
+        kernel = trio.run(functools.partial(_run, setup, journal_path, live, resume))
     except BaseException as exc:  # noqa: BLE001 - turned into a message and an exit code
         if find_exception(exc, KeyboardInterrupt) is not None:
             click.echo("stopped (Ctrl-C); journal flushed")
