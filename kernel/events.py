@@ -114,7 +114,8 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
            False),
     )),
     EventType("ticker_started", "a ticker's supervisor started after the run began", (
-        _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it)"))),
+        _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it; reconciliation: "
+                        "the venue holds it; restart: the journal held it)"))),
     EventType("risk_rejected", "an entry refused by a risk rule before it was sent", (
         _SYMBOL, _REASON)),
     EventType("entry_dropped", "a queued entry dropped before it was sent", (

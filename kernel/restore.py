@@ -24,6 +24,7 @@ import attrs
 
 from .killswitch import KillAction
 from .units import fmt_units, to_units
+from .venue import VenueError
 
 if TYPE_CHECKING:
     from .runtime import Kernel
@@ -117,6 +118,20 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
     if ids:
         day.last_order_id = max(ids)[1]
     return day
+
+
+async def start_held_tickers(kernel: "Kernel", day: DayState) -> None:
+    """A symbol held in the journal that the config does not list (a discovered
+    ticker) gets its supervisor back before the day is applied."""
+    for sym in sorted(day.held):
+        if not day.held[sym].qty or sym in kernel.tickers:
+            continue
+        try:
+            inst = kernel.instruments.get(sym) or await kernel.venue.instrument(sym)
+        except VenueError:
+            continue  # the reconciliation reports what the venue holds of it
+        kernel.journal.emit(kernel.clock.now_ns(), "ticker_started", symbol=sym, via="restart")
+        await kernel.start_ticker(inst)
 
 
 def apply_day(kernel: "Kernel", day: DayState) -> None:

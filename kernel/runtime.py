@@ -23,7 +23,7 @@ from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
 from .reconcile import Reconciler
-from .restore import DayState, apply_day
+from .restore import DayState, apply_day, start_held_tickers
 from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
@@ -112,6 +112,7 @@ class Kernel:
             for sym in symbols:
                 await self.start_ticker(self.instruments[sym])
             if self.restore is not None:
+                await start_held_tickers(self, self.restore)
                 apply_day(self, self.restore)
             if self.reconcile_at_start:
                 await self.reconciler.at_start()

@@ -21,13 +21,14 @@ from .. import __version__
 from ..kernel.journal import Journal
 from ..kernel.protections import Protections
 from ..kernel.runtime import Kernel
-from ..kernel.session import build_session, strategy_factory
+from ..kernel.session import Session, build_session, cap_function, strategy_factory
 from .determinism import (
     allow_nondeterministic_scheduling,
     derive_seed,
     forbid_real_world,
     make_scheduler_deterministic,
 )
+from .crash import Lives
 from .engine import Engine, Watchdog
 from .exchange import Exchange, ExchangeFaults, Window
 from .expect import Check, check
@@ -215,15 +216,25 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     config, protections = scn.config, Protections()
     if weakening is not None:
         config, protections = weakening.kernel_config(config), weakening.protections
-    session = build_session(
-        venue=venue, clock=engine, journal=journal, config=config, instruments=instruments,
-        strategies=strategy_factory(scn.config), protections=protections,
-        operator=ScenarioOperator(engine, scn.operator),
-        sources=[ScenarioSignals(engine, scn.signals)],
-        checker=(lambda j, cap_for: InvariantChecker(j, cap_for, scn)) if check_invariants
-        else None,
-        # the simulator judges a broken invariant (the run fails) rather than trip on it
-        trip=None, hook=kernel_hook)
+    checker_factory = ((lambda j, cap_for: InvariantChecker(j, cap_for, scn))
+                       if check_invariants else None)
+    crashes = [f for f in scn.faults if f.kind == "crash"]
+    lives: Lives | None = None
+    if not crashes:
+        session = build_session(
+            venue=venue, clock=engine, journal=journal, config=config, instruments=instruments,
+            strategies=strategy_factory(scn.config), protections=protections,
+            operator=ScenarioOperator(engine, scn.operator),
+            sources=[ScenarioSignals(engine, scn.signals)], checker=checker_factory,
+            # the simulator judges a broken invariant (the run fails) rather than trip on it
+            trip=None, hook=kernel_hook)
+    else:
+        lives = _lives(scn, engine, venue, journal, config, protections, instruments,
+                       checker_factory, kernel_hook)
+        session = lives.first()
+        for f in crashes:
+            assert f.t is not None and f.restart_after is not None
+            lives.schedule(f.t, f.restart_after)
     kernel = session.kernel
     checker = session.checker
     assert checker is None or isinstance(checker, InvariantChecker)
@@ -237,9 +248,18 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
 
     async with trio.open_nursery() as nursery:
-        await session.start(nursery)
+        if lives is None:
+            await session.start(nursery)
+        else:
+            await lives.start(nursery)
         await engine.run(ticks, venue.deliver_tick, scn.duration)
-        kernel.shutdown_orders()
+        dead_at_horizon = False
+        if lives is not None:  # the kernel of the last life
+            assert lives.session is not None
+            session, kernel = lives.session, lives.session.kernel
+            dead_at_horizon = lives.dead  # its restart waited out an outage: no shutdown
+        if not dead_at_horizon:
+            kernel.shutdown_orders()
         await engine.settle()  # let the order queues send their cancels
         nursery.cancel_scope.cancel()
 
@@ -247,7 +267,54 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     max_abs = checker.max_abs_position if checker is not None else {}
     for sym, row in summary.items():
         row["max_position"] = str(max_abs.get(sym, 0))
-    session.finish()
+    if dead_at_horizon:
+        assert lives is not None
+        lives.open_for_the_record()  # the run's last line is written for the dead kernel
+    kernel.journal_run_finished([v["invariant"] for v in checker.violations]
+                                if checker is not None else [])
     return {"kernel": kernel, "max_abs": max_abs,
             "violations": checker.violations if checker is not None else [],
             "summary": summary}
+
+
+class _Alive:
+    """The kernel now alive, as the cap function of the checker sees it."""
+
+    def __init__(self, lives: Lives) -> None:
+        self._lives = lives
+
+    @property
+    def tickers(self) -> dict[str, Any]:
+        session = self._lives.session
+        return session.kernel.tickers if session is not None else {}
+
+
+def _lives(scn: Scenario, engine: Engine, venue: SimVenue, journal: Journal, config: Any,
+           protections: Protections, instruments: dict[str, Any], checker_factory: Any,
+           kernel_hook: KernelHook | None) -> Lives:
+    """The kernel's lives in a run with crash faults: the first one as any run's, each
+    restart from the journal so far (+ reconciliation), built by the same function."""
+    box: list[Lives] = []
+
+    def current() -> Kernel | None:
+        return box[0].kernel
+
+    def build(j: Any, v: Any, day: Any, restart: bool) -> Session:
+        first = not box[0].session
+        checker = None
+        if first and checker_factory is not None:
+            def checker(real: Any, _: Any) -> Any:  # caps from the kernel alive now
+                return checker_factory(real, cap_function(_Alive(box[0]), config))
+        return build_session(
+            venue=v, clock=engine, journal=j, config=config, instruments=instruments,
+            strategies=strategy_factory(scn.config), protections=protections,
+            operator=ScenarioOperator(engine, scn.operator, current) if first else None,
+            sources=[ScenarioSignals(engine, scn.signals, current)] if first else [],
+            checker=checker, trip=None, hook=kernel_hook if first else None,
+            restore=day, reconcile_at_start=restart)
+
+    lives = Lives(engine, venue, journal, build,
+                  restore=protections.restore_on_restart,
+                  reconcile=protections.reconcile_on_restart)
+    box.append(lives)
+    return lives

@@ -15,7 +15,9 @@ from ..kernel.instruments import Instrument
 from ..kernel.session import setup_problems
 from ..kernel.units import UnitError, parse_decimal, parse_duration, to_units
 from .scenario_schema import (
+    FAULT_KEYS,
     KILL_ACTIONS,
+    SINGLE_FAULTS,
     OPERATOR_ACTIONS,
     ROLES,
     SIDES,
@@ -24,16 +26,6 @@ from .scenario_schema import (
 )
 
 MATCHER_KEYS = ("after", "before", "min", "max")  # a matcher's own keys, not event fields
-SINGLE_FAULTS = ("latency", "partial_fill", "duplicate_reports")  # venue-wide settings
-FAULT_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    # kind: (required keys, optional keys) besides "kind"
-    "latency": (set(), {"order", "report", "data"}),
-    "reject": ({"t", "for"}, {"role"}),
-    "no_fill": ({"t", "for"}, set()),
-    "partial_fill": ({"max_qty"}, set()),
-    "disconnect": ({"t", "for"}, set()),
-    "duplicate_reports": ({"p"}, set()),
-}
 
 
 def check_fault_keys(fault: dict[str, Any], path: str) -> list[tuple[str, str]]:
@@ -155,6 +147,12 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.max_qty", "must be positive"))
         if f.p is not None and not 0 <= f.p <= 1:
             out.append((f"{p}.p", "must be between 0 and 1"))
+        if f.kind == "crash" and f.t is not None and f.restart_after is not None:
+            if f.restart_after <= 0:
+                out.append((f"{p}.restart_after", "must be positive"))
+            elif f.t + f.restart_after >= s.duration:
+                out.append((f"{p}.restart_after", "the restart must come before the "
+                                                  "scenario's duration"))
 
     for i, op in enumerate(s.operator):
         p = f"operator[{i}]"

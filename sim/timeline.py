@@ -7,7 +7,7 @@ synchronous ``Kernel`` methods a live operator's do, so they journal the same wa
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 
@@ -20,15 +20,31 @@ from .scenario_schema import OperatorSpec, SignalSpec
 
 OPERATOR = "operator"  # who the journal says acted
 
+Current = Callable[[], "Kernel | None"]  # the kernel alive now (runs with crash faults)
+
+
+def _to(current: Current, act: Callable[[Kernel, Any], None]) -> Callable[[Any], None]:
+    """An act delivered to whichever kernel is alive when it comes due (none: lost,
+    as a signal sent to a dead process is)."""
+    def deliver(arg: Any) -> None:
+        kernel = current()
+        if kernel is not None:
+            act(kernel, arg)
+
+    return deliver
+
 
 @attrs.frozen
 class ScenarioSignals:
     engine: Engine
     signals: Sequence[SignalSpec]
+    current: Current | None = None  # default: the kernel attached to
 
     def attach(self, kernel: Kernel) -> Task | None:
+        deliver = kernel.on_signal if self.current is None else _to(
+            self.current, lambda k, sig: k.on_signal(sig))
         for sig in self.signals:
-            self.engine.call_at(sig.t, kernel.on_signal,
+            self.engine.call_at(sig.t, deliver,
                                 Signal(sig.symbol, sig.side, sig.t, sig.published,
                                        source="scenario"))
         return None
@@ -38,14 +54,17 @@ class ScenarioSignals:
 class ScenarioOperator:
     engine: Engine
     acts: Sequence[OperatorSpec]
+    current: Current | None = None  # default: the kernel attached to
 
     def attach(self, kernel: Kernel) -> Task | None:
+        current: Current = self.current or (lambda: kernel)
         for op in self.acts:
             if op.action == "kill_switch":
-                self.engine.call_at(op.t, lambda mode: kernel.kill_switch(OPERATOR, mode),
-                                    KillAction(op.mode))
+                act: Callable[[Kernel, Any], None] = lambda k, mode: k.kill_switch(OPERATOR, mode)
+                arg: Any = KillAction(op.mode)
             elif op.action == "flatten":
-                self.engine.call_at(op.t, kernel.flatten, op.symbol)
+                act, arg = (lambda k, sym: k.flatten(sym)), op.symbol
             else:
-                self.engine.call_at(op.t, lambda _: kernel.reset_kill_switch(OPERATOR))
+                act, arg = (lambda k, _: k.reset_kill_switch(OPERATOR)), None
+            self.engine.call_at(op.t, _to(current, act), arg)
         return None
