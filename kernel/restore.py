@@ -40,6 +40,8 @@ class Held:
     opened_ns: int | None = None
     best: int = 0  # best fill price of the open trade (trailing stop's mark)
     trades: int = 0
+    realized_at_open: int = 0  # realized P&L when the open trade began (per-trade loss)
+    exiting: str | None = None  # the exit rule that fired for the open trade, if any
 
 
 @attrs.define
@@ -79,9 +81,11 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
                 h.opened_ns = ev["ts_ns"]
                 h.trades += 1
                 h.best = avg
+                h.realized_at_open = h.realized
             if qty == 0:
                 h.opened_ns = None
                 h.best = 0
+                h.exiting = None
             h.qty = qty
             if t == "position_changed":
                 h.cost = qty * avg
@@ -109,6 +113,10 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
             day.working[oid] = ev
         elif t in _TERMINAL:
             day.working.pop(ev["order_id"], None)
+        elif t in ("exit_triggered", "emergency_started"):
+            h = day.held.setdefault(ev["symbol"], Held())
+            if h.qty and h.exiting is None:
+                h.exiting = ev["reason"]
         elif t == "kill_switch":
             pair = (ev["reason"], ev["action"])
             if pair not in day.fired:
@@ -146,6 +154,7 @@ def apply_day(kernel: "Kernel", day: DayState) -> None:
         pos.qty, pos.cost, pos.realized, pos.opened_ns = h.qty, h.cost, h.realized, h.opened_ns
         ticker.trades = h.trades
         ticker.hwm = h.best if h.qty else 0
+        ticker.trade_realized = h.realized - h.realized_at_open if h.qty else 0
         if h.qty:
             ticker.arm_monitor()
     kernel.realized_total = day.realized_total
@@ -162,3 +171,12 @@ def apply_day(kernel: "Kernel", day: DayState) -> None:
         kill_switch=[f"{r} ({a})" for r, a in day.fired],
         last_order_id=day.last_order_id,
         working_orders=sorted(day.working))
+
+
+def resume_exits(kernel: "Kernel", day: DayState) -> None:
+    """An exit that was under way when the process died is taken up again at once,
+    after the reconciliation has settled the position (an exit is never forgotten)."""
+    for sym, h in sorted(day.held.items()):
+        ticker = kernel.tickers.get(sym)
+        if h.exiting is not None and ticker is not None and ticker.position.qty:
+            ticker.request_exit(h.exiting, "restart")

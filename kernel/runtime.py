@@ -23,7 +23,7 @@ from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
 from .reconcile import Reconciler
-from .restore import DayState, apply_day, start_held_tickers
+from .restore import DayState, apply_day, resume_exits, start_held_tickers
 from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
@@ -117,6 +117,8 @@ class Kernel:
             if self.reconcile_at_start:
                 await self.reconciler.at_start()
                 root.start_soon(self.reconciler.periodic)
+            if self.restore is not None:
+                resume_exits(self, self.restore)
             if self.close_all_active:  # a close_all in force before the restart
                 for t in self.tickers.values():
                     if t.position.qty:
