@@ -171,6 +171,11 @@ class Reconciler:
         k.journal.emit(now, "position_adopted", symbol=ticker.symbol, qty=str(diff),
                        avg_price=fmt_units(price, ticker.inst.price_places),
                        position=str(pos.qty), source=source)
+        # the position as booked, as after any fill: what a later restart reads back
+        # (an adoption that reduces the position realizes P&L)
+        k.journal.emit(now, "position_changed", symbol=ticker.symbol, qty=str(pos.qty),
+                       avg_price=fmt_units(pos.avg_price, ticker.inst.price_places),
+                       realized_pnl=fmt_units(pos.realized))
         exposure = ticker.exposure()
         if exposure > ticker.max_exposure:
             ticker.max_exposure = exposure

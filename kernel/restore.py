@@ -72,10 +72,10 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
             day.day_start_ns = ev.get("start_unix_ns")
             continue
         day.events += 1
-        if t == "position_changed" or t == "position_adopted":
+        if t == "position_changed":  # after every fill and every adoption
             sym = ev["symbol"]
             h = day.held.setdefault(sym, Held())
-            qty = int(ev["qty"] if t == "position_changed" else ev["position"])
+            qty = int(ev["qty"])
             avg = to_units(Decimal(ev["avg_price"]))
             if h.qty == 0 and qty:
                 h.opened_ns = ev["ts_ns"]
@@ -87,11 +87,8 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
                 h.best = 0
                 h.exiting = None
             h.qty = qty
-            if t == "position_changed":
-                h.cost = qty * avg
-                h.realized = to_units(Decimal(ev["realized_pnl"]))
-            else:  # adopted at avg: the cost grows by what was adopted
-                h.cost += int(ev["qty"]) * avg
+            h.cost = qty * avg
+            h.realized = to_units(Decimal(ev["realized_pnl"]))
         elif t == "fill":
             sym = ev["symbol"]
             h = day.held.setdefault(sym, Held())

@@ -103,7 +103,8 @@ async def test_kill_9_mid_entry_then_resume_adopts_and_protects(tmp_path: Path,
             await wait_until(lambda: _has(second, "position_adopted"), "the adoption")
             g.push("ACME", "97.00", "97.02")  # through the 2% stop of the whole position
             await wait_until(lambda: g.broker.positions["ACME"].qty == 0, "the exit", 60)
-            await wait_until(lambda: _has(second, "position_changed"), "the exit's fill")
+            await wait_until(lambda: of(journal_events(second), "position_changed", qty="0"),
+                             "the exit's fill")
             p2.send_signal(signal.SIGINT)
             with trio.fail_after(30):
                 code = await p2.wait()

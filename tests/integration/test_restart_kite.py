@@ -101,7 +101,7 @@ async def test_kill_9_mid_entry_then_resume_adopts_and_protects(
         await wait_until(lambda: any(s.modes for s in gw.sessions), "its subscription", 60)
         push(gw, SYMBOL_EQ, "1450.00", "1450.05", bid_size=500, ask_size=500)  # through 2%
         await wait_until(lambda: _kite_position(gw) == 0, "the exit", 60)
-        await wait_until(lambda: len(of(journal_events(second), "position_changed")) >= 1,
+        await wait_until(lambda: bool(of(journal_events(second), "position_changed", qty="0")),
                          "the exit's fill", 30)
         p2.send_signal(signal.SIGINT)
         with trio.fail_after(30):

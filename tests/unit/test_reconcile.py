@@ -166,8 +166,8 @@ async def test_no_entry_before_the_reconciliation_is_journaled() -> None:
         assert refused["reason"] == "reconciliation with the venue pending"
         venue.answer.set()
         await settle()
-        assert [e["type"] for e in kernel.journal.events][-2:] == ["position_adopted",
-                                                                   "reconciled"]
+        assert [e["type"] for e in kernel.journal.events][-3:] == [
+            "position_adopted", "position_changed", "reconciled"]
         assert not venue.submitted
         nursery.cancel_scope.cancel()
 
