@@ -126,10 +126,12 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
 
 
 async def start_held_tickers(kernel: "Kernel", day: DayState) -> None:
-    """A symbol held in the journal that the config does not list (a discovered
-    ticker) gets its supervisor back before the day is applied."""
+    """A symbol the journal traded that the config does not list (a discovered
+    ticker, held or with P&L booked today) gets its supervisor back before the day
+    is applied."""
     for sym in sorted(day.held):
-        if not day.held[sym].qty or sym in kernel.tickers:
+        h = day.held[sym]
+        if (not h.qty and not h.realized) or sym in kernel.tickers:
             continue
         try:
             inst = kernel.instruments.get(sym) or await kernel.venue.instrument(sym)
