@@ -134,6 +134,21 @@ class Risk:
 
 
 STRATEGY_KINDS = ("ma_cross",)  # the strategy kinds config.strategies may name
+FOREIGN_ORDER_POLICIES = ("adopt", "cancel", "halt")
+
+
+@attrs.frozen
+class Reconcile:
+    """Addition to v1: how a live kernel squares its books with the venue's.
+
+    ``foreign_orders``: what to do with working orders at the venue that carry no role
+    tag of ours (placed by hand or by another program): ``adopt`` them, ``cancel``
+    them, or ``halt`` (kill switch stop_new_trades until a human decides).
+    ``interval``: how often positions are compared with the venue while running.
+    """
+
+    foreign_orders: str = "halt"
+    interval: Duration = Duration(30 * NS_PER_S)
 
 
 @attrs.frozen
@@ -211,6 +226,7 @@ class TradingConfig:
     strategies: dict[str, StrategySpec] = attrs.Factory(dict)
     fees: Fees = Fees()
     journal: JournalConfig = JournalConfig()
+    reconcile: Reconcile = Reconcile()
 
 
 class ConfigError(InputError):
@@ -437,6 +453,12 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
         problems.append((f"{path}.risk.max_errors", "must be positive"))
     if cfg.risk.max_order_rate <= 0:
         problems.append((f"{path}.risk.max_order_rate", "must be positive"))
+    if cfg.reconcile.foreign_orders not in FOREIGN_ORDER_POLICIES:
+        problems.append((f"{path}.reconcile.foreign_orders",
+                         f"must be {', '.join(FOREIGN_ORDER_POLICIES[:-1])} or "
+                         f"{FOREIGN_ORDER_POLICIES[-1]}, got {cfg.reconcile.foreign_orders!r}"))
+    if cfg.reconcile.interval <= 0:
+        problems.append((f"{path}.reconcile.interval", "must be positive"))
     if cfg.journal.bar_interval < 0:
         problems.append((f"{path}.journal.bar_interval", "must not be negative (0: no bars)"))
     problems += fee_model_problems(cfg.fees.default, f"{path}.fees.default")

@@ -142,7 +142,8 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("error", TEXT, "what it raised (with the strategy file's line) or returned"),
     )),
     EventType("ticker_started", "a ticker's supervisor started after the run began", (
-        _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it)"))),
+        _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it; reconciliation: "
+                        "the venue holds it; restart: the journal held it)"))),
     EventType("risk_rejected", "an entry refused by a risk rule before it was sent", (
         _SYMBOL, _REASON)),
     EventType("entry_dropped", "a queued entry dropped before it was sent", (
@@ -206,10 +207,32 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("feed_resumed", "market data is flowing again after a stale period", (_SYMBOL,)),
     EventType("venue_disconnected", "the venue session dropped", (_REASON,)),
     EventType("venue_reconnected", "the venue session is back", (_REASON,)),
-    EventType("reconciled", "our books compared with the venue's after a reconnect", (
+    EventType("reconciled", "our books compared with the venue's (at start, periodically, "
+                            "after a reconnect)", (
         _f("positions", Kind.MAP, "the venue's positions by symbol"),
         _f("open_orders", DEC, "how many orders the venue lists as open"),
-        _f("mismatches", Kind.LIST, "differences working orders cannot explain"))),
+        _f("mismatches", Kind.LIST, "differences working orders cannot explain"),
+        _f("when", TEXT, "start (before any entry) or periodic (reconcile.interval); "
+                         "absent: after a reconnect", False))),
+    EventType("position_adopted", "a position held at the venue that the kernel had not "
+                                  "booked, now counted and protected", (
+        _SYMBOL, _f("qty", DEC, "the signed quantity adopted"),
+        _f("avg_price", DEC, "the price it is booked at (the venue's average, else the mark)"),
+        _f("position", DEC, "the signed position after adoption"),
+        _f("source", TEXT, "venue (at start), periodic (reconcile.interval)"))),
+    EventType("restarted", "the day's state rebuilt from an earlier run's journal", (
+        _f("source", TEXT, "the journal it was read from"),
+        _f("events", INT, "how many events were read"),
+        _f("positions", Kind.MAP, "restored positions by symbol (non-zero only)"),
+        _f("books", Kind.MAP, "per symbol: qty, avg_price and realized_pnl as restored"),
+        _f("realized_pnl", DEC, "the day's realized P&L so far (loss limits continue)"),
+        _f("kill_switch", Kind.LIST, "kill switches still in force: reason (action)"),
+        _f("last_order_id", TEXT, "the highest order id used (never handed out again)"),
+        _f("working_orders", Kind.LIST, "orders still working when the journal ended"))),
+    EventType("order_adopted", "a working order at the venue taken into the kernel's books", (
+        _ORDER_ID, _SYMBOL, _ROLE, _f("side", TEXT, "BUY or SELL"), _f("qty", DEC, "quantity"),
+        _f("filled", DEC, "quantity already filled"),
+        _f("source", TEXT, "own (our role tag, an earlier run) or foreign (adopt policy)"))),
     EventType("reconcile_failed", "the venue could not be asked for its books", (_REASON,)),
     EventType("kill_switch", "the kill switch fired", (
         _f("reason", TEXT, "what fired it"),
@@ -222,7 +245,8 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("kind", TEXT, "the fault's kind"),)),
     EventType("news_rejected", "live: a line of the news file that is not a valid alert", (
         _f("source", TEXT, "the news file"), _f("line", INT, "its line number"), _REASON)),
-    EventType("invariant_violated", "simulated: an invariant broke (the run fails)", (
+    EventType("invariant_violated", "an invariant broke (simulated: the run fails; live: "
+              "a tripwire, the kill switch fires cancel_all)", (
         _f("invariant", TEXT, "the invariant's name"), _f("detail", TEXT, "what was seen"))),
     EventType("shutdown", "the run is ending: entries cancelled, exits left working", (
         _f("exits_left_working", Kind.LIST, "order ids of the protective exits left at the venue"),)),

@@ -139,3 +139,14 @@ class OrderIds:
     def next(self) -> str:
         self._n += 1
         return f"{self._prefix}{self._n}"
+
+    def advance_past(self, order_id: str) -> None:
+        """An id of ours seen elsewhere (an adopted order, the journal of an earlier
+        run): never hand it out again."""
+        digits = order_id[len(self._prefix):] if order_id.startswith(self._prefix) else ""
+        if digits.isdigit() and int(digits) > self._n:
+            self._n = int(digits)
+
+    @property
+    def issued(self) -> int:
+        return self._n

@@ -45,3 +45,8 @@ class Protections:
     # --- tickers
     discover_tickers: bool = True
     """A signal for a symbol not traded yet starts a supervisor for it."""
+    # --- restarts
+    restore_on_restart: bool = True
+    """A restarted kernel rebuilds the day from the journal (P&L, kill switch, ids)."""
+    reconcile_on_restart: bool = True
+    """A restarted kernel reconciles with the venue before any entry."""

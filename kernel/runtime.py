@@ -24,6 +24,8 @@ from .journal import Journal
 from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
+from .reconcile import Reconciler
+from .restore import DayState, apply_day, resume_exits, start_held_tickers
 from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
@@ -59,7 +61,13 @@ class Kernel:
         instruments: dict[str, Instrument],
         strategy_factory: StrategyFactory | None = None,
         protections: Protections = Protections(),
+        reconcile_at_start: bool = False,
+        restore: "DayState | None" = None,
     ) -> None:
+        """``reconcile_at_start``: ask the venue for its positions and working orders
+        before any entry and adopt them (live, and a restart; a simulated run starts
+        flat by construction and skips it). ``restore``: the day's state read from an
+        earlier run's journal (a restart), put in place before the reconciliation."""
         self.config = config
         self.protections = protections  # frozen: every protection on unless a test says
         self.clock = clock
@@ -91,6 +99,9 @@ class Kernel:
         self._guard_timer: Any = None
         # the kill switches in force, in firing order (a dict: ordered and deterministic)
         self.kill_switches: dict[tuple[str, KillAction], None] = {}
+        self.reconcile_at_start = reconcile_at_start
+        self.reconciler = Reconciler(self)
+        self.restore = restore
 
     # ------------------------------------------------------------ lifecycle
 
@@ -104,10 +115,22 @@ class Kernel:
             self.connected = True
             symbols = self.config.tickers or list(self.instruments)
             for sym in symbols:
-                await self._start_ticker(self.instruments[sym])
+                await self.start_ticker(self.instruments[sym])
+            if self.restore is not None:
+                await start_held_tickers(self, self.restore)
+                apply_day(self, self.restore)
+            if self.reconcile_at_start:
+                await self.reconciler.at_start()
+                root.start_soon(self.reconciler.periodic)
+            if self.restore is not None:
+                resume_exits(self, self.restore)
+            if self.close_all_active:  # a close_all in force before the restart
+                for t in self.tickers.values():
+                    if t.position.qty:
+                        t.request_exit("kill_switch", "restart")
             task_status.started()
 
-    async def _start_ticker(self, inst: Instrument) -> Ticker:
+    async def start_ticker(self, inst: Instrument) -> Ticker:
         strategy = self.strategy_factory(inst.symbol) if self.strategy_factory else None
         interval = None
         if strategy is not None:
@@ -134,7 +157,7 @@ class Kernel:
                                   reason=f"unknown instrument: {exc}")
             return
         self.journal.emit(self.clock.now_ns(), "ticker_started", symbol=symbol, via="discovery")
-        await self._start_ticker(inst)
+        await self.start_ticker(inst)
         for sig in self._starting.pop(symbol, []):
             self.on_signal(sig)
 
@@ -207,6 +230,8 @@ class Kernel:
                           accepted=accepted, reason=reason, source=sig.source, **extra)
 
     def entry_block_reason(self) -> str | None:
+        if self.reconciler.pending:
+            return "reconciliation with the venue pending"
         if self.halt_reason is not None:
             return f"kill switch: {self.halt_reason}"
         if self.cumulative_breached:
@@ -558,6 +583,17 @@ class Kernel:
             for t in self.tickers.values():
                 if t.position.qty:
                     t.request_exit("kill_switch", None)
+
+    def restore_kill_switch(self, reason: str, action: KillAction) -> None:
+        """A kill switch that fired before a restart is still in force (not journaled
+        again: ``restarted`` lists it)."""
+        self.kill_switches[(reason, action)] = None
+        if self.halt_reason is None:
+            self.halt_reason = reason
+        if action.includes(KillAction.CLOSE_ALL):
+            self.close_all_active = True
+        if reason == "max_loss_cumulative":
+            self.cumulative_breached = True
 
     def reset_kill_switch(self, who: str) -> None:
         """The manual reset: journaled, and only entries are re-allowed."""

@@ -111,6 +111,7 @@ class Ticker:
         self.exit_order: Order | None = None
         self.pending_entries: deque[tuple[Side, int, str]] = deque()
         self.exit_request: tuple[str, str | None] | None = None
+        self.reduce_request = 0  # shares above the cap to sell back (DANGLING_SHARES)
         self.exiting = False  # an exit was triggered and the position is not flat yet
         self.emergency_running = False
         self.emergency_attempts = 0  # over the whole run, for the summary
@@ -408,6 +409,12 @@ class Ticker:
             self.exit_request = (reason, via)
             self.wake_queue.set()
 
+    def request_reduce(self, qty: int) -> None:
+        """Send ``qty`` shares of the position back (it is above the cap): one
+        DANGLING_SHARES market order, through the order queue like every exit."""
+        self.reduce_request = qty
+        self.wake_queue.set()
+
     def start_emergency(self, reason: str) -> None:
         if self.emergency_running or self._nursery is None:
             return
@@ -427,6 +434,10 @@ class Ticker:
             return
         if order is self.exit_order and not order.is_working:
             self.exit_order = None
+            if order.role is Role.DANGLING_SHARES and not self.exiting:
+                # the excess went (or did not): not an exit of the position itself
+                self.check_exits("fill")
+                return
             if self.position.qty and not self.emergency_running:
                 self.start_emergency(f"exit order {order.state.value.lower()}")
             self.wake_emergency.set()
@@ -497,13 +508,15 @@ class Ticker:
             next_entry: int | None = None
             if self.pending_entries and self.last_entry_sent_ns is not None:
                 next_entry = self.last_entry_sent_ns + delay
-            if not (self.exit_request or self.cancel_entries_pending or
+            if not (self.exit_request or self.cancel_entries_pending or self.reduce_request or
                     (self.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))):
                 await self.wake_queue.wait_until(k.clock, next_entry)
             if self.exit_request is not None:
                 reason, _ = self.exit_request
                 await self._send_exit(reason)
                 self.exit_request = None
+            if self.reduce_request:
+                await self._send_reduce()
             if self.cancel_entries_pending:
                 self.cancel_entries_pending = False
                 for order in list(self.entries.values()):
@@ -555,6 +568,18 @@ class Ticker:
         now = k.clock.now_ns()
         order = k.new_order(self.symbol, EXIT_ROLE.get(reason, Role.EXIT), side, qty,
                             OrderType.MARKET, None, now + k.config.exits.exit_order_ttl)
+        self.exit_order = order
+        await k.submit(order)
+
+    async def _send_reduce(self) -> None:
+        qty, self.reduce_request = min(self.reduce_request, abs(self.position.qty)), 0
+        if not qty or self.exit_order is not None or self.emergency_running:
+            return  # an exit already working takes the whole position
+        k = self.k
+        side = Side.SELL if self.position.qty > 0 else Side.BUY
+        now = k.clock.now_ns()
+        order = k.new_order(self.symbol, Role.DANGLING_SHARES, side, qty, OrderType.MARKET,
+                            None, now + k.config.exits.exit_order_ttl)
         self.exit_order = order
         await k.submit(order)
 

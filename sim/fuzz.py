@@ -47,7 +47,7 @@ from .determinism import derive_seed
 from .fuzz_example import Find, InvariantBroken, Outcome, broken, features_of, run_example
 from .fuzz_finds import Written, find_document, record_index, scenario_yaml, verify_file, \
     write_find
-from .fuzz_strategies import FAULT_KINDS, scenarios
+from .fuzz_strategies import FAULT_KINDS, LATE_FAULT_KINDS, scenarios
 
 # ------------------------------------------------------------------ profiles
 
@@ -383,7 +383,7 @@ _ROUTINE = frozenset({
 
 def coverage_rows(res: CampaignResult) -> list[tuple[str, int]]:
     """Coverage counters in a stable, readable order (routine events left out)."""
-    first = [f"fault:{k}" for k in FAULT_KINDS]
+    first = [f"fault:{k}" for k in FAULT_KINDS + LATE_FAULT_KINDS]
     rest = sorted(k for k in res.coverage if k not in first and k not in _ROUTINE)
     ordered = [k for k in first if k in res.coverage] + rest
     return [(k, res.coverage[k]) for k in ordered]

@@ -30,6 +30,8 @@ SYMBOLS = ("AAA", "BBB", "CCC")
 ROLES = tuple(r.value for r in Role if r is not Role.DANGLING_SHARES)
 KILL_ACTIONS = tuple(a.value for a in KillAction)
 FAULT_KINDS = ("latency", "reject", "no_fill", "partial_fill", "disconnect", "duplicate_reports")
+LATE_FAULT_KINDS = ("crash",)  # drawn after everything else: the older kinds' examples
+# (and the seeds that find the planted bugs) stay what they were
 
 
 def dur(ms: int) -> str:
@@ -288,6 +290,20 @@ def faults(draw: Any, duration_ms: int, enabled: dict[str, bool]) -> list[dict[s
 
 
 @st.composite
+def crashes(draw: Any, duration_ms: int) -> list[dict[str, Any]]:
+    """The kernel dies and restarts from its journal; each restart lands before the
+    horizon (the scenario rules require it)."""
+    out: list[dict[str, Any]] = []
+    for _ in range(draw(st.integers(1, 2))):
+        t = _ms(draw, 0, max(0, duration_ms - 200))
+        room = duration_ms - t - 100
+        if room >= 100:
+            after = _ms(draw, 100, min(30_000, room))
+            out.append({"kind": "crash", "t": dur(t), "restart_after": dur(after)})
+    return out
+
+
+@st.composite
 def operator_acts(draw: Any, duration_ms: int) -> list[dict[str, Any]]:
     acts = []
     for _ in range(draw(st.integers(1, 2))):
@@ -366,6 +382,8 @@ def scenarios(draw: Any) -> dict[str, Any]:
         scn["faults"] = fl
     if features["operator"]:
         scn["operator"] = draw(operator_acts(duration_ms))
+    if draw(st.booleans()):  # LATE_FAULT_KINDS: crash
+        scn.setdefault("faults", []).extend(draw(crashes(duration_ms)))
     # order signals by time (the loader does not require it; it reads better)
     scn["signals"].sort(key=lambda s: _parse_ms(s["t"]))
     if not scn["signals"]:

@@ -65,6 +65,20 @@ Liveness (need the scenario: fault windows, halts, latencies, TTLs):
     are what the shutdown cancels (entries) or deliberately leaves working
     (``shutdown.exits_left_working``).
 
+Restarts (a ``crash`` fault, a live ``--resume``):
+
+``state_survives_restart``
+    What a restarted kernel journals as restored (``restarted``) is what the journal
+    says: the positions, the realized P&L (loss limits continue), a kill switch in
+    force (a restart is not a reset), the order ids used.
+``no_entry_before_reconciliation``
+    After ``restarted``, no ENTRY order until the start-up ``reconciled``.
+``order_id_unique``
+    No order id is sent twice (nothing is sent twice for one intent).
+
+Adopted positions (``position_adopted``) count like fills in exposure, position ==
+fills and the P&L replay; adopted orders (``order_adopted``) count as working.
+
 ``liveness`` (the runner's watchdog: a livelock) is reported by the runner.
 
 Vocabulary:
@@ -176,6 +190,11 @@ class RunFacts:
             elif f.kind == "disconnect" and f.t is not None and f.for_ is not None:
                 disconnects.append((f.t, f.t + f.for_))
                 common.append((f.t, f.t + f.for_))
+            elif f.kind == "crash" and f.t is not None and f.restart_after is not None:
+                # a dead kernel can neither end an order nor exit: its downtime counts
+                # like a disconnect for the bounds
+                disconnects.append((f.t, f.t + f.restart_after))
+                common.append((f.t, f.t + f.restart_after))
             elif f.kind == "no_fill" and f.t is not None and f.for_ is not None:
                 common.append((f.t, f.t + f.for_))
             elif (f.kind == "reject" and f.t is not None and f.for_ is not None
@@ -251,6 +270,12 @@ class InvariantChecker:
         self._cancel_due: dict[str, int] = {}
         self._sends: deque[int] = deque(maxlen=1024)  # recent order_submitted times
         self._ends: deque[int] = deque(maxlen=1024)  # recent times an order ended
+        # restarts: every order id ever sent (one intent, one order), and the state
+        # between a restart and its reconciliation
+        self._order_ids: set[str] = set()  # membership only, never iterated
+        self._last_oid = 0  # the highest order id number sent
+        self._restarting = False
+        self._adopted_since_restart: set[str] = set()  # membership only
         # exit liveness: symbol -> (since, deadline)
         self._exiting: dict[str, tuple[int, int]] = {}
 
@@ -274,6 +299,14 @@ class InvariantChecker:
             self._done(ev["order_id"], ev["ts_ns"])
         elif t == "position_changed":
             self._on_position(ev)
+        elif t == "restarted":
+            self._on_restarted(ev)
+        elif t == "reconciled" and ev.get("when") == "start":
+            self._on_start_reconciled(ev)
+        elif t == "position_adopted":
+            self._on_adopted_position(ev)
+        elif t == "order_adopted":
+            self._on_adopted_order(ev)
         elif t == "kill_switch":
             if ev.get("action") == _CLOSE_ALL:
                 self.close_all = True
@@ -301,6 +334,15 @@ class InvariantChecker:
         sym = ev["symbol"]
         role = _s(ev["role"])
         qty = int(ev["qty"])
+        if oid in self._order_ids:
+            self._violate(ev, "order_id_unique",
+                          f"order id {oid} was sent before: an id is never sent twice "
+                          "(one intent, one order)")
+        self._order_ids.add(oid)
+        self._last_oid = max(self._last_oid, _oid_key(oid)[0])
+        if role == _ENTRY and self._restarting:
+            self._violate(ev, "no_entry_before_reconciliation",
+                          f"entry {oid} for {sym} after a restart, before its reconciliation")
         self.orders[oid] = {"symbol": sym, "role": role, "side": _s(ev["side"]),
                             "qty": qty, "filled": 0, "live": True, "ts": ev["ts_ns"]}
         if not self.connected:
@@ -319,6 +361,114 @@ class InvariantChecker:
                               f"{_money(self.realized_total)} reached -max_loss_cumulative")
             self.working_entry[sym] = self.working_entry.get(sym, 0) + qty
             self._check_exposure(ev, sym)
+        else:
+            live = self.working_exits.setdefault(sym, set())
+            live.add(oid)
+            if len(live) > 1:
+                self._violate(ev, "single_working_exit",
+                              f"{sym} has {len(live)} working exits: {', '.join(sorted(live))}")
+
+    def _on_adopted_position(self, ev: dict[str, Any]) -> None:
+        """Shares booked from the venue's books: counted like a fill at the adopted
+        price (exposure, position == fills and the P&L replay all include them). An
+        adopted position may be above the cap: reducing it is the kernel's next act."""
+        sym = ev["symbol"]
+        signed = int(ev["qty"])
+        self.position[sym] = self.position.get(sym, 0) + signed
+        self._account(sym, signed, to_units(ev["avg_price"]))
+        absq = abs(self.position[sym])
+        if absq > self.max_abs_position.get(sym, 0):
+            self.max_abs_position[sym] = absq
+        if self.position[sym] != int(ev["position"]):
+            self._violate(ev, "position_equals_fills",
+                          f"{sym} adopted to {ev['position']}, fills and adoptions say "
+                          f"{self.position[sym]}")
+
+    def _on_restarted(self, ev: dict[str, Any]) -> None:
+        """A restart continues from the earlier run's books. In the same journal (a
+        simulated crash) the checker already knows them: what the kernel restored must
+        be what the journal says (``state_survives_restart``). A live restart's new
+        journal starts from the restored books, its kill switches and its realized P&L."""
+        self._restarting = True
+        self._adopted_since_restart = set()
+        self.connected = True  # a fresh session (the old one died with the process)
+        if self.orders or self.position or self.halted_by or self.close_all:
+            self._check_restored(ev)
+            return
+        for sym, book in sorted(ev["books"].items()):
+            qty, avg = int(book["qty"]), to_units(book["avg_price"])
+            realized = Fraction(to_units(book["realized_pnl"]))
+            self.position[sym] = qty
+            self.cost[sym] = Fraction(qty * avg)
+            self.cash[sym] = int(realized) - qty * avg
+            self.realized[sym] = realized
+            self.realized_total += realized
+            if abs(qty) > self.max_abs_position.get(sym, 0):
+                self.max_abs_position[sym] = abs(qty)
+        self.realized_total = sum(self.realized.values(), Fraction(0))
+        for what in ev["kill_switch"]:
+            if what.endswith(f"({_CLOSE_ALL})"):
+                self.close_all = True
+            elif self.halted_by is None:
+                self.halted_by = f"kill switch {what} (before the restart)"
+
+    def _check_restored(self, ev: dict[str, Any]) -> None:
+        problems = []
+        if (self.halted_by is not None or self.close_all) and not ev["kill_switch"]:
+            problems.append(f"a kill switch was in force ({self.halted_by or 'close_all'}) "
+                            "and the restart dropped it")
+        restored = to_units(ev["realized_pnl"])
+        if 2 * abs(self.realized_total - restored) > 2 * max(1, len(self.realized)):
+            problems.append(f"realized P&L {_money(self.realized_total)} restored as "
+                            f"{ev['realized_pnl']}")
+        books = ev["books"]
+        for sym, qty in sorted(self.position.items()):
+            got = int(books.get(sym, {}).get("qty", "0"))
+            if got != qty:
+                problems.append(f"{sym} position {qty} restored as {got}")
+        if self._last_oid and _oid_key(ev["last_order_id"])[0] != self._last_oid:
+            problems.append(f"order ids up to O{self._last_oid} were used and the restart "
+                            f"says {ev['last_order_id'] or 'none'}")
+        for p in problems:
+            self._violate(ev, "state_survives_restart", p)
+        # the restored cost is the journal's average, rounded to its text: continue the
+        # replay from the same basis the kernel continues from
+        for sym, book in ev["books"].items():
+            qty = int(book["qty"])
+            if qty and qty == self.position.get(sym, 0):
+                avg = to_units(book["avg_price"])
+                self.cost[sym] = Fraction(qty * avg)
+                realized = self.realized.get(sym, Fraction(0))
+                self.cash[sym] = int(to_units(book["realized_pnl"])) - qty * avg
+                self.realized[sym] = Fraction(to_units(book["realized_pnl"]))
+                self.realized_total += self.realized[sym] - realized
+
+    def _on_start_reconciled(self, ev: dict[str, Any]) -> None:
+        """The restart's reconciliation: orders the dead kernel had working that the new
+        one did not adopt ended while it was dead (filled or cancelled: the position
+        difference, if any, is adopted). Entries may go out from now on."""
+        self._restarting = False
+        for oid in [o for o, rec in self.orders.items()
+                    if rec["live"] and o not in self._adopted_since_restart]:
+            self._done(oid, ev["ts_ns"])
+
+    def _on_adopted_order(self, ev: dict[str, Any]) -> None:
+        oid, sym, role = ev["order_id"], ev["symbol"], _s(ev["role"])
+        self._adopted_since_restart.add(oid)
+        known = self.orders.get(oid)
+        if known is not None:
+            # still working from before the crash: fills while the kernel was dead are
+            # in the venue's filled count (and in the adopted position), not in fills
+            gained = max(0, int(ev["filled"]) - known["filled"])
+            known["filled"] += gained
+            if known["role"] == _ENTRY and known["live"]:
+                self.working_entry[sym] = self.working_entry.get(sym, 0) - gained
+            return
+        qty, filled = int(ev["qty"]), int(ev["filled"])
+        self.orders[oid] = {"symbol": sym, "role": role, "side": _s(ev["side"]), "qty": qty,
+                            "filled": filled, "live": True, "ts": ev["ts_ns"]}
+        if role == _ENTRY:
+            self.working_entry[sym] = self.working_entry.get(sym, 0) + qty - filled
         else:
             live = self.working_exits.setdefault(sym, set())
             live.add(oid)
@@ -553,3 +703,9 @@ def as_decimal(v: Any) -> Decimal | None:
         return Decimal(str(v))
     except Exception:  # noqa: BLE001
         return None
+
+
+def live_checker(journal: Journal, cap_for: CapFn) -> InvariantChecker:
+    """The checker of a live run: every invariant that needs no scenario (the
+    liveness bounds need its fault windows and latencies, so they stay off)."""
+    return InvariantChecker(journal, cap_for)

@@ -20,11 +20,10 @@ import trio.testing
 from .. import __version__
 from ..kernel.errors import InputError, find_exception
 from ..kernel.journal import Journal
-from ..kernel.killswitch import KillAction
 from ..kernel.protections import Protections
 from ..kernel.runtime import Kernel
+from ..kernel.session import Session, build_session, cap_function
 from ..kernel.units import fmt_units
-from ..kernel.signals import Signal
 from ..strategies.loader import factory as strategy_factory
 from .determinism import (
     allow_nondeterministic_scheduling,
@@ -32,6 +31,7 @@ from .determinism import (
     forbid_real_world,
     make_scheduler_deterministic,
 )
+from .crash import Lives
 from .engine import Engine, Watchdog
 from .datafiles import ReplayStats
 from .exchange import Exchange
@@ -40,6 +40,7 @@ from .faults import build_faults
 from .invariants import InvariantChecker
 from .market import generate
 from .scenario import Scenario, market_path_specs, strategy_plans
+from .timeline import ScenarioOperator, ScenarioSignals
 from .venue import SimVenue
 from .weakenings import Weakening
 
@@ -172,13 +173,13 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
     if "kernel" not in state:
         raise RuntimeError("simulation ended before the kernel was built")
     kernel: Kernel = state["kernel"]
-    checker: InvariantChecker = state["checker"]
+    max_abs: dict[str, int] = state["max_abs"]
     final_positions = {s: t.position.qty for s, t in kernel.tickers.items()}
     realized = {s: t.position.realized for s, t in kernel.tickers.items()}
-    checks = check(scn, journal.events, final_positions, realized, checker.max_abs_position)
+    checks = check(scn, journal.events, final_positions, realized, max_abs)
     return RunResult(scn, seed, journal.digest, journal.events, checks, violations,
-                     state["summary"], final_positions, realized, checker.max_abs_position,
-                     engine.ticks_processed, strategy_errors=list(kernel.strategy_errors),
+                     state["summary"], final_positions, realized, max_abs,
+                     engine.ticks_processed, strategy_errors=list(state["kernel"].strategy_errors),
                      data=state.get("data", {}))
 
 
@@ -204,26 +205,6 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     venue = SimVenue(engine, exchange, instruments, latency, scn.account.cash)
     venue_box.append(venue)
 
-    config, protections = scn.config, Protections()
-    if weakening is not None:
-        config, protections = weakening.kernel_config(config), weakening.protections
-    kernel = Kernel(config=config, clock=engine, venue=venue, journal=journal,
-                    instruments=dict(instruments), strategy_factory=_strategy_factory(scn),
-                    protections=protections)
-    if kernel_hook is not None:
-        kernel_hook(kernel)
-
-    sizing = scn.config.sizing
-    ceiling = max([sizing.max_position_size] + [t.max_position_size for t in sizing.tier_list])
-
-    def cap_for(symbol: str) -> tuple[int, int]:
-        t = kernel.tickers.get(symbol)
-        return (t.sizing()[1] if t is not None else sizing.max_position_size), ceiling
-
-    checker = InvariantChecker(journal, cap_for, scn)  # scn: fault windows for liveness
-    if check_invariants:
-        journal.add_listener(checker)
-
     if progress is not None:
         step = max(scn.duration // PROGRESS_STEPS, 1)
 
@@ -234,7 +215,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
 
         engine.call_at(step, report)
 
-    # scheduled inputs: signals, fault switches, halts
+    # scheduled inputs the kernel does not own: fault switches, halts (scheduled first:
+    # at equal times the engine runs them in the order they were scheduled)
     for f in scn.faults:
         t0 = f.t or 0
         engine.call_at(t0, lambda kind: journal.emit(engine.now, "fault_injected", kind=kind),
@@ -250,17 +232,32 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         for start, end in spec.halts:
             engine.call_at(start, lambda i: exchange.set_halted(i, True), idx)
             engine.call_at(end, lambda i: exchange.set_halted(i, False), idx)
-    for op in scn.operator:
-        if op.action == "kill_switch":
-            engine.call_at(op.t, lambda mode: kernel.kill_switch("operator", mode),
-                           KillAction(op.mode))
-        elif op.action == "flatten":
-            engine.call_at(op.t, kernel.operator_flatten, op.symbol)
-        else:
-            engine.call_at(op.t, lambda _: kernel.reset_kill_switch("operator"))
-    for sig in scn.signals:
-        engine.call_at(sig.t, kernel.on_signal,
-                       Signal(sig.symbol, sig.side, sig.t, sig.published, source="scenario"))
+
+    config, protections = scn.config, Protections()
+    if weakening is not None:
+        config, protections = weakening.kernel_config(config), weakening.protections
+    checker_factory = ((lambda j, cap_for: InvariantChecker(j, cap_for, scn))
+                       if check_invariants else None)
+    crashes = [f for f in scn.faults if f.kind == "crash"]
+    lives: Lives | None = None
+    if not crashes:
+        session = build_session(
+            venue=venue, clock=engine, journal=journal, config=config, instruments=instruments,
+            strategies=_strategy_factory(scn), protections=protections,
+            operator=ScenarioOperator(engine, scn.operator),
+            sources=[ScenarioSignals(engine, scn.signals)], checker=checker_factory,
+            # the simulator judges a broken invariant (the run fails) rather than trip on it
+            trip=None, hook=kernel_hook)
+    else:
+        lives = _lives(scn, engine, venue, journal, config, protections, instruments,
+                       checker_factory, kernel_hook)
+        session = lives.first()
+        for f in crashes:
+            assert f.t is not None and f.restart_after is not None
+            lives.schedule(f.t, f.restart_after)
+    kernel = session.kernel
+    checker = session.checker
+    assert checker is None or isinstance(checker, InvariantChecker)
 
     ticks: Iterator[tuple[int, ...]]
     data: dict[str, ReplayStats] = {}  # file markets: rows replayed and skipped
@@ -277,20 +274,78 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
         ticks = gens[0] if len(gens) == 1 else heapq.merge(*gens)
 
     async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+        if lives is None:
+            await session.start(nursery)
+        else:
+            await lives.start(nursery)
         await engine.run(ticks, venue.deliver_tick, scn.duration)
-        kernel.shutdown_orders()
+        dead_at_horizon = False
+        if lives is not None:  # the kernel of the last life
+            assert lives.session is not None
+            session, kernel = lives.session, lives.session.kernel
+            dead_at_horizon = lives.dead  # its restart waited out an outage: no shutdown
+        if not dead_at_horizon:
+            kernel.shutdown_orders()
         await engine.settle()  # let the order queues send their cancels
         nursery.cancel_scope.cancel()
 
     summary = kernel.summary()
+    max_abs = checker.max_abs_position if checker is not None else {}
     for sym, row in summary.items():
-        row["max_position"] = str(checker.max_abs_position.get(sym, 0))
+        row["max_position"] = str(max_abs.get(sym, 0))
         if sym in data:
             st = data[sym]
             row["data_rows"] = {"replayed": str(st.replayed),
                                 "before_start": str(st.before_start),
                                 "after_end": str(st.after_end)}
-    kernel.journal_run_finished([v["invariant"] for v in checker.violations])
-    return {"kernel": kernel, "checker": checker, "violations": checker.violations,
+    if dead_at_horizon:
+        assert lives is not None
+        lives.open_for_the_record()  # the run's last line is written for the dead kernel
+    kernel.journal_run_finished([v["invariant"] for v in checker.violations]
+                                if checker is not None else [])
+    return {"kernel": kernel, "max_abs": max_abs,
+            "violations": checker.violations if checker is not None else [],
             "summary": summary, "data": data}
+
+
+class _Alive:
+    """The kernel now alive, as the cap function of the checker sees it."""
+
+    def __init__(self, lives: Lives) -> None:
+        self._lives = lives
+
+    @property
+    def tickers(self) -> dict[str, Any]:
+        session = self._lives.session
+        return session.kernel.tickers if session is not None else {}
+
+
+def _lives(scn: Scenario, engine: Engine, venue: SimVenue, journal: Journal, config: Any,
+           protections: Protections, instruments: dict[str, Any], checker_factory: Any,
+           kernel_hook: KernelHook | None) -> Lives:
+    """The kernel's lives in a run with crash faults: the first one as any run's, each
+    restart from the journal so far (+ reconciliation), built by the same function."""
+    box: list[Lives] = []
+
+    def current() -> Kernel | None:
+        return box[0].kernel
+
+    def build(j: Any, v: Any, day: Any, restart: bool) -> Session:
+        first = not box[0].session
+        checker = None
+        if first and checker_factory is not None:
+            def checker(real: Any, _: Any) -> Any:  # caps from the kernel alive now
+                return checker_factory(real, cap_function(_Alive(box[0]), config))
+        return build_session(
+            venue=v, clock=engine, journal=j, config=config, instruments=instruments,
+            strategies=_strategy_factory(scn), protections=protections,
+            operator=ScenarioOperator(engine, scn.operator, current) if first else None,
+            sources=[ScenarioSignals(engine, scn.signals, current)] if first else [],
+            checker=checker, trip=None, hook=kernel_hook if first else None,
+            restore=day, reconcile_at_start=restart)
+
+    lives = Lives(engine, venue, journal, build,
+                  restore=protections.restore_on_restart,
+                  reconcile=protections.reconcile_on_restart)
+    box.append(lives)
+    return lives

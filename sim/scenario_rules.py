@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kernel.config import validate_config
 from ..kernel.events import matcher_problems
-from ..kernel.instruments import Instrument, instrument_problems
+from ..kernel.instruments import Instrument
+from ..kernel.session import setup_problems
 from ..kernel.units import UnitError, parse_decimal, parse_duration, to_units
 from .scenario_schema import (
     DATA_FORMATS,
+    FAULT_KEYS,
     KILL_ACTIONS,
+    SINGLE_FAULTS,
     OPERATOR_ACTIONS,
     ROLES,
     SIDES,
@@ -25,16 +27,6 @@ from .scenario_schema import (
 )
 
 MATCHER_KEYS = ("after", "before", "min", "max")  # a matcher's own keys, not event fields
-SINGLE_FAULTS = ("latency", "partial_fill", "duplicate_reports")  # venue-wide settings
-FAULT_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    # kind: (required keys, optional keys) besides "kind"
-    "latency": (set(), {"order", "report", "data"}),
-    "reject": ({"t", "for"}, {"role"}),
-    "no_fill": ({"t", "for"}, set()),
-    "partial_fill": ({"max_qty"}, set()),
-    "disconnect": ({"t", "for"}, set()),
-    "duplicate_reports": ({"p"}, set()),
-}
 
 
 def check_fault_keys(fault: dict[str, Any], path: str) -> list[tuple[str, str]]:
@@ -63,7 +55,7 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
             parse_start(s.start)
         except UnitError as exc:
             out.append(("start", str(exc)))
-    out.extend(instrument_problems(s.instruments))
+    out.extend(setup_problems(s.instruments, s.config))
     declared: dict[str, Instrument] = {inst.symbol: inst for inst in s.instruments}
 
     def need_symbol(sym: str, path: str) -> None:
@@ -72,13 +64,6 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
 
     if s.account.cash <= 0:
         out.append(("account.cash", "must be positive"))
-    out.extend(validate_config(s.config))
-    for i, sym in enumerate(s.config.tickers):
-        need_symbol(sym, f"config.tickers[{i}]")
-    for sym in s.config.strategies:
-        need_symbol(sym, f"config.strategies.{sym}")
-    for sym in s.config.fees.symbols:
-        need_symbol(sym, f"config.fees.symbols.{sym}")
 
     for sym, m in s.market.items():
         p = f"market.{sym}"
@@ -180,6 +165,12 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"{p}.max_qty", "must be positive"))
         if f.p is not None and not 0 <= f.p <= 1:
             out.append((f"{p}.p", "must be between 0 and 1"))
+        if f.kind == "crash" and f.t is not None and f.restart_after is not None:
+            if f.restart_after <= 0:
+                out.append((f"{p}.restart_after", "must be positive"))
+            elif f.t + f.restart_after >= s.duration:
+                out.append((f"{p}.restart_after", "the restart must come before the "
+                                                  "scenario's duration"))
 
     for i, op in enumerate(s.operator):
         p = f"operator[{i}]"

@@ -36,6 +36,7 @@ FAULT_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "partial_fill": ({"max_qty"}, set()),
     "disconnect": ({"t", "for"}, set()),
     "duplicate_reports": ({"p"}, set()),
+    "crash": ({"t", "restart_after"}, set()),
 }
 
 
@@ -115,6 +116,7 @@ class FaultSpec:
     data: Duration | None = None
     max_qty: int | None = None
     p: Decimal | None = None
+    restart_after: Duration | None = None  # crash: how long the kernel stays dead
 
 
 @attrs.frozen

@@ -42,6 +42,8 @@ class SimVenue:
         self.start_cash = start_cash
         self._books = exchange.books
         self._data_latency = latency.data
+        self._window_down = False  # a disconnect window is in force
+        self._up_waiters: list[trio.Event] = []
 
     # ------------------------------------------------------------ session
 
@@ -50,16 +52,36 @@ class SimVenue:
         self.up = True
         await trio.lowlevel.checkpoint()
 
+    def crash(self) -> None:
+        """The kernel's process died: nobody hears quotes or reports any more (the
+        exchange keeps running; what it reports meanwhile is lost to the dead process,
+        as a broker's callbacks are, and found again by the reconciliation)."""
+        self.sink = None
+        self.handlers = [None] * len(self.handlers)
+        self._held = []
+
+    async def wait_up(self) -> None:
+        """Until no disconnect window is in force (a restart cannot connect before)."""
+        while self._window_down:
+            event = trio.Event()
+            self._up_waiters.append(event)
+            await event.wait()
+
     async def close(self) -> None:
         self.up = False
         await trio.lowlevel.checkpoint()
 
     def set_down(self, _: Any = None) -> None:
+        self._window_down = True
         if self.up and self.sink is not None:
             self.up = False
             self.sink.on_connection(False, "simulated disconnect")
 
     def set_up(self, _: Any = None) -> None:
+        self._window_down = False
+        waiters, self._up_waiters = self._up_waiters, []
+        for event in waiters:
+            event.set()
         if not self.up and self.sink is not None:
             self.up = True
             held, self._held = self._held, []

@@ -86,6 +86,13 @@ WEAKENINGS: dict[str, Weakening] = {
         "no freshness window", config=(("entries.signal_freshness", Duration(10**15)),)),
     "unknown_tickers_ignored": Weakening(
         "unknown tickers ignored", Protections(discover_tickers=False)),
+    # restarts
+    "forget_on_restart": Weakening(
+        "a restarted kernel forgets the day (P&L, kill switch, order ids)",
+        Protections(restore_on_restart=False), catches="state_survives_restart"),
+    "no_restart_reconciliation": Weakening(
+        "a restarted kernel trades before reconciling with the venue",
+        Protections(reconcile_on_restart=False), catches="no_entry_before_reconciliation"),
     # portfolio
     "no_daily_loss_limit": Weakening(
         "no daily loss limit", config=(("risk.daily_loss_limit", None),)),

@@ -9,7 +9,9 @@ a run that never reached the venue (refused, unreachable, bad credentials) ends 
 """
 from __future__ import annotations
 
+import functools
 import gc
+import os
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,16 +20,20 @@ import attrs
 import trio
 
 from ..kernel.config import ConfigError, Duration, TradingConfig, converter, flatten_errors, \
-    load_strategy_plans, validate_config
+    load_strategy_plans
 from ..kernel.errors import find_exception
-from ..kernel.instruments import Instrument, instrument_problems
+from ..kernel.instruments import Instrument
 from ..kernel.journal import Journal
+from ..kernel.killswitch import KillAction
 from ..kernel.orders import Order
 from ..kernel.runtime import Kernel
+from ..kernel.restore import DayState
+from ..kernel.session import CheckerFactory, Source, Task, build_session, setup_problems
 from ..kernel.strict_yaml import YamlFileError, read_yaml_file
 from ..kernel.units import NS_PER_S
 from ..kernel.venue import Venue, VenueError
 from ..strategies.loader import factory as strategy_factory
+from .resume import write_behind
 
 
 class _LiveTimer:
@@ -128,12 +134,7 @@ def parse_live_config(data: Any, source: str) -> LiveConfig:
         cfg: LiveConfig = converter().structure(data, LiveConfig)
     except Exception as exc:  # noqa: BLE001
         raise LiveConfigError(source, flatten_errors(exc)) from None
-    problems = validate_config(cfg.config)
-    symbols = {i.symbol for i in cfg.instruments}
-    for i, sym in enumerate(cfg.config.tickers):
-        if sym not in symbols:
-            problems.append((f"config.tickers[{i}]", f"symbol {sym!r} is not under instruments"))
-    problems.extend(instrument_problems(cfg.instruments))
+    problems = setup_problems(cfg.instruments, cfg.config)  # the scenario's own checks
     if problems:
         raise LiveConfigError(source, problems)
     # strategy files are relative to the config file's folder, as in a scenario
@@ -179,13 +180,34 @@ async def _orderly_shutdown(kernel: Kernel, grace_s: float = 3.0) -> None:
         await trio.sleep(0.1)  # the cancels' acknowledgements, if the venue is quick
 
 
+@attrs.frozen
+class NewsFile:
+    """A session source: alerts tailed from a JSONL file (``news:`` in the config)."""
+
+    path: str
+
+    def attach(self, kernel: Kernel) -> Task | None:
+        from .news import tail_jsonl
+
+        return functools.partial(tail_jsonl, self.path, kernel)
+
+
 async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, live: bool,
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
-                   ready: trio.Event | None = None, control: bool = True) -> Kernel:
+                   ready: trio.Event | None = None, control: bool = True,
+                   checker: CheckerFactory | None = None, operator: Source | None = None,
+                   resume: DayState | None = None) -> Kernel:
     """Run the kernel against ``venue`` until ``duration`` (or cancellation).
 
-    With ``control`` a person can reach the run through ``<journal>.ctl``
-    (``triotrade ctl``, ``venues/control.py``) for as long as it runs.
+    Built by ``build_session``, as a simulated run is: strategies from
+    ``config.strategies``, news from ``cfg.news``. ``checker`` builds the invariant
+    checker (the CLI passes the simulator's, judging what can be judged live); each
+    break it journals fires the kill switch ``cancel_all``, and ``run_finished``
+    lists them. ``operator`` is where scheduled manual acts come from; with ``control``
+    a person can reach the run through ``<journal>.ctl`` (``triotrade ctl``,
+    ``venues/control.py``) for as long as it runs.
+    ``resume``: the day's state from an earlier run's journal (``venues/resume.py``):
+    restored before the venue reconciliation, journaled as ``restarted``.
     """
     from .. import __version__
     from ..wire.control import control_path
@@ -202,9 +224,13 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                                                                "trio": trio.__version__},
                        **(header or {}))
         use: Venue = venue if live else DryRunVenue(venue)  # type: ignore[assignment]
-        kernel = Kernel(config=cfg.config, clock=clock, venue=use, journal=journal,
-                        instruments=instruments_of(cfg),
-                        strategy_factory=strategy_factory(cfg.strategy_plans))
+        session = build_session(
+            venue=use, clock=clock, journal=journal, config=cfg.config,
+            instruments=instruments_of(cfg), strategies=strategy_factory(cfg.strategy_plans),
+            operator=operator, sources=[NewsFile(cfg.news)] if cfg.news is not None else [],
+            checker=checker, trip=KillAction.CANCEL_ALL, reconcile_at_start=True,
+            restore=resume)
+        kernel = session.kernel
         if duration_s is None and cfg.duration is not None:
             duration_s = cfg.duration / NS_PER_S
         started = False  # connected and subscribed: from here on the run is a run
@@ -213,7 +239,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
             async with trio.open_nursery() as nursery:
                 if control:  # first: a path that cannot be claimed stops the run at once
                     await nursery.start(serve_control, kernel, control_path(journal_path))
-                await nursery.start(kernel.run)
+                nursery.start_soon(write_behind, journal, sink)
+                await session.start(nursery)
                 started = True
                 # Connected and subscribed: everything allocated so far (modules, the
                 # venue's client library, config) lives for the whole run. Move it out of
@@ -221,10 +248,6 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                 # session itself allocates: ~20 ms less for every full pass, which would
                 # otherwise land on whatever tick or order is in flight.
                 gc.freeze()
-                if cfg.news is not None:
-                    from .news import tail_jsonl
-
-                    nursery.start_soon(tail_jsonl, cfg.news, kernel)
                 if ready is not None:
                     ready.set()
                 interrupted = False
@@ -248,8 +271,9 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                 if failed is not None:  # not a clean run_finished: nothing ran
                     journal.emit(clock.now_ns(), "run_failed", reason=failed)
                 else:
-                    kernel.journal_run_finished([])
+                    session.finish()
                 journal.flush()
+                os.fsync(sink.fileno())
                 try:
                     await venue.close()
                 except Exception:  # noqa: BLE001 - closing is best effort on the way out
@@ -273,4 +297,4 @@ def never_started_reason(exc: BaseException) -> str:
 
 
 __all__ = ["LiveClock", "LiveConfig", "LiveConfigError", "load_live_config", "run_live",
-           "DryRunVenue", "ConfigError"]
+           "DryRunVenue", "ConfigError", "NewsFile"]

@@ -46,6 +46,8 @@ def journal_events(path: Path) -> list[dict[str, Any]]:
 
 
 def of(events: list[dict[str, Any]], type_: str, **match: Any) -> list[dict[str, Any]]:
+    """The events of one type whose fields match (the start-up reconciliation of a live
+    run, ``when: start``, included)."""
     return [e for e in events if e["type"] == type_
             and all(e.get(k) == v for k, v in match.items())]
 
@@ -169,7 +171,8 @@ async def test_live_kernel_survives_a_gateway_restart_mid_position(tmp_path: Pat
         events, _ = await _live_run(tmp_path, g, 41, drop_while_away=False)
         up, trigger = check_run(events, g, 41)
         # the kernel's own cross-check against the venue after the reconnect agrees
-        [reconciled] = of(events, "reconciled")
+        [start, reconciled] = of(events, "reconciled")  # at start (flat), after the reconnect
+        assert start["when"] == "start" and start["positions"] == {} and "when" not in reconciled
         assert reconciled["mismatches"] == [] and reconciled["positions"] == {"ACME": "100"}
         assert not of(events, "kill_switch", reason="reconciliation_mismatch")
         assert trigger["ts_ns"] > reconciled["ts_ns"]
@@ -182,7 +185,8 @@ async def test_live_kernel_price_gaps_through_the_stop_while_disconnected(tmp_pa
     async with gateway(scenario(depth=40)) as g:
         events, _ = await _live_run(tmp_path, g, 43, drop_while_away=True)
         up, _ = check_run(events, g, 43)
-        [reconciled] = of(events, "reconciled")
+        [start, reconciled] = of(events, "reconciled")  # at start (flat), after the reconnect
+        assert start["when"] == "start" and start["positions"] == {} and "when" not in reconciled
         assert reconciled["mismatches"] == [], reconciled
         assert reconciled["ts_ns"] > up["ts_ns"]
         # the venue answered before the exit filled, or after it (flat: no ACME line)
@@ -242,8 +246,8 @@ async def test_cli_live_run_enters_protects_exits_across_a_restart(tmp_path: Pat
             await wait_until(lambda: g.broker.positions["ACME"].qty == 0, "the exit", 60)
             # the live journal is flushed line by line: wait for the reconciliation,
             # which may take a few looks when the exit fill races the venue's answer
-            await wait_until(lambda: journal.exists() and '"type":"reconciled"' in
-                             journal.read_text(), "the reconciliation", 30)
+            await wait_until(lambda: journal.exists() and journal.read_text().count(
+                '"type":"reconciled"') == 2, "the reconciliation after the reconnect", 30)
             proc.send_signal(signal.SIGINT)
             with trio.fail_after(30):
                 code = await proc.wait()
@@ -261,7 +265,8 @@ async def test_cli_live_run_enters_protects_exits_across_a_restart(tmp_path: Pat
         assert header["live"] is True and header["venue"] == "ibkr"
         assert of(events, "venue_disconnected") and of(events, "venue_reconnected")
         assert of(events, "kill_switch", reason="venue_disconnected")
-        [reconciled] = of(events, "reconciled")
+        [start, reconciled] = of(events, "reconciled")  # at start (flat), after the reconnect
+        assert start["when"] == "start" and start["positions"] == {} and "when" not in reconciled
         assert reconciled["mismatches"] == [], reconciled
         assert not of(events, "kill_switch", reason="reconciliation_mismatch")
         assert of(events, "exit_triggered", reason="stop_loss")

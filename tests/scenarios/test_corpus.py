@@ -36,6 +36,10 @@ INCIDENT_WEAKENING = {
     "hold_time_exit": "no_hold_time_exit",
     "trailing_stop": "no_trailing_stop",
     "dynamic_ticker_discovery": "unknown_tickers_ignored",
+    "crash_gap_while_down": "forget_on_restart",
+    "crash_entry_fills_while_down": "no_restart_reconciliation",
+    "restart_after_daily_loss": "forget_on_restart",
+    "restart_over_cap": "no_restart_reconciliation",
 }
 
 # regression file -> (the weakening that undoes its fix, the invariant or the start of

@@ -142,12 +142,18 @@ def main() -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="After the run, write the HTML report of its journal here "
               "(as `triotrade report JOURNAL -o FILE`).")
+@click.option("--resume", "resume_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Live runs: rebuild the day's state from this journal of "
+              "an earlier run (default: the latest journal of today in the runs folder).")
+@click.option("--fresh", is_flag=True,
+              help="Live runs: do not resume from today's journal; start from nothing "
+              "(the venue's positions are still adopted).")
 @_limits_options
 def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None,
         overwrite: bool, quiet: bool, venue: str, config_path: Path | None, host: str,
         port: int | None, client_id: int, live: bool, log_level: str | None,
         report_path: Path | None, overrides: tuple[str, ...], max_ticks: int,
-        max_duration: int | None) -> None:
+        max_duration: int | None, resume_path: Path | None, fresh: bool) -> None:
     """Run SCENARIO... in the simulator and judge each, or run the kernel live.
 
     \b
@@ -182,7 +188,8 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
 
         code = run_live_cli(venue, config_path=config_path, host=host, port=port,
                             client_id=client_id, live=live, journal_path=journal_path,
-                            overwrite=overwrite, log_level=log_level)
+                            overwrite=overwrite, log_level=log_level,
+                            resume_path=resume_path, fresh=fresh)
         if report_path is not None and journal_path is not None and journal_path.exists():
             from .report import write_report
 
@@ -190,7 +197,8 @@ def run(scenarios: tuple[Path, ...], seed: int | None, journal_path: Path | None
             click.echo(f"report: {report_path}", err=True)
         sys.exit(code)
     for flag, value in (("--config", config_path), ("--live", live or None),
-                        ("--log-level", log_level)):
+                        ("--log-level", log_level),
+                        ("--resume", resume_path), ("--fresh", fresh or None)):
         if value is not None:
             raise click.UsageError(f"{flag} is for live runs (--venue ibkr|kite)")
     if len(scenarios) > 1:

@@ -86,11 +86,29 @@ SETUPS: dict[str, Callable[[Path, str, int | None, int], LiveSetup]] = {
 }
 
 
-async def _run(setup: LiveSetup, journal_path: Path, live: bool) -> Any:
+async def _run(setup: LiveSetup, journal_path: Path, live: bool, resume: Any) -> Any:
+    from ..sim.invariants import live_checker
     from ..venues.live import run_live
 
     async with setup.open_venue() as venue:
-        return await run_live(venue, setup.cfg, journal_path, live=live, header=setup.header)
+        return await run_live(venue, setup.cfg, journal_path, live=live, header=setup.header,
+                              checker=live_checker, resume=resume)
+
+
+def _resume(venue: str, resume_path: Path | None, fresh: bool, runs: Path
+            ) -> tuple[Path | None, Any]:
+    """The journal and the day's state to restart from (None: start from nothing),
+    said on screen."""
+    from ..venues.resume import latest_of_today, load_day
+
+    if resume_path is None and not fresh:
+        resume_path = latest_of_today(runs, venue)
+        if resume_path is not None:
+            click.echo(f"resuming from {resume_path} (the latest journal of today; "
+                       "--fresh to start from nothing)")
+    elif resume_path is not None:
+        click.echo(f"resuming from {resume_path}")
+    return resume_path, (None if resume_path is None else load_day(resume_path))
 
 
 def configure_logging(log_level: str | None) -> None:
@@ -106,13 +124,20 @@ def configure_logging(log_level: str | None) -> None:
 
 def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
                  client_id: int, live: bool, journal_path: Path | None,
-                 overwrite: bool = False, log_level: str | None = None) -> Exit:
+                 overwrite: bool = False, log_level: str | None = None,
+                 resume_path: Path | None = None, fresh: bool = False) -> Exit:
     """Run the kernel live against ``venue`` until the config's duration or Ctrl-C."""
     from .journals import claim, claim_live
 
     try:
         setup = SETUPS[venue](config_path, host, port, client_id)
+        runs = journal_path.parent if journal_path is not None else Path("runs")
+        resume_path, resume = _resume(venue, resume_path, fresh, runs)
         if journal_path is not None:
+            if resume_path is not None and journal_path.resolve() == resume_path.resolve():
+                raise InputError(str(journal_path), [("", "the new journal cannot overwrite "
+                                                      "the one it resumes from; pass another "
+                                                      "--journal")])
             # the journal of a run that is still live: say so, before "already there"
             from ..venues.control import refuse_if_taken
 
@@ -138,7 +163,7 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
                f"{journal_path})")
     sys.stdout.flush()
     try:
-        kernel = trio.run(functools.partial(_run, setup, journal_path, live))
+        kernel = trio.run(functools.partial(_run, setup, journal_path, live, resume))
     except BaseException as exc:  # noqa: BLE001 - turned into a message and an exit code
         if find_exception(exc, KeyboardInterrupt) is not None:
             click.echo("stopped (Ctrl-C); journal flushed")

@@ -157,6 +157,10 @@ class IbkrVenue(Bridge, Session, Reconcile, Reports, MarketData, Orders, Account
     async def open_orders(self) -> list[OpenOrder]:
         return await self._call(self._a_open_orders)
 
+    async def holdings(self) -> dict[str, tuple[int, int | None]]:
+        """Positions with their average prices (start-up reconciliation adopts them)."""
+        return await self._call(self._a_holdings)
+
     async def cash(self) -> int:
         return await self._call(self._a_cash)
 

@@ -62,6 +62,29 @@ class Rec:
 
 
 
+# the role travels in the tag (one letter after the session prefix), so an order of
+# ours from an earlier run is recognised, with its role, by a restarted kernel
+ROLE_CODES = {"ENTRY": "E", "TAKE_PROFIT": "T", "STOP_LOSS": "S", "EXIT": "X",
+              "EMERGENCY_EXIT": "M", "DANGLING_SHARES": "D"}
+_CODE_ROLES = {v: k for k, v in ROLE_CODES.items()}
+_PREFIX_LEN = 7  # "t" + 4 + 2 base-36 digits
+
+
+def order_tag(prefix: str, role: str, order_id: str) -> str:
+    return f"{prefix}{ROLE_CODES.get(role, 'X')}{order_id}"[:20]
+
+
+def parse_tag(tag: object) -> tuple[str, str] | None:
+    """(role, order_id) of a tag we wrote, in any session; None for anyone else's."""
+    if not isinstance(tag, str) or len(tag) <= _PREFIX_LEN + 1 or tag[0] != "t":
+        return None
+    role = _CODE_ROLES.get(tag[_PREFIX_LEN])
+    oid = tag[_PREFIX_LEN + 1:]
+    if role is None or not oid[:1].isalpha() or not oid[1:].isdigit():
+        return None
+    return role, oid
+
+
 def tag_prefix() -> str:
     """Tags tie postbacks to our orders before place_order even returns; unique per
     session so an order of an earlier run is never taken for one of ours."""
@@ -126,7 +149,8 @@ class Orders:
             raise VenueError(f"no instrument {order.symbol!r} in this Kite session")
         info = await self._resolve(inst)
         rec = Rec(order.order_id, order.symbol, order.side.value, order.qty, order.role.value,
-                   f"{self._tag_prefix}{order.order_id}"[:20], order.expire_ns,
+                   order_tag(self._tag_prefix, order.role.value, order.order_id),
+                   order.expire_ns,
                    last_seen=trio.current_time())
         self._orders[rec.order_id] = rec
         self._working[rec.order_id] = rec
