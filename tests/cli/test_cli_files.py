@@ -98,7 +98,7 @@ def test_an_unknown_strategy_kind_lists_the_valid_ones(cli: Any, tmp_path: Path)
     res = cli("check", bad)
     assert res.exit_code == 2
     assert (f"{bad}: config.strategies.ACME.kind: unknown strategy 'ma_crossover' "
-            "(one of: ma_cross)") in res.stderr
+            "(built-in: ema_cross, ma_cross, zscore_reversion; or") in res.stderr
 
 
 def test_an_instrument_without_a_market_entry_warns_on_stderr(cli: Any, tmp_path: Path) -> None:

@@ -25,8 +25,11 @@ RECORD = Path(__file__).with_name("recorded_bodies_without_bars.json")
 RECORDED: dict[str, str] = json.loads(RECORD.read_text())
 
 
-def test_every_shipped_scenario_has_a_recorded_body() -> None:
-    assert sorted(RECORDED) == sorted(corpus_files())
+def test_every_recorded_body_is_still_a_shipped_scenario() -> None:
+    """Scenarios added after bars have no journal from before them (recorded_digests.json
+    pins those); every scenario that had one keeps its record."""
+    assert set(RECORDED) <= set(corpus_files())
+    assert len(RECORDED) >= 26  # the corpus as it stood when bars were added
 
 
 @pytest.mark.parametrize("rel", sorted(RECORDED))

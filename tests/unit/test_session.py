@@ -7,13 +7,17 @@ function but only judges, so its journals do not change.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from decimal import Decimal
 
 from kernel_support import S, ManualClock, FakeVenue, acme, settle
+from triotrade.kernel.config import load_strategy_plans
 from triotrade.kernel.config import Sizing, StrategySpec, TradingConfig
 from triotrade.kernel.journal import Journal
 from triotrade.kernel.killswitch import KillAction
 from triotrade.kernel.protections import Protections
+from triotrade.strategies.loader import factory as strategy_factory
 from triotrade.kernel.session import TRIPWIRE_REASON, build_session, setup_problems
 from triotrade.kernel.instruments import Instrument
 from triotrade.kernel.signals import Signal
@@ -30,9 +34,10 @@ def _session(trip: KillAction | None, protections: Protections = Protections(),
     clock = ManualClock()
     venue = FakeVenue(clock, [acme()])
     journal = Journal(None)
+    plans = load_strategy_plans(config, base_dir=Path("."))  # as the loaders resolve them
     session = build_session(venue=venue, clock=clock, journal=journal, config=config,
                             instruments={"ACME": acme()}, checker=live_checker, trip=trip,
-                            protections=protections)
+                            protections=protections, strategies=strategy_factory(plans))
     return session, venue, clock, journal
 
 
@@ -98,7 +103,7 @@ async def test_a_clean_session_finishes_with_no_violations() -> None:
 
 
 def test_sessions_get_the_configured_strategies() -> None:
-    cfg = TradingConfig(strategies={"ACME": StrategySpec(kind="ma_cross", fast=3, slow=7)})
+    cfg = TradingConfig(strategies={"ACME": StrategySpec(kind="ma_cross", params={"fast": 3, "slow": 7})})
     session, *_ = _session(None, config=cfg)
     made = session.kernel.strategy_factory("ACME")
     assert isinstance(made, MovingAverageCross) and (made.fast, made.slow) == (3, 7)
@@ -107,7 +112,7 @@ def test_sessions_get_the_configured_strategies() -> None:
 
 def test_setup_problems_are_the_scenarios() -> None:
     cfg = TradingConfig(tickers=["ZZZ"],
-                        strategies={"YYY": StrategySpec(kind="ma_cross", fast=3, slow=7)})
+                        strategies={"YYY": StrategySpec(kind="ma_cross", params={"fast": 3, "slow": 7})})
     problems = setup_problems([Instrument("ACME", Decimal("0"))], cfg)
     assert ("instruments[0].tick_size", "must be positive") in problems
     assert ("config.tickers[0]", "symbol 'ZZZ' is not declared under instruments") in problems
