@@ -24,6 +24,8 @@ and ``fuzz_finds`` that its callers use.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -32,7 +34,7 @@ import queue as queue_mod
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, seed, settings, target
@@ -40,7 +42,7 @@ from hypothesis.control import current_build_context
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from .determinism import derive_seed
+from .determinism import DeterminismError, derive_seed
 from .fuzz_example import Find, InvariantBroken, Outcome, broken, features_of, run_example
 from .fuzz_finds import Written, find_document, record_index, scenario_yaml, verify_file, \
     write_find
@@ -71,6 +73,45 @@ def register_profiles() -> None:
     ``--hypothesis-profile``): called by the test suite's conftest, never on import."""
     for name, profile in PROFILES.items():
         settings.register_profile(name, profile)
+
+
+@contextlib.contextmanager
+def seed_only_generation() -> Iterator[None]:
+    """Inside this block, what Hypothesis generates is a function of its seed alone.
+
+    Hypothesis (recent 6.x releases) now and then draws a literal it scanned from the
+    source of a *local* module (neither stdlib nor site-packages) instead of a random
+    value, and the pool is every local module in ``sys.modules`` at the time. So one campaign seed (or
+    the derandomized CI profile) generated other examples in a pytest run that had
+    imported the gateways, the reports and the CLI than in a fresh ``triotrade fuzz``
+    process; ``derandomize`` and ``database=None`` do not cover it. In here the local
+    pool is empty (Hypothesis's built-in constants stay): the examples depend on the
+    seed, the strategies and the Hypothesis version, not on what the process imported,
+    nor on a literal edited anywhere in the project. ``tests/scenarios/
+    test_fuzz_reproducible.py`` proves it in fresh processes.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    get = getattr(providers, "_get_local_constants", None)
+    if get is None:
+        if importlib.util.find_spec("hypothesis.internal.constants_ast") is not None:
+            raise DeterminismError(
+                "this Hypothesis collects local constants but has no providers."
+                "_get_local_constants to switch them off: update sim/fuzz.py "
+                "(seed_only_generation) for it")
+        yield  # a Hypothesis from before local constants
+        return
+    empty = providers.Constants()
+    cache = providers.CONSTANTS_CACHE.cache  # (type, constraints) -> permitted constants
+    providers._get_local_constants = lambda: empty
+    cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = get
+        cache.clear()
+
+
 DEFAULT_BATCH = 250
 
 
@@ -189,7 +230,8 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
     test = settings(base, max_examples=max(1, job.examples), derandomize=False)(
         seed(job.seed)(given(st.data())(body)))
     try:
-        test()
+        with seed_only_generation():
+            test()
     except InvariantBroken as exc:
         name = type(exc).invariant
         example, detail = state["last"][name]
@@ -350,8 +392,9 @@ def coverage_rows(res: CampaignResult) -> list[tuple[str, int]]:
 
 
 __all__ = [
-    "CI_PROFILE", "LONG_PROFILE", "PROFILES", "register_profiles", "Find", "BatchJob",
-    "BatchResult", "CampaignResult", "InvariantBroken", "Outcome", "Written", "broken",
+    "CI_PROFILE", "LONG_PROFILE", "PROFILES", "register_profiles", "seed_only_generation",
+    "Find", "BatchJob", "BatchResult", "CampaignResult", "InvariantBroken", "Outcome",
+    "Written", "broken",
     "features_of", "run_example", "run_batch", "campaign", "write_find", "verify_file",
     "find_document", "scenario_yaml", "record_index", "default_workers", "coverage_rows",
 ]

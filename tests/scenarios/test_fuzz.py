@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import attrs
 import pytest
@@ -50,6 +50,15 @@ def hunt(weaken: str, out: Path) -> tuple[fuzz.CampaignResult, fuzz.Written]:
         _HUNTS[weaken] = (res, fuzz.write_find(finds[expected], out, weaken=weaken,
                                                campaign_seed=TEETH_SEED))
     return _HUNTS[weaken]
+
+
+@pytest.fixture(autouse=True)
+def _seed_only_generation() -> Iterator[None]:
+    """The @given tests below generate from their seed alone, as the campaigns do: not
+    from the literals of whatever modules earlier tests imported
+    (``fuzz.seed_only_generation``; test_fuzz_reproducible.py)."""
+    with fuzz.seed_only_generation():
+        yield
 
 
 @pytest.fixture(scope="module")
