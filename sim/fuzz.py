@@ -169,7 +169,7 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
 
     res = BatchResult(job.index)
     state: dict[str, Any] = {"failing": None, "last": {}, "first_at": 0, "refused": 0,
-                             "raised": set()}
+                             "ran": {}}  # example -> its Outcome, every run of the batch
     pending = [0, 0, 0]
     last_report = [time.monotonic()]
     started = time.monotonic()
@@ -189,19 +189,27 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
         if (job.deadline is not None and state["failing"] is None
                 and time.monotonic() > job.deadline):
             raise _OutOfTime  # not an Exception: it ends the Hypothesis run, not a failure
+        key = _key(example)
+        out = None
         if state["failing"] is not None and (
                 res.runs - res.examples >= job.shrink_runs
                 or (job.deadline is not None and time.monotonic() > job.deadline)):
             # shrinking budget spent: refuse every new candidate until the shrinker
             # stalls (after drawing: Hypothesis requires the same choices to draw the
-            # same way). The best examples found must still fail when replayed.
-            if (not current_build_context().is_final
-                    and _key(example) not in state["raised"]):
+            # same way). An example that already ran gets its result again: the best
+            # examples found must still fail when replayed, and one that passed must
+            # not turn invalid (Hypothesis would call that flaky, and the batch would
+            # report "nondeterminism" for a simulation that is a function of its
+            # scenario).
+            out = state["ran"].get(key)
+            if out is None and not current_build_context().is_final:
                 state["refused"] += 1
                 reject()
-        out = run_example(example, job.weaken)
-        res.runs += 1
-        pending[1] += 1
+        if out is None:
+            out = run_example(example, job.weaken)
+            state["ran"][key] = out
+            res.runs += 1
+            pending[1] += 1
         shrinking = state["failing"] is not None
         if not shrinking:
             res.examples += 1
@@ -221,7 +229,6 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
                 state["failing"] = v["invariant"]
                 state["first_at"] = res.examples
             state["last"][v["invariant"]] = (example, v["detail"])
-            state["raised"].add(_key(example))
             raise broken(v["invariant"])(v["detail"])
         target(float(max(out.cap_pressure, -1000)), label="cap_pressure")
         target(float(out.exit_stuck), label="exit_stuck_ms")
