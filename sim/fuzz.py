@@ -24,6 +24,8 @@ and ``fuzz_finds`` that its callers use.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -35,7 +37,7 @@ import time
 import warnings
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, seed, settings, target
@@ -43,7 +45,7 @@ from hypothesis.control import current_build_context
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from .determinism import derive_seed
+from .determinism import DeterminismError, derive_seed
 from .fuzz_example import Find, InvariantBroken, Outcome, broken, features_of, run_example
 from .fuzz_finds import Written, find_document, record_index, scenario_yaml, verify_file, \
     write_find
@@ -74,6 +76,45 @@ def register_profiles() -> None:
     ``--hypothesis-profile``): called by the test suite's conftest, never on import."""
     for name, profile in PROFILES.items():
         settings.register_profile(name, profile)
+
+
+@contextlib.contextmanager
+def seed_only_generation() -> Iterator[None]:
+    """Inside this block, what Hypothesis generates is a function of its seed alone.
+
+    Hypothesis (recent 6.x releases) now and then draws a literal it scanned from the
+    source of a *local* module (neither stdlib nor site-packages) instead of a random
+    value, and the pool is every local module in ``sys.modules`` at the time. So one campaign seed (or
+    the derandomized CI profile) generated other examples in a pytest run that had
+    imported the gateways, the reports and the CLI than in a fresh ``triotrade fuzz``
+    process; ``derandomize`` and ``database=None`` do not cover it. In here the local
+    pool is empty (Hypothesis's built-in constants stay): the examples depend on the
+    seed, the strategies and the Hypothesis version, not on what the process imported,
+    nor on a literal edited anywhere in the project. ``tests/scenarios/
+    test_fuzz_reproducible.py`` proves it in fresh processes.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    get = getattr(providers, "_get_local_constants", None)
+    if get is None:
+        if importlib.util.find_spec("hypothesis.internal.constants_ast") is not None:
+            raise DeterminismError(
+                "this Hypothesis collects local constants but has no providers."
+                "_get_local_constants to switch them off: update sim/fuzz.py "
+                "(seed_only_generation) for it")
+        yield  # a Hypothesis from before local constants
+        return
+    empty = providers.Constants()
+    cache = providers.CONSTANTS_CACHE.cache  # (type, constraints) -> permitted constants
+    providers._get_local_constants = lambda: empty
+    cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = get
+        cache.clear()
+
+
 DEFAULT_BATCH = 250
 
 
@@ -137,7 +178,7 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
     if deadline is None and job.time_left is not None:
         deadline = time.monotonic() + job.time_left
     state: dict[str, Any] = {"failing": None, "last": {}, "first_at": 0, "refused": 0,
-                             "raised": set()}
+                             "ran": {}}  # example -> its Outcome, every run of the batch
     pending = [0, 0, 0]
     last_report = [time.monotonic()]
     started = time.monotonic()
@@ -157,19 +198,27 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
         if (deadline is not None and state["failing"] is None
                 and time.monotonic() > deadline):
             raise _OutOfTime  # not an Exception: it ends the Hypothesis run, not a failure
+        key = _key(example)
+        out = None
         if state["failing"] is not None and (
                 res.runs - res.examples >= job.shrink_runs
                 or (deadline is not None and time.monotonic() > deadline)):
             # shrinking budget spent: refuse every new candidate until the shrinker
             # stalls (after drawing: Hypothesis requires the same choices to draw the
-            # same way). The best examples found must still fail when replayed.
-            if (not current_build_context().is_final
-                    and _key(example) not in state["raised"]):
+            # same way). An example that already ran gets its result again: the best
+            # examples found must still fail when replayed, and one that passed must
+            # not turn invalid (Hypothesis would call that flaky, and the batch would
+            # report "nondeterminism" for a simulation that is a function of its
+            # scenario).
+            out = state["ran"].get(key)
+            if out is None and not current_build_context().is_final:
                 state["refused"] += 1
                 reject()
-        out = run_example(example, job.weaken)
-        res.runs += 1
-        pending[1] += 1
+        if out is None:
+            out = run_example(example, job.weaken)
+            state["ran"][key] = out
+            res.runs += 1
+            pending[1] += 1
         shrinking = state["failing"] is not None
         if not shrinking:
             res.examples += 1
@@ -190,7 +239,6 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
                 state["failing"] = v["invariant"]
                 state["first_at"] = res.examples
             state["last"][v["invariant"]] = (example, v["detail"])
-            state["raised"].add(_key(example))
             raise broken(v["invariant"])(v["detail"])
         target(float(max(out.cap_pressure, -1000)), label="cap_pressure")
         target(float(out.exit_stuck), label="exit_stuck_ms")
@@ -204,7 +252,8 @@ def run_batch(job: BatchJob, progress: Callable[[int, int, int], None] | None = 
     test = settings(base, max_examples=max(1, job.examples), derandomize=False)(
         seed(job.seed)(given(st.data())(body)))
     try:
-        test()
+        with seed_only_generation():
+            test()
     except InvariantBroken as exc:
         name = type(exc).invariant
         example, detail = state["last"][name]
@@ -390,8 +439,9 @@ def coverage_rows(res: CampaignResult) -> list[tuple[str, int]]:
 
 
 __all__ = [
-    "CI_PROFILE", "LONG_PROFILE", "PROFILES", "register_profiles", "Find", "BatchJob",
-    "BatchResult", "CampaignResult", "InvariantBroken", "Outcome", "Written", "broken",
+    "CI_PROFILE", "LONG_PROFILE", "PROFILES", "register_profiles", "seed_only_generation",
+    "Find", "BatchJob", "BatchResult", "CampaignResult", "InvariantBroken", "Outcome",
+    "Written", "broken",
     "features_of", "run_example", "run_batch", "campaign", "write_find", "verify_file",
     "find_document", "scenario_yaml", "record_index", "default_workers", "coverage_rows",
 ]

@@ -9,12 +9,15 @@ naive_exposure and emergency_once within 300 examples for 12/12 seeds (most with
 fill_time_exposure_check alone, which only matters when a tiered cap shrinks under
 working entries, within 300 for 7/12 and within 1000 for 12/12. The tests use a fixed
 seed, so they are deterministic (a change to the generator may need a new seed).
+Since generation stopped depending on imported modules (``fuzz.seed_only_generation``),
+campaign seeds 1, 2, 3, 4, 5 and 7 found fill_time_exposure_check after 257, 89, 105,
+672, 659 and 301 examples; seed 2 finds all four within 89.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import attrs
 import pytest
@@ -28,7 +31,7 @@ from triotrade.sim.invariants import InvariantChecker, RunFacts
 from triotrade.sim.weakenings import FUZZ_TARGETS
 
 S = NS_PER_S
-TEETH_SEED = 5
+TEETH_SEED = 2
 TEETH_EXAMPLES = 300
 # the fill-time check alone matters only when a tiered cap shrinks under working
 # entries: rarer, so its hunt may take more examples (it stops at the first find)
@@ -50,6 +53,15 @@ def hunt(weaken: str, out: Path) -> tuple[fuzz.CampaignResult, fuzz.Written]:
         _HUNTS[weaken] = (res, fuzz.write_find(finds[expected], out, weaken=weaken,
                                                campaign_seed=TEETH_SEED))
     return _HUNTS[weaken]
+
+
+@pytest.fixture(autouse=True)
+def _seed_only_generation() -> Iterator[None]:
+    """The @given tests below generate from their seed alone, as the campaigns do: not
+    from the literals of whatever modules earlier tests imported
+    (``fuzz.seed_only_generation``; test_fuzz_reproducible.py)."""
+    with fuzz.seed_only_generation():
+        yield
 
 
 @pytest.fixture(scope="module")
