@@ -19,11 +19,14 @@ fields, so the journal holds the price path a report charts (``journal.bar_inter
 A bar is closed by a clock timer at its end, not by the next tick: the next tick may
 come after other events, and the journal stays in time order only if the bar is written
 at its own end time. That is one timer per bar, never one per tick.
+
+This module holds the ticker's state, its tick and report paths and its timers. The
+risk rules it asks (exposure, sizing, entries, exits) are in kernel/ticker_rules.py,
+the order queue and emergency retry tasks in kernel/ticker_orders.py.
 """
 from __future__ import annotations
 
 from collections import deque
-from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable
 
@@ -32,8 +35,10 @@ import trio
 from ..strategies.base import Fill
 from ..strategies.driver import StrategyDriver
 from .instruments import Instrument
-from .orders import Order, OrderType, Role, Side
+from .orders import Order, Role, Side
 from .positions import Position
+from .ticker_orders import emergency_loop, order_queue_loop
+from .ticker_rules import TickerRules
 from .units import fmt_units
 from .wakeup import Wakeup
 
@@ -41,19 +46,6 @@ if TYPE_CHECKING:
     from .clock import TimerHandle
     from ..strategies.base import Intent, Strategy
     from .runtime import Kernel
-
-EMERGENCY_STEP_BPS = 50  # each emergency retry after the first crosses the touch 0.5 % more
-
-EXIT_ROLE = {
-    "stop_loss": Role.STOP_LOSS,
-    "trailing_stop": Role.STOP_LOSS,
-    "take_profit": Role.TAKE_PROFIT,
-    "hold_time": Role.EXIT,
-    "signal": Role.EXIT,
-    "max_loss": Role.EMERGENCY_EXIT,
-    "kill_switch": Role.EMERGENCY_EXIT,
-    "shutdown": Role.EXIT,
-}
 
 
 def _pct2(move: int, base: int) -> str:
@@ -66,8 +58,12 @@ def _pct2(move: int, base: int) -> str:
     return f"{sign}{q // 100}.{q % 100:02d}"
 
 
-class Ticker:
-    """State and loops of one symbol. Prices are integer 1e-8 units throughout."""
+class Ticker(TickerRules):
+    """State and loops of one symbol. Prices are integer 1e-8 units throughout.
+
+    The risk rules (exposure, sizing, entries, exits) are inherited from
+    ``TickerRules`` (kernel/ticker_rules.py); the order queue and the emergency retry
+    are the tasks of kernel/ticker_orders.py."""
 
     def __init__(self, kernel: "Kernel", instrument: Instrument,
                  strategy: "Strategy | None" = None, bar_interval_ns: int | None = None) -> None:
@@ -242,178 +238,7 @@ class Ticker:
         if self.position.qty and self.k.protections.gap_triggers_exit:
             self.check_exits("gap")
 
-    # ------------------------------------------------------------ exposure
-
-    def working_entry_qty(self) -> int:
-        return sum(o.remaining for o in self.entries.values())
-
-    def pending_entry_qty(self) -> int:
-        return sum(q for _, q, _ in self.pending_entries)
-
-    def exposure(self) -> int:
-        """Filled position plus working (and queued) entries: what risk limits count."""
-        if not self.k.protections.exposure_counts_working:  # the naive, overshooting design
-            return abs(self.position.qty)
-        return abs(self.position.qty) + self.working_entry_qty() + self.pending_entry_qty()
-
-    def sizing(self) -> tuple[int, int]:
-        """(unit size, max size) for the current price, from the tier list if any."""
-        s = self.k.config.sizing
-        if s.tier_list and self.last:
-            px = Decimal(self.last) / Decimal(10**8)
-            for tier in s.tier_list:
-                if tier.price_min <= px <= tier.price_max:
-                    return tier.unit_position_size, tier.max_position_size
-        return s.unit_position_size, s.max_position_size
-
-    # ------------------------------------------------------------ entries
-
-    def plan_entry(self, side: Side, size: int | None = None) -> tuple[int, str | None]:
-        """(quantity, None) when an entry may be queued now, else (0, why not).
-
-        ``size`` is a strategy's wish instead of the unit size: clipped to the caps
-        like the unit size is (the kernel keeps the risk decisions)."""
-        k = self.k
-        refusal = k.entry_block_reason()
-        if refusal is None:
-            if self.strategy_failed is not None:
-                refusal = "strategy error"
-            elif self.stale and k.protections.stale_blocks_entries:
-                refusal = "feed stale"
-            elif not self.has_quote:
-                refusal = "no market data yet"
-            elif self.exiting or self.exit_order is not None or self.emergency_running:
-                refusal = "exit in progress"
-            elif self.position.qty and (self.position.qty > 0) != (side is Side.BUY):
-                refusal = "opposite position open"
-        if refusal is not None:
-            return 0, refusal
-        unit, cap = self.sizing()
-        if size is not None:
-            if self.inst.round_lots(size) <= 0:
-                return 0, f"size {size} is below the lot size {self.inst.lot_size}"
-            unit = size
-        qty = self.inst.round_lots(min(unit, cap - self.exposure()))
-        if qty <= 0:
-            return 0, f"max_position_size {cap} reached"
-        return qty, None
-
-    def fit_entry(self, order: Order) -> str | None:
-        """Re-check the cap for an entry about to go out (after the order-rate wait):
-        trim it to the room left, or say why it cannot go at all."""
-        _, cap = self.sizing()
-        room = cap - (self.exposure() - order.remaining)  # the order itself is counted
-        qty = self.inst.round_lots(min(order.qty, room))
-        if qty <= 0:
-            return f"max_position_size {cap} reached"
-        order.qty = qty
-        return None
-
-    def queue_entry(self, side: Side, qty: int, source: str) -> None:
-        self.pending_entries.append((side, qty, source))
-        self.wake_queue.set()
-
-    def cancel_entries(self, reason: str) -> None:
-        """Cancel every working and queued entry (never exits); ``reason`` is journaled.
-
-        Queued entries never reached the venue, so nothing else would record that they
-        were dropped: each is journaled as ``entry_dropped``.
-        """
-        if self.pending_entries:
-            now = self.k.clock.now_ns()
-            for side, qty, _ in self.pending_entries:
-                self.k.journal.emit(now, "entry_dropped", symbol=self.symbol, side=side.value,
-                                    qty=str(qty), reason=reason)
-            self.pending_entries.clear()
-        if any(not o.cancel_requested for o in self.entries.values()):
-            self.cancel_entries_pending = True
-            self.wake_queue.set()
-
-    # ------------------------------------------------------------ exits
-
-    def exit_levels(self) -> dict[str, int]:
-        """Current trigger prices (units) of the configured exit rules."""
-        pos = self.position
-        if not pos.qty:
-            return {}
-        ex = self.k.config.exits
-        avg = int(pos.avg_price)
-        out: dict[str, int] = {}
-        sign = 1 if pos.qty > 0 else -1
-        if ex.stop_loss is not None:
-            out["stop_loss"] = avg - sign * ex.stop_loss.below(avg)
-        if ex.take_profit is not None:
-            out["take_profit"] = avg + sign * ex.take_profit.below(avg)
-        if ex.trailing_stop is not None and self.hwm:
-            out["trailing_stop"] = self.hwm - sign * ex.trailing_stop.below(self.hwm)
-        return out
-
-    def check_exits(self, via: str) -> None:
-        """Run every exit rule against the current quote; trigger at most one exit."""
-        pos = self.position
-        if not pos.qty:
-            return
-        k = self.k
-        now = k.clock.now_ns()
-        long = pos.qty > 0
-        mark = (self.bid if long else self.ask) or self.last
-        reason: str | None = None
-        risk = k.config.risk
-        if risk.max_loss_per_trade is not None:
-            pnl = self.trade_realized + pos.unrealized(mark)
-            if pnl <= -risk.max_loss_per_trade:
-                reason = "max_loss"
-        if reason is None and mark:
-            for rule, level in self.exit_levels().items():
-                if rule == "take_profit":
-                    hit = mark >= level if long else mark <= level
-                else:
-                    hit = mark <= level if long else mark >= level
-                if hit:
-                    reason = rule
-                    break
-        hold = k.config.exits.hold_threshold
-        if reason is None and hold is not None and pos.opened_ns is not None:
-            if now - pos.opened_ns >= hold:
-                reason = "hold_time"
-        if reason is not None:
-            self.request_exit(reason, via)
-
-    def request_exit(self, reason: str, via: str | None, by: str | None = None) -> None:
-        k = self.k
-        now = k.clock.now_ns()
-        fields: dict[str, str] = {"symbol": self.symbol, "reason": reason}
-        if via is not None:
-            fields["via"] = via
-        if by is not None:
-            fields["by"] = by
-        if not self.position.qty:
-            if self.entries or self.pending_entries:
-                self.cancel_entries(f"exit ({reason})")
-            return
-        if k.protections.single_exit_lock and (self.exit_order is not None
-                                               or self.emergency_running or self.exit_request):
-            working = self.exit_order.order_id if self.exit_order is not None else ""
-            key = (working, reason, via)
-            if key not in self._ignored:  # once per exit and rule, not every check
-                self._ignored.add(key)
-                k.journal.emit(now, "exit_ignored", working_order_id=working, **fields)
-            return
-        k.journal.emit(now, "exit_triggered", **fields)
-        self.exits_by_reason[reason] = self.exits_by_reason.get(reason, 0) + 1
-        self.exiting = True
-        self.cancel_entries(f"exit ({reason})")
-        if reason in ("max_loss", "kill_switch"):
-            self.start_emergency(reason)
-        else:
-            self.exit_request = (reason, via)
-            self.wake_queue.set()
-
-    def request_reduce(self, qty: int) -> None:
-        """Send ``qty`` shares of the position back (it is above the cap): one
-        DANGLING_SHARES market order, through the order queue like every exit."""
-        self.reduce_request = qty
-        self.wake_queue.set()
+    # ------------------------------------------------------------ emergency
 
     def start_emergency(self, reason: str) -> None:
         if self.emergency_running or self._nursery is None:
@@ -422,7 +247,7 @@ class Ticker:
         self.exiting = True
         self.k.journal.emit(self.k.clock.now_ns(), "emergency_started", symbol=self.symbol,
                             reason=reason)
-        self._nursery.start_soon(self._emergency_loop, reason)
+        self._nursery.start_soon(emergency_loop, self, reason)
 
     # ------------------------------------------------------------ reports
 
@@ -490,7 +315,7 @@ class Ticker:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._order_queue_loop)
+                nursery.start_soon(order_queue_loop, self)
                 self._arm_stale()
                 task_status.started()
         finally:
@@ -499,89 +324,6 @@ class Ticker:
                     timer.cancel()
             # the open bar's data stays: the kernel flushes it when the run finishes
             self._monitor_timer = self._stale_timer = self._bar_timer = None
-
-    async def _order_queue_loop(self) -> None:
-        """Serialises this ticker's order actions: exits first, entries staggered."""
-        k = self.k
-        delay = k.config.entries.staggered_order_delay
-        while True:
-            next_entry: int | None = None
-            if self.pending_entries and self.last_entry_sent_ns is not None:
-                next_entry = self.last_entry_sent_ns + delay
-            if not (self.exit_request or self.cancel_entries_pending or self.reduce_request or
-                    (self.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))):
-                await self.wake_queue.wait_until(k.clock, next_entry)
-            if self.exit_request is not None:
-                reason, _ = self.exit_request
-                await self._send_exit(reason)
-                self.exit_request = None
-            if self.reduce_request:
-                await self._send_reduce()
-            if self.cancel_entries_pending:
-                self.cancel_entries_pending = False
-                for order in list(self.entries.values()):
-                    if not order.cancel_requested:
-                        await k.cancel(order)
-            if self.pending_entries:
-                now = k.clock.now_ns()
-                if self.last_entry_sent_ns is None or now >= self.last_entry_sent_ns + delay:
-                    side, qty, reason = self.pending_entries.popleft()
-                    await self._send_entry(side, qty)
-
-    async def _send_entry(self, side: Side, qty: int) -> None:
-        k = self.k
-        refusal = k.entry_block_reason()
-        if refusal is None and (self.exiting or self.exit_order is not None):
-            refusal = "exit in progress"
-        if refusal is None and self.stale and k.protections.stale_blocks_entries:
-            refusal = "feed stale"
-        now = k.clock.now_ns()
-        if refusal is not None:
-            k.journal.emit(now, "risk_rejected", symbol=self.symbol, reason=refusal)
-            return
-        # re-check the cap at send time: fills may have landed since the signal
-        _, cap = self.sizing()
-        room = cap - self.exposure()  # this entry has left the queue: it is not counted
-        qty = self.inst.round_lots(min(qty, room))
-        if qty <= 0:
-            k.journal.emit(now, "risk_rejected", symbol=self.symbol,
-                           reason=f"max_position_size {cap} reached")
-            return
-        price = self.ask if side is Side.BUY else self.bid
-        order = k.new_order(self.symbol, Role.ENTRY, side, qty, OrderType.LIMIT, price,
-                            now + k.config.entries.entry_order_ttl)
-        self.entries[order.order_id] = order
-        self.last_entry_sent_ns = now
-        self.arm_monitor()
-        exposure = self.exposure()
-        if exposure > self.max_exposure:
-            self.max_exposure = exposure
-        await k.submit(order)
-
-    async def _send_exit(self, reason: str) -> None:
-        k = self.k
-        qty = abs(self.position.qty)
-        if not qty or (k.protections.single_exit_lock
-                       and (self.exit_order is not None or self.emergency_running)):
-            return
-        side = Side.SELL if self.position.qty > 0 else Side.BUY
-        now = k.clock.now_ns()
-        order = k.new_order(self.symbol, EXIT_ROLE.get(reason, Role.EXIT), side, qty,
-                            OrderType.MARKET, None, now + k.config.exits.exit_order_ttl)
-        self.exit_order = order
-        await k.submit(order)
-
-    async def _send_reduce(self) -> None:
-        qty, self.reduce_request = min(self.reduce_request, abs(self.position.qty)), 0
-        if not qty or self.exit_order is not None or self.emergency_running:
-            return  # an exit already working takes the whole position
-        k = self.k
-        side = Side.SELL if self.position.qty > 0 else Side.BUY
-        now = k.clock.now_ns()
-        order = k.new_order(self.symbol, Role.DANGLING_SHARES, side, qty, OrderType.MARKET,
-                            None, now + k.config.exits.exit_order_ttl)
-        self.exit_order = order
-        await k.submit(order)
 
     # ------------------------------------------------------------ timers
 
@@ -617,65 +359,3 @@ class Ticker:
             self.stale = True
             k.journal.emit(now, "feed_stale", symbol=self.symbol)
             k.on_feed_stale()
-
-    async def _emergency_loop(self, reason: str) -> None:
-        """Cancel the previous exit, send a fresh one at the touch, until flat.
-
-        The first attempt is a limit at the touch; every later one crosses it by
-        ``(attempt - 1) * EMERGENCY_STEP_BPS`` (a marketable limit that fills at the
-        best price available, with a collar that widens until the exit gets done)."""
-        k = self.k
-        interval = k.config.emergency.retry_interval
-        attempt = 0
-        try:
-            while self.position.qty:
-                give_up = k.protections.emergency_max_attempts
-                if give_up is not None and self.emergency_attempts >= give_up:
-                    await trio.sleep_forever()  # a weakened kernel: the naive "try once" exit
-                if not k.connected:
-                    await k.wait_connected()
-                    continue
-                old = self.exit_order
-                if old is not None and old.is_working:
-                    if not old.cancel_requested:
-                        await k.cancel(old)
-                    deadline = k.clock.now_ns() + interval
-                    while old.is_working and k.clock.now_ns() < deadline:
-                        await self.wake_emergency.wait_until(k.clock, deadline)
-                    if old.is_working:
-                        continue  # the venue has not confirmed the cancel: never two exits
-                if not self.position.qty:
-                    break
-                attempt += 1
-                self.emergency_attempts += 1
-                qty = abs(self.position.qty)
-                side = Side.SELL if self.position.qty > 0 else Side.BUY
-                price = self.bid if side is Side.SELL else self.ask
-                if price and attempt > 1 and k.protections.emergency_retries_cross:
-                    # Retries escalate: a limit at the touch never fills in a market that
-                    # runs away faster than data + order latency (a fuzz find), so each
-                    # retry crosses the touch by one more EMERGENCY_STEP_BPS.
-                    step = price * (attempt - 1) * EMERGENCY_STEP_BPS // 10_000
-                    if side is Side.SELL:
-                        price = max(self.inst.floor_tick(price - step), 0)
-                    else:
-                        price = self.inst.ceil_tick(price + step)
-                now = k.clock.now_ns()
-                k.journal.emit(now, "emergency_retry", symbol=self.symbol, attempt=attempt)
-                if price:
-                    order = k.new_order(self.symbol, Role.EMERGENCY_EXIT, side, qty,
-                                        OrderType.LIMIT, price, now + interval)
-                else:
-                    order = k.new_order(self.symbol, Role.EMERGENCY_EXIT, side, qty,
-                                        OrderType.MARKET, None, now + interval)
-                self.exit_order = order
-                await k.submit(order)
-                # wait out the interval even after a reject: retries are paced, not spun
-                deadline = now + interval
-                while self.position.qty and k.clock.now_ns() < deadline:
-                    await self.wake_emergency.wait_until(k.clock, deadline)
-            k.journal.emit(k.clock.now_ns(), "emergency_finished", symbol=self.symbol,
-                           attempt=attempt)
-        finally:
-            self.emergency_running = False
-            self.exiting = bool(self.position.qty)
