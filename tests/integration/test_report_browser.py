@@ -67,7 +67,7 @@ async def test_incident_report_renders_in_chromium(tmp_path: Path) -> None:
     for p in plots:
         assert p["svgs"] >= 2, p  # Plotly's main and overlay SVG roots exist: it drew
         assert p["drawn"] == p["traces"] > 0, p
-    assert {"equity", "drawdown", "kill switch"} <= set(plots[0]["names"])
+    assert {"P&L", "drawdown", "kill switch"} <= set(plots[0]["names"])
     assert {"buy fills", "sell fills", "exit triggered", "kill switch", "position"} <= set(
         plots[1]["names"])
     assert "gaps" in plots[2]["names"]  # BBB gapped
