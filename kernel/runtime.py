@@ -3,7 +3,9 @@
 ``Kernel.run`` opens the root nursery. Everything venue-facing enters through three
 synchronous callbacks (``on_report``, ``on_connection``, and the per-ticker quote
 handler), so the same code is driven by the simulator's event loop and by a live
-adapter's socket reader.
+adapter's socket reader. The tick, signal, order and report paths live here; the cold
+concerns sit beside it as module functions over the kernel: ``guard`` (kill switches,
+loss limits, the operator's flatten), ``reconnect``, ``discovery``, ``run_summary``.
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ import trio
 from ..strategies.base import Intent, Strategy
 from ..strategies.loader import bar_interval_of
 from ..strategies.news import NewsAlertFilter
+from . import discovery, guard, reconnect, run_summary
 from .clock import Clock
-from .fee_ledger import FeeLedger
 from .config import TradingConfig
+from .fee_ledger import FeeLedger
 from .instruments import Instrument
 from .journal import Journal
 from .killswitch import KillAction
@@ -34,7 +37,6 @@ from .wakeup import Wakeup
 
 StrategyFactory = Callable[[str], "Strategy | None"]
 _RECENT = 8192  # terminal orders and exec ids remembered for late/duplicate reports
-_RECONCILE_LOOKS = 3  # a books difference must persist this many looks to be a mismatch
 
 _REPORT_STATE = {
     ReportKind.ACCEPTED: OrderState.ACCEPTED,
@@ -146,21 +148,6 @@ class Kernel:
         await self.venue.subscribe(inst, ticker.on_quote)
         return ticker
 
-    async def _discover(self, symbol: str) -> None:
-        """A signal named a symbol we do not trade yet: start its supervisor now."""
-        now = self.clock.now_ns()
-        try:
-            inst = self.instruments.get(symbol) or await self.venue.instrument(symbol)
-        except VenueError as exc:
-            for sig in self._starting.pop(symbol, []):
-                self.journal.emit(now, "signal", symbol=symbol, side=sig.side.value, accepted=False,
-                                  reason=f"unknown instrument: {exc}")
-            return
-        self.journal.emit(self.clock.now_ns(), "ticker_started", symbol=symbol, via="discovery")
-        await self.start_ticker(inst)
-        for sig in self._starting.pop(symbol, []):
-            self.on_signal(sig)
-
     def shutdown_orders(self) -> None:
         """Shutdown: cancel working entries, leave protective exits, journal it."""
         working_exits = []
@@ -180,22 +167,8 @@ class Kernel:
     def on_signal(self, sig: Signal) -> None:
         now = self.clock.now_ns()
         ticker = self.tickers.get(sig.symbol)
-        if ticker is None:
-            if not self.protections.discover_tickers:
-                self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side.value,
-                                  accepted=False, reason="not a configured ticker")
-                return
-            if sig.side is SignalSide.EXIT:
-                self.journal.emit(now, "signal", symbol=sig.symbol, side=sig.side.value,
-                                  accepted=False, reason="no position in an unknown ticker")
-                return
-            pending = self._starting.get(sig.symbol)
-            if pending is None:
-                self._starting[sig.symbol] = [sig]
-                assert self._root is not None
-                self._root.start_soon(self._discover, sig.symbol)
-            else:
-                pending.append(sig)
+        if ticker is None:  # a symbol not traded yet: refused, or its supervisor started
+            discovery.unknown_symbol(self, sig, now)
             return
         if sig.published_ns is not None:
             accepted, why = self.news_filter.judge(sig.symbol, sig.side, now, sig.published_ns)
@@ -425,101 +398,7 @@ class Kernel:
             ticker.on_order_update(order)
 
     def on_connection(self, up: bool, reason: str) -> None:
-        now = self.clock.now_ns()
-        if up == self.connected:
-            return
-        self.connected = up
-        if not up:
-            self.journal.emit(now, "venue_disconnected", reason=reason)
-            # entries working at the venue cannot be cancelled now: do it on reconnect
-            if self.protections.disconnect_kill_switch:
-                self.kill_switch("venue_disconnected", KillAction.CANCEL_ALL)
-            return
-        self.journal.emit(now, "venue_reconnected", reason=reason)
-        if self._root is not None:
-            self._root.start_soon(self._after_reconnect)
-        else:  # pragma: no cover - a venue that reconnects before the kernel runs
-            self._restore_protection()
-
-    async def _after_reconnect(self) -> None:
-        """Restore protection at once, then reconcile with the venue's books.
-
-        A fill can land between the venue's answer and our own books (an exit that
-        went out on the fresh quote fills during the await), so a difference has to
-        persist over a few looks, a second apart, before it is called a mismatch.
-        """
-        self._restore_protection()  # exits first: a stop may have been crossed meanwhile
-        mismatches: list[str] | None = None
-        venue_positions: dict[str, int] = {}
-        open_count = 0
-        for attempt in range(1, _RECONCILE_LOOKS + 1):
-            try:
-                venue_positions = await self.venue.positions()
-                open_orders = await self.venue.open_orders()
-            except VenueError as exc:
-                self.journal.emit(self.clock.now_ns(), "reconcile_failed", reason=str(exc))
-                self.error_count += 1
-                self._check_errors()
-                mismatches = None
-                break
-            open_count = len(open_orders)
-            mismatches = self._compare_books(venue_positions, {o.order_id for o in open_orders})
-            if not mismatches or attempt == _RECONCILE_LOOKS:
-                break
-            await self.clock.sleep_until(self.clock.now_ns() + NS_PER_S)
-        if mismatches is not None:
-            self.journal.emit(self.clock.now_ns(), "reconciled",
-                              positions={s: str(q) for s, q in sorted(venue_positions.items())},
-                              open_orders=str(open_count), mismatches=mismatches)
-            if mismatches:
-                self.kill_switch("reconciliation_mismatch", KillAction.STOP_NEW_TRADES)
-            elif (self.config.risk.resume_after_reconnect
-                  and self.halt_reason == "venue_disconnected" and not self.close_all_active):
-                self.reset_kill_switch("reconciliation")
-        # entries the disconnect kept us from cancelling
-        for ticker in self.tickers.values():
-            ticker.cancel_entries("reconnect after kill switch" if self.halt_reason
-                                  else "reconnect")
-
-    def _compare_books(self, venue_positions: dict[str, int], venue_open: set[str]) -> list[str]:
-        """Differences between our books and the venue's that working orders cannot explain.
-
-        With report latency the venue is ahead of us by the fills in flight; those can
-        only come from orders still working here, so a position difference no larger
-        than what those orders could still fill (in the right direction) is not a
-        mismatch. Anything else is.
-        """
-        out = []
-        for sym in sorted(set(venue_positions) | set(self.tickers)):
-            ours = self.tickers[sym].position.qty if sym in self.tickers else 0
-            theirs = venue_positions.get(sym, 0)
-            if ours == theirs:
-                continue
-            diff = theirs - ours
-            can_buy = sum(o.remaining for o in self.orders.values()
-                          if o.symbol == sym and o.is_working and o.side is Side.BUY)
-            can_sell = sum(o.remaining for o in self.orders.values()
-                           if o.symbol == sym and o.is_working and o.side is Side.SELL)
-            if -can_sell <= diff <= can_buy:
-                continue  # fills in flight from our working orders
-            out.append(f"{sym}: kernel {ours}, venue {theirs}")
-        for order in self.orders.values():
-            if order.is_working and order.order_id not in venue_open and not self._in_flight(order):
-                out.append(f"{order.order_id}: working here, unknown at venue")
-        return out
-
-    def _in_flight(self, order: Order) -> bool:
-        """Submitted but not yet acknowledged: the venue may not list it yet."""
-        return order.state is OrderState.SUBMITTED
-
-    def _restore_protection(self) -> None:
-        waiters, self._connected_waiters = self._connected_waiters, []
-        for w in waiters:
-            w.set()
-        for ticker in self.tickers.values():
-            ticker.check_exits("reconnect")
-            if ticker.exit_order is None and ticker.exiting and ticker.position.qty:
-                ticker.start_emergency("exit lost while disconnected")
+        reconnect.on_connection(self, up, reason)
 
     async def wait_connected(self) -> None:
         if self.connected:
@@ -540,136 +419,29 @@ class Kernel:
             for t in self.tickers.values():
                 t.cancel_entries("kill switch: max_loss_cumulative")
         if self.config.risk.daily_loss_limit is not None:
-            self._check_daily_loss()
-            self._arm_guard()
+            guard.check_daily_loss(self)
+            guard.arm_guard(self)
 
     def day_pnl(self) -> int | Fraction:
-        total = self.realized_total
-        for t in self.tickers.values():
-            if t.position.qty:
-                mark = (t.bid if t.position.qty > 0 else t.ask) or t.last
-                total += t.position.unrealized(mark)
-        return total
-
-    def _check_daily_loss(self) -> None:
-        limit = self.config.risk.daily_loss_limit
-        if limit is None or self.close_all_active:
-            return
-        if self.day_pnl() <= -limit:
-            self.kill_switch("daily_loss_limit", KillAction.CLOSE_ALL)
+        return guard.day_pnl(self)
 
     def kill_switch(self, reason: str, action: KillAction, by: str | None = None) -> None:
-        """Fire the kill switch. Actions escalate: stop_new_trades < cancel_all < close_all.
-
-        Reset is manual (``reset_kill_switch``): the kernel never talks itself back
-        into opening positions after something went wrong. ``by`` names who asked when
-        a person did it from outside the run (``ctl``: the control socket).
-        """
-        now = self.clock.now_ns()
-        if (reason, action) in self.kill_switches:
-            return
-        self.kill_switches[(reason, action)] = None
-        if by is None:
-            self.journal.emit(now, "kill_switch", reason=reason, action=action.value)
-        else:
-            self.journal.emit(now, "kill_switch", reason=reason, action=action.value, by=by)
-        if self.halt_reason is None:
-            self.halt_reason = reason
-        if action.includes(KillAction.CANCEL_ALL):
-            for t in self.tickers.values():
-                t.cancel_entries(f"kill switch: {reason}")
-        if action.includes(KillAction.CLOSE_ALL):
-            self.close_all_active = True
-            for t in self.tickers.values():
-                if t.position.qty:
-                    t.request_exit("kill_switch", None)
+        """Fire the kill switch (``guard.kill_switch``: the escalation and its reset)."""
+        guard.kill_switch(self, reason, action, by)
 
     def restore_kill_switch(self, reason: str, action: KillAction) -> None:
-        """A kill switch that fired before a restart is still in force (not journaled
-        again: ``restarted`` lists it)."""
-        self.kill_switches[(reason, action)] = None
-        if self.halt_reason is None:
-            self.halt_reason = reason
-        if action.includes(KillAction.CLOSE_ALL):
-            self.close_all_active = True
-        if reason == "max_loss_cumulative":
-            self.cumulative_breached = True
+        guard.restore_kill_switch(self, reason, action)
 
     def reset_kill_switch(self, who: str) -> None:
-        """The manual reset: journaled, and only entries are re-allowed."""
-        self.journal.emit(self.clock.now_ns(), "kill_switch_reset", by=who,
-                          was=self.halt_reason or "")
-        self.halt_reason = None
-        self.close_all_active = False
-        self.cumulative_breached = False
-        self.kill_switches.clear()
+        guard.reset_kill_switch(self, who)
 
     def operator_flatten(self, symbol: str, by: str | None = None) -> str:
-        """An operator's manual exit of one symbol's position, at market; what happened.
-
-        It goes through the same exit path as every rule (``exit_triggered`` with reason
-        ``operator``), so the single-exit lock holds: while an exit already works, the
-        request is journaled as ignored. Flat with working entries: they are cancelled.
-        """
-        ticker = self.tickers.get(symbol)
-        if ticker is None:
-            return "not a ticker of this run; nothing done"
-        if not ticker.position.qty:
-            working = bool(ticker.entries or ticker.pending_entries)
-            ticker.request_exit("operator", "operator", by=by)
-            return "flat; working entries cancelled" if working else "flat; nothing to exit"
-        busy = (ticker.exit_order is not None or ticker.emergency_running
-                or ticker.exit_request is not None)
-        ticker.request_exit("operator", "operator", by=by)
-        if busy:
-            return "an exit is already working; this one was ignored (journaled)"
-        return f"exit triggered for {ticker.position.qty} at market"
-
-    def _arm_guard(self) -> None:
-        """The portfolio guard's periodic check: a timer chain while anything is held."""
-        if self._guard_timer is None:
-            self._guard_timer = self.clock.call_at(
-                self.clock.now_ns() + self.config.monitor.check_interval, self._guard_fire)
-
-    def _guard_fire(self, _: object = None) -> None:
-        self._guard_timer = None
-        if any(t.position.qty for t in self.tickers.values()):
-            self._check_daily_loss()
-            self._arm_guard()
+        return guard.operator_flatten(self, symbol, by)
 
     # ------------------------------------------------------------ summary
 
     def journal_run_finished(self, violations: list[str]) -> None:
-        """The journal's last event, alike simulated and live: final positions, realized
-        P&L, broken invariants, and the summary's mark of each open position."""
-        tickers = sorted(self.tickers.items())
-        for _, ticker in tickers:
-            ticker.flush_bar()
-        marks = {s: r["mark"] for s, r in self.summary().items() if r["position"] != "0"}
-        self.journal.emit(self.clock.now_ns(), "run_finished",
-                          positions={s: str(t.position.qty) for s, t in tickers},
-                          realized_pnl={s: fmt_units(t.position.realized) for s, t in tickers},
-                          violations=violations, **({"marks": marks} if marks else {}))
+        run_summary.journal_run_finished(self, violations)
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for sym in sorted(self.tickers):
-            t = self.tickers[sym]
-            pos = t.position
-            mark = ((t.bid if pos.qty > 0 else t.ask) or t.last) if pos.qty else t.last
-            unrealized = pos.unrealized(mark)
-            out[sym] = {
-                "position": str(pos.qty),
-                "realized_pnl": fmt_units(pos.realized),  # net of fees, as the limits see it
-                "fees": fmt_units(pos.fees),
-                "unrealized_pnl": fmt_units(unrealized),  # marked where an exit would fill
-                "net_pnl": fmt_units(pos.realized + unrealized),
-                "mark": fmt_units(mark, t.inst.price_places),
-                "trades": str(t.trades),
-                "max_exposure": str(t.max_exposure),
-                "exits": {k: str(v) for k, v in sorted(t.exits_by_reason.items())},
-            }
-            if t.strategy_failed is not None:
-                out[sym]["strategy_error"] = t.strategy_failed
-        return out
-
+        return run_summary.summary(self)

@@ -1,0 +1,123 @@
+"""The portfolio guard: the kill switches, the loss limits and the operator's flatten.
+
+These are the stops that act on the whole portfolio rather than on one order. Their
+state stays on the ``Kernel`` (``halt_reason``, ``close_all_active``,
+``cumulative_breached``, ``kill_switches``: everyone reads it there); the decisions
+live here, off the tick and report paths, and the ``Kernel`` keeps one-line methods
+for the public acts. The per-fill check (``Kernel.after_fill``) stays on the kernel
+and calls in only when a daily loss limit is configured.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from .killswitch import KillAction
+
+if TYPE_CHECKING:
+    from .runtime import Kernel
+
+
+def day_pnl(k: "Kernel") -> int | Fraction:
+    """Realized plus open P&L, each open position marked where its exit would fill."""
+    total = k.realized_total
+    for t in k.tickers.values():
+        if t.position.qty:
+            mark = (t.bid if t.position.qty > 0 else t.ask) or t.last
+            total += t.position.unrealized(mark)
+    return total
+
+
+def check_daily_loss(k: "Kernel") -> None:
+    """The daily loss limit closes everything; once closing, there is nothing to add."""
+    limit = k.config.risk.daily_loss_limit
+    if limit is None or k.close_all_active:
+        return
+    if k.day_pnl() <= -limit:
+        k.kill_switch("daily_loss_limit", KillAction.CLOSE_ALL)
+
+
+def kill_switch(k: "Kernel", reason: str, action: KillAction, by: str | None = None) -> None:
+    """Fire the kill switch. Actions escalate: stop_new_trades < cancel_all < close_all.
+
+    Reset is manual (``reset_kill_switch``): the kernel never talks itself back
+    into opening positions after something went wrong. ``by`` names who asked when
+    a person did it from outside the run (``ctl``: the control socket).
+    """
+    now = k.clock.now_ns()
+    if (reason, action) in k.kill_switches:
+        return
+    k.kill_switches[(reason, action)] = None
+    if by is None:
+        k.journal.emit(now, "kill_switch", reason=reason, action=action.value)
+    else:
+        k.journal.emit(now, "kill_switch", reason=reason, action=action.value, by=by)
+    if k.halt_reason is None:
+        k.halt_reason = reason
+    if action.includes(KillAction.CANCEL_ALL):
+        for t in k.tickers.values():
+            t.cancel_entries(f"kill switch: {reason}")
+    if action.includes(KillAction.CLOSE_ALL):
+        k.close_all_active = True
+        for t in k.tickers.values():
+            if t.position.qty:
+                t.request_exit("kill_switch", None)
+
+
+def restore_kill_switch(k: "Kernel", reason: str, action: KillAction) -> None:
+    """A kill switch that fired before a restart is still in force (not journaled
+    again: ``restarted`` lists it)."""
+    k.kill_switches[(reason, action)] = None
+    if k.halt_reason is None:
+        k.halt_reason = reason
+    if action.includes(KillAction.CLOSE_ALL):
+        k.close_all_active = True
+    if reason == "max_loss_cumulative":
+        k.cumulative_breached = True
+
+
+def reset_kill_switch(k: "Kernel", who: str) -> None:
+    """The manual reset: journaled, and only entries are re-allowed."""
+    k.journal.emit(k.clock.now_ns(), "kill_switch_reset", by=who,
+                 was=k.halt_reason or "")
+    k.halt_reason = None
+    k.close_all_active = False
+    k.cumulative_breached = False
+    k.kill_switches.clear()
+
+
+def operator_flatten(k: "Kernel", symbol: str, by: str | None = None) -> str:
+    """An operator's manual exit of one symbol's position, at market; what happened.
+
+    It goes through the same exit path as every rule (``exit_triggered`` with reason
+    ``operator``), so the single-exit lock holds: while an exit already works, the
+    request is journaled as ignored. Flat with working entries: they are cancelled.
+    """
+    ticker = k.tickers.get(symbol)
+    if ticker is None:
+        return "not a ticker of this run; nothing done"
+    if not ticker.position.qty:
+        working = bool(ticker.entries or ticker.pending_entries)
+        ticker.request_exit("operator", "operator", by=by)
+        return "flat; working entries cancelled" if working else "flat; nothing to exit"
+    busy = (ticker.exit_order is not None or ticker.emergency_running
+            or ticker.exit_request is not None)
+    ticker.request_exit("operator", "operator", by=by)
+    if busy:
+        return "an exit is already working; this one was ignored (journaled)"
+    return f"exit triggered for {ticker.position.qty} at market"
+
+
+def arm_guard(k: "Kernel") -> None:
+    """The portfolio guard's periodic check: a timer chain while anything is held."""
+    if k._guard_timer is None:
+        k._guard_timer = k.clock.call_at(
+            k.clock.now_ns() + k.config.monitor.check_interval, _guard_fire, k)
+
+
+def _guard_fire(k: "Kernel") -> None:
+    """The timer's tick: check again, and re-arm only while something is held."""
+    k._guard_timer = None
+    if any(t.position.qty for t in k.tickers.values()):
+        check_daily_loss(k)
+        arm_guard(k)
