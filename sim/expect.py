@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from ..kernel.units import fmt_duration, fmt_units, parse_duration
-from .invariants import as_decimal
+from .invariants_text import as_decimal
 from .scenario import Scenario
 from .scenario_rules import MATCHER_KEYS
 

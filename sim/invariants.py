@@ -88,156 +88,30 @@ Vocabulary:
     fields, no field it does not list, each of its kind. The checks above, the
     ``expect:`` matchers and the docs all read fields by those names; an event that
     drifted from the catalogue would make them look at nothing.
+
+This file is the catalogue and the per-event checker. Its cold parts live beside it:
+``invariants_liveness.py`` (``RunFacts``: the scenario's latencies and healthy time,
+and the ``order_terminal`` judgement at shutdown), ``invariants_restart.py`` (restart,
+adoption and start-up reconciliation events), ``invariants_text.py`` (the journal's
+words and the formatting of details).
 """
 from __future__ import annotations
 
 from collections import deque
-from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
-import attrs
-
 from ..kernel.events import event_problems
 from ..kernel.journal import Journal
-from ..kernel.killswitch import KillAction
-from ..kernel.orders import Role, Side
-from ..kernel.units import NS_PER_S, fmt_duration, to_units
+from ..kernel.units import NS_PER_S, to_units
+from .invariants_liveness import RunFacts, on_shutdown
+from .invariants_restart import on_adopted_order, on_adopted_position, on_restarted, on_start_reconciled
+from .invariants_text import BUY, CLOSE_ALL, ENTRY, as_text, money, oid_key, secs
 
 if TYPE_CHECKING:
     from .scenario import Scenario
 
 CapFn = Callable[[str], tuple[int, int]]  # symbol -> (cap now, highest cap any tier allows)
-
-EXIT_ATTEMPTS = 3  # emergency attempts the exit-liveness bound allows per unit of progress
-
-Intervals = tuple[tuple[int, int], ...]
-
-# the journal's words for what the checks look at (the checker reads text, not objects)
-_ENTRY = Role.ENTRY.value
-_EMERGENCY_EXIT = Role.EMERGENCY_EXIT.value
-_BUY = Side.BUY.value
-_CLOSE_ALL = KillAction.CLOSE_ALL.value
-
-
-def _merge(spans: list[tuple[int, int]]) -> Intervals:
-    out: list[list[int]] = []
-    for a, b in sorted(spans):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return tuple((a, b) for a, b in out)
-
-
-def _stale_book(spec: Any, horizon: int, refresh: int, ceiling: int) -> list[tuple[int, int]]:
-    """When a thin book may be used up: displayed size is consumed by fills and comes
-    back only with the next quote, so a quote that is held longer than ``refresh`` (one
-    emergency retry) and shows less than the largest position is no liquidity to
-    count on. Such stretches are not healthy time for the exit-liveness bound."""
-    out: list[tuple[int, int]] = []
-    quotes: list[tuple[int, int]] = []  # (t, smaller displayed size) of each refresh
-    for tk in spec.ticks:
-        sizes = [spec.depth if x is None else x for x in (tk.bid_size, tk.ask_size)]
-        quotes.append((tk.t, min(sizes)))
-    quotes += [(t, spec.depth) for t, _ in spec.gaps]
-    walk_from = None
-    if spec.walk is not None:
-        walk_from = spec.ticks[-1].t + spec.walk.every if spec.ticks else 0
-        if spec.walk.every > refresh and spec.depth < ceiling:
-            out.append((walk_from, horizon + 1))
-    quotes.sort()
-    for i, (t, size) in enumerate(quotes):
-        if walk_from is not None and t >= walk_from:
-            break
-        nxt = quotes[i + 1][0] if i + 1 < len(quotes) else horizon + 1
-        if walk_from is not None:
-            nxt = min(nxt, walk_from)
-        if nxt - t > refresh and size < ceiling:
-            out.append((t + refresh, nxt))
-    return out
-
-
-@attrs.frozen
-class RunFacts:
-    """What the liveness invariants need to know about the world (from the scenario)."""
-
-    horizon: int
-    order_lat: int = 0
-    report_lat: int = 0
-    data_lat: int = 0
-    entry_ttl: int = 5 * NS_PER_S
-    exit_ttl: int = 10 * NS_PER_S
-    retry: int = 10 * NS_PER_S
-    max_order_rate: int = 10
-    max_loss_cumulative: int | None = None
-    disconnects: Intervals = ()
-    blocked: dict[str, Intervals] = attrs.Factory(dict)  # per symbol: exits cannot fill
-    blocked_all: Intervals = ()  # for symbols without market data (never traded)
-
-    @classmethod
-    def from_scenario(cls, scn: "Scenario") -> "RunFacts":
-        from .scenario import market_path_specs
-
-        lat = (0, 0, 0)
-        disconnects: list[tuple[int, int]] = []
-        common: list[tuple[int, int]] = []
-        for f in scn.faults:
-            if f.kind == "latency":
-                lat = (f.order or 0, f.report or 0, f.data or 0)
-            elif f.kind == "disconnect" and f.t is not None and f.for_ is not None:
-                disconnects.append((f.t, f.t + f.for_))
-                common.append((f.t, f.t + f.for_))
-            elif f.kind == "crash" and f.t is not None and f.restart_after is not None:
-                # a dead kernel can neither end an order nor exit: its downtime counts
-                # like a disconnect for the bounds
-                disconnects.append((f.t, f.t + f.restart_after))
-                common.append((f.t, f.t + f.restart_after))
-            elif f.kind == "no_fill" and f.t is not None and f.for_ is not None:
-                common.append((f.t, f.t + f.for_))
-            elif (f.kind == "reject" and f.t is not None and f.for_ is not None
-                  and f.role in (None, _EMERGENCY_EXIT)):
-                common.append((f.t, f.t + f.for_))
-        cfg = scn.config
-        sizing = cfg.sizing
-        ceiling = max([sizing.max_position_size] + [t.max_position_size for t in sizing.tier_list])
-        retry = cfg.emergency.retry_interval
-        blocked = {sym: _merge(common + list(spec.halts)
-                               + _stale_book(spec, scn.duration, retry, ceiling))
-                   for sym, spec in market_path_specs(scn).items()}
-        return cls(
-            horizon=scn.duration, order_lat=lat[0], report_lat=lat[1], data_lat=lat[2],
-            entry_ttl=cfg.entries.entry_order_ttl, exit_ttl=cfg.exits.exit_order_ttl,
-            retry=cfg.emergency.retry_interval, max_order_rate=cfg.risk.max_order_rate,
-            max_loss_cumulative=cfg.risk.max_loss_cumulative,
-            disconnects=_merge(disconnects), blocked=blocked, blocked_all=_merge(common),
-        )
-
-    @property
-    def exit_bound(self) -> int:
-        lat = self.order_lat + self.report_lat + self.data_lat
-        return self.exit_ttl + EXIT_ATTEMPTS * 2 * self.retry + 2 * lat + 2 * NS_PER_S
-
-    def healthy_deadline(self, sym: str, since: int, span: int) -> int:
-        """The first T >= since with [T, T+span) free of blocked time, plus span."""
-        t = since
-        for a, b in self.blocked.get(sym, self.blocked_all):
-            if b <= t:
-                continue
-            if a < t + span:
-                t = b
-                continue
-            break
-        return t + span
-
-    def after_disconnects(self, t: int, slack: int = 0) -> int:
-        """``t`` pushed past any disconnect covering it (then ``slack`` more)."""
-        for a, b in self.disconnects:
-            if a <= t < b:
-                t = b + slack
-        return t
 
 
 class InvariantChecker:
@@ -300,15 +174,15 @@ class InvariantChecker:
         elif t == "position_changed":
             self._on_position(ev)
         elif t == "restarted":
-            self._on_restarted(ev)
+            on_restarted(self, ev)
         elif t == "reconciled" and ev.get("when") == "start":
-            self._on_start_reconciled(ev)
+            on_start_reconciled(self, ev)
         elif t == "position_adopted":
-            self._on_adopted_position(ev)
+            on_adopted_position(self, ev)
         elif t == "order_adopted":
-            self._on_adopted_order(ev)
+            on_adopted_order(self, ev)
         elif t == "kill_switch":
-            if ev.get("action") == _CLOSE_ALL:
+            if ev.get("action") == CLOSE_ALL:
                 self.close_all = True
             elif self.halted_by is None:
                 self.halted_by = f"kill switch {ev.get('reason')} ({ev.get('action')})"
@@ -325,30 +199,30 @@ class InvariantChecker:
             if self.position.get(sym, 0) and sym not in self._exiting:
                 self._start_exiting(sym, ev["ts_ns"])
         elif t == "shutdown":
-            self._on_shutdown(ev)
+            on_shutdown(self, ev)
 
     # ------------------------------------------------------------ orders
 
     def _on_submitted(self, ev: dict[str, Any]) -> None:
         oid = ev["order_id"]
         sym = ev["symbol"]
-        role = _s(ev["role"])
+        role = as_text(ev["role"])
         qty = int(ev["qty"])
         if oid in self._order_ids:
             self._violate(ev, "order_id_unique",
                           f"order id {oid} was sent before: an id is never sent twice "
                           "(one intent, one order)")
         self._order_ids.add(oid)
-        self._last_oid = max(self._last_oid, _oid_key(oid)[0])
-        if role == _ENTRY and self._restarting:
+        self._last_oid = max(self._last_oid, oid_key(oid)[0])
+        if role == ENTRY and self._restarting:
             self._violate(ev, "no_entry_before_reconciliation",
                           f"entry {oid} for {sym} after a restart, before its reconciliation")
-        self.orders[oid] = {"symbol": sym, "role": role, "side": _s(ev["side"]),
+        self.orders[oid] = {"symbol": sym, "role": role, "side": as_text(ev["side"]),
                             "qty": qty, "filled": 0, "live": True, "ts": ev["ts_ns"]}
         if not self.connected:
             self._not_sent = oid
         self._sends.append(ev["ts_ns"])
-        if role == _ENTRY:
+        if role == ENTRY:
             if self.close_all:
                 self._violate(ev, "no_entry_after_close_all",
                               f"entry {oid} for {sym} after a close_all kill switch")
@@ -358,7 +232,7 @@ class InvariantChecker:
             elif self.loss_breached:
                 self._violate(ev, "no_entry_after_kill_switch",
                               f"entry {oid} for {sym} after realized P&L "
-                              f"{_money(self.realized_total)} reached -max_loss_cumulative")
+                              f"{money(self.realized_total)} reached -max_loss_cumulative")
             self.working_entry[sym] = self.working_entry.get(sym, 0) + qty
             self._check_exposure(ev, sym)
         else:
@@ -368,113 +242,6 @@ class InvariantChecker:
                 self._violate(ev, "single_working_exit",
                               f"{sym} has {len(live)} working exits: {', '.join(sorted(live))}")
 
-    def _on_adopted_position(self, ev: dict[str, Any]) -> None:
-        """Shares booked from the venue's books: counted like a fill at the adopted
-        price (exposure, position == fills and the P&L replay all include them). An
-        adopted position may be above the cap: reducing it is the kernel's next act."""
-        sym = ev["symbol"]
-        signed = int(ev["qty"])
-        self.position[sym] = self.position.get(sym, 0) + signed
-        self._account(sym, signed, to_units(ev["avg_price"]))
-        absq = abs(self.position[sym])
-        if absq > self.max_abs_position.get(sym, 0):
-            self.max_abs_position[sym] = absq
-        if self.position[sym] != int(ev["position"]):
-            self._violate(ev, "position_equals_fills",
-                          f"{sym} adopted to {ev['position']}, fills and adoptions say "
-                          f"{self.position[sym]}")
-
-    def _on_restarted(self, ev: dict[str, Any]) -> None:
-        """A restart continues from the earlier run's books. In the same journal (a
-        simulated crash) the checker already knows them: what the kernel restored must
-        be what the journal says (``state_survives_restart``). A live restart's new
-        journal starts from the restored books, its kill switches and its realized P&L."""
-        self._restarting = True
-        self._adopted_since_restart = set()
-        self.connected = True  # a fresh session (the old one died with the process)
-        if self.orders or self.position or self.halted_by or self.close_all:
-            self._check_restored(ev)
-            return
-        for sym, book in sorted(ev["books"].items()):
-            qty, avg = int(book["qty"]), to_units(book["avg_price"])
-            realized = Fraction(to_units(book["realized_pnl"]))
-            self.position[sym] = qty
-            self.cost[sym] = Fraction(qty * avg)
-            self.cash[sym] = int(realized) - qty * avg
-            self.realized[sym] = realized
-            self.realized_total += realized
-            if abs(qty) > self.max_abs_position.get(sym, 0):
-                self.max_abs_position[sym] = abs(qty)
-        self.realized_total = sum(self.realized.values(), Fraction(0))
-        for what in ev["kill_switch"]:
-            if what.endswith(f"({_CLOSE_ALL})"):
-                self.close_all = True
-            elif self.halted_by is None:
-                self.halted_by = f"kill switch {what} (before the restart)"
-
-    def _check_restored(self, ev: dict[str, Any]) -> None:
-        problems = []
-        if (self.halted_by is not None or self.close_all) and not ev["kill_switch"]:
-            problems.append(f"a kill switch was in force ({self.halted_by or 'close_all'}) "
-                            "and the restart dropped it")
-        restored = to_units(ev["realized_pnl"])
-        if 2 * abs(self.realized_total - restored) > 2 * max(1, len(self.realized)):
-            problems.append(f"realized P&L {_money(self.realized_total)} restored as "
-                            f"{ev['realized_pnl']}")
-        books = ev["books"]
-        for sym, qty in sorted(self.position.items()):
-            got = int(books.get(sym, {}).get("qty", "0"))
-            if got != qty:
-                problems.append(f"{sym} position {qty} restored as {got}")
-        if self._last_oid and _oid_key(ev["last_order_id"])[0] != self._last_oid:
-            problems.append(f"order ids up to O{self._last_oid} were used and the restart "
-                            f"says {ev['last_order_id'] or 'none'}")
-        for p in problems:
-            self._violate(ev, "state_survives_restart", p)
-        # the restored cost is the journal's average, rounded to its text: continue the
-        # replay from the same basis the kernel continues from
-        for sym, book in ev["books"].items():
-            qty = int(book["qty"])
-            if qty and qty == self.position.get(sym, 0):
-                avg = to_units(book["avg_price"])
-                self.cost[sym] = Fraction(qty * avg)
-                realized = self.realized.get(sym, Fraction(0))
-                self.cash[sym] = int(to_units(book["realized_pnl"])) - qty * avg
-                self.realized[sym] = Fraction(to_units(book["realized_pnl"]))
-                self.realized_total += self.realized[sym] - realized
-
-    def _on_start_reconciled(self, ev: dict[str, Any]) -> None:
-        """The restart's reconciliation: orders the dead kernel had working that the new
-        one did not adopt ended while it was dead (filled or cancelled: the position
-        difference, if any, is adopted). Entries may go out from now on."""
-        self._restarting = False
-        for oid in [o for o, rec in self.orders.items()
-                    if rec["live"] and o not in self._adopted_since_restart]:
-            self._done(oid, ev["ts_ns"])
-
-    def _on_adopted_order(self, ev: dict[str, Any]) -> None:
-        oid, sym, role = ev["order_id"], ev["symbol"], _s(ev["role"])
-        self._adopted_since_restart.add(oid)
-        known = self.orders.get(oid)
-        if known is not None:
-            # still working from before the crash: fills while the kernel was dead are
-            # in the venue's filled count (and in the adopted position), not in fills
-            gained = max(0, int(ev["filled"]) - known["filled"])
-            known["filled"] += gained
-            if known["role"] == _ENTRY and known["live"]:
-                self.working_entry[sym] = self.working_entry.get(sym, 0) - gained
-            return
-        qty, filled = int(ev["qty"]), int(ev["filled"])
-        self.orders[oid] = {"symbol": sym, "role": role, "side": _s(ev["side"]), "qty": qty,
-                            "filled": filled, "live": True, "ts": ev["ts_ns"]}
-        if role == _ENTRY:
-            self.working_entry[sym] = self.working_entry.get(sym, 0) + qty - filled
-        else:
-            live = self.working_exits.setdefault(sym, set())
-            live.add(oid)
-            if len(live) > 1:
-                self._violate(ev, "single_working_exit",
-                              f"{sym} has {len(live)} working exits: {', '.join(sorted(live))}")
 
     def _check_not_sent(self, ev: dict[str, Any]) -> None:
         oid, self._not_sent = self._not_sent, None
@@ -497,7 +264,7 @@ class InvariantChecker:
         if o["filled"] > o["qty"]:
             self._violate(ev, "no_overfill", f"{oid} filled {o['filled']} of {o['qty']}")
         sym = o["symbol"]
-        sign = 1 if o["side"] == _BUY else -1
+        sign = 1 if o["side"] == BUY else -1
         before = self.position.get(sym, 0)
         after = before + sign * qty
         self.position[sym] = after
@@ -511,7 +278,7 @@ class InvariantChecker:
         absq = abs(after)
         if absq > self.max_abs_position.get(sym, 0):
             self.max_abs_position[sym] = absq
-        if o["role"] == _ENTRY:
+        if o["role"] == ENTRY:
             self.working_entry[sym] = self.working_entry.get(sym, 0) - qty
             self._entry_fill_cap(ev, oid, sym, ts)
         ceiling = self.cap_for(sym)[1]
@@ -533,7 +300,7 @@ class InvariantChecker:
         self._ends.append(ts)
         o["live"] = False
         sym = o["symbol"]
-        if o["role"] == _ENTRY:
+        if o["role"] == ENTRY:
             self.working_entry[sym] = self.working_entry.get(sym, 0) - (o["qty"] - o["filled"])
         else:
             self.working_exits.get(sym, set()).discard(oid)
@@ -576,15 +343,15 @@ class InvariantChecker:
             at_exchange = ts - facts.report_lat
             if at_exchange > deadline:
                 self._violate(ev, "exposure_cap",
-                              f"{sym} entry {oid} filled at {_secs(at_exchange)} although the "
-                              f"cap was reached at {_secs(due)} (cancel due by {_secs(deadline)})")
+                              f"{sym} entry {oid} filled at {secs(at_exchange)} although the "
+                              f"cap was reached at {secs(due)} (cancel due by {secs(deadline)})")
                 self._cancel_due.pop(oid, None)
         pos = abs(self.position.get(sym, 0))
         cap = self.cap_for(sym)[0]
         working = self.working_entry.get(sym, 0)
         if pos >= cap or pos + working > cap:
             for other, o in self.orders.items():
-                if o["symbol"] == sym and o["role"] == _ENTRY and o["live"] and (
+                if o["symbol"] == sym and o["role"] == ENTRY and o["live"] and (
                         other != oid or o["filled"] < o["qty"]):
                     self._cancel_due.setdefault(other, ts)
 
@@ -625,12 +392,12 @@ class InvariantChecker:
         # |rounding| <= |qty| * 0.5 (avg) + 0.5 (realized), in units of 1e-8
         if 2 * abs(cash + qty * avg - realized) > abs(qty) + 2:
             self._violate(ev, "pnl_identity",
-                          f"{sym}: cash flow {_money(cash)} + {qty} x avg {ev['avg_price']} "
+                          f"{sym}: cash flow {money(cash)} + {qty} x avg {ev['avg_price']} "
                           f"!= realized {ev['realized_pnl']}")
         elif 2 * abs(self.realized.get(sym, Fraction(0)) - realized) > 2:
             self._violate(ev, "pnl_identity",
                           f"{sym}: realized {ev['realized_pnl']} but the fills' average-cost "
-                          f"realized P&L is {_money(self.realized.get(sym, Fraction(0)))}")
+                          f"realized P&L is {money(self.realized.get(sym, Fraction(0)))}")
         limit = self.facts.max_loss_cumulative if self.facts is not None else None
         if limit is not None and not self.loss_breached and self.realized_total <= -limit:
             self.loss_breached = True
@@ -648,26 +415,9 @@ class InvariantChecker:
             if now > deadline:
                 del self._exiting[sym]
                 self._violate(ev, "exit_liveness",
-                              f"{sym} still {self.position.get(sym, 0)} at {_secs(now)}: no "
-                              f"progress since {_secs(since)} though the venue was healthy "
-                              f"long enough to exit by {_secs(deadline)}")
-
-    def _on_shutdown(self, ev: dict[str, Any]) -> None:
-        f = self.facts
-        if f is None:
-            return
-        now = ev["ts_ns"]
-        left = set(ev.get("exits_left_working") or ())
-        for oid, o in sorted(self.orders.items(), key=lambda kv: _oid_key(kv[0])):
-            if not o["live"]:
-                continue
-            ttl = f.entry_ttl if o["role"] == _ENTRY else max(f.exit_ttl, f.retry)
-            due = f.after_disconnects(o["ts"] + ttl + f.order_lat + f.report_lat)
-            if due < now:
-                what = "left working by the shutdown" if oid in left else "still working"
-                self._violate(ev, "order_terminal",
-                              f"{o['role']} {oid} ({o['symbol']}) sent at {_secs(o['ts'])} is "
-                              f"{what} at {_secs(now)}; it was due to end by {_secs(due)}")
+                              f"{sym} still {self.position.get(sym, 0)} at {secs(now)}: no "
+                              f"progress since {secs(since)} though the venue was healthy "
+                              f"long enough to exit by {secs(deadline)}")
 
     # ------------------------------------------------------------ reporting
 
@@ -677,32 +427,6 @@ class InvariantChecker:
         self.journal.emit(ev["ts_ns"], "invariant_violated", **v)
 
 
-def _oid_key(oid: str) -> tuple[int, str]:
-    digits = "".join(c for c in oid if c.isdigit())
-    return (int(digits) if digits else 0, oid)
-
-
-def _secs(ns: int) -> str:
-    return fmt_duration(ns)
-
-
-def _money(units: Fraction | int) -> str:
-    from ..kernel.units import fmt_units
-
-    return fmt_units(units)
-
-
-def _s(v: Any) -> str:
-    return v if isinstance(v, str) else str(v)
-
-
-def as_decimal(v: Any) -> Decimal | None:
-    if isinstance(v, bool):
-        return None
-    try:
-        return Decimal(str(v))
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def live_checker(journal: Journal, cap_for: CapFn) -> InvariantChecker:

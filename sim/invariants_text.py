@@ -1,0 +1,50 @@
+"""The journal as the invariant checker reads it: words and numbers in text.
+
+The checker rebuilds the world from the journal alone, so it compares what the journal
+says (role, side and kill-switch words; order ids; decimal strings), never the kernel's
+objects. These are the few names for that text, shared by the checker and its restart
+and liveness helpers, and by the ``expect:`` matchers that compare journaled values.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from ..kernel.killswitch import KillAction
+from ..kernel.orders import Role, Side
+from ..kernel.units import fmt_duration
+
+# the journal's words for what the checks look at (the checker reads text, not objects)
+ENTRY = Role.ENTRY.value
+EMERGENCY_EXIT = Role.EMERGENCY_EXIT.value
+BUY = Side.BUY.value
+CLOSE_ALL = KillAction.CLOSE_ALL.value
+
+
+def oid_key(oid: str) -> tuple[int, str]:
+    digits = "".join(c for c in oid if c.isdigit())
+    return (int(digits) if digits else 0, oid)
+
+
+def secs(ns: int) -> str:
+    return fmt_duration(ns)
+
+
+def money(units: Fraction | int) -> str:
+    from ..kernel.units import fmt_units
+
+    return fmt_units(units)
+
+
+def as_text(v: Any) -> str:
+    return v if isinstance(v, str) else str(v)
+
+
+def as_decimal(v: Any) -> Decimal | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        return Decimal(str(v))
+    except Exception:  # noqa: BLE001
+        return None
