@@ -5,7 +5,10 @@ weakening as the local one does.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import polars as pl
 import pytest
@@ -20,6 +23,37 @@ from triotrade.sim.weakenings import FUZZ_TARGETS
 GAP = SCENARIOS / "incidents" / "gap_through_stop.yaml"
 PARAMS = ["config.exits.stop_loss=2%,3%", "config.sizing.unit_position_size=50,100"]
 SEEDS = [42, 43]
+# every wait on a Dask cluster in this module is bounded: a cluster that stops answering
+# fails its test with a message instead of holding the suite forever (alone, a test here
+# takes well under a minute)
+DASK_WAIT = 180.0
+
+
+@contextlib.contextmanager
+def bounded(seconds: float, what: str, give_up: Callable[[], Any]) -> Iterator[None]:
+    """Fail the test when the block is still running after ``seconds``: ``give_up``
+    (cancelling the Dask futures it waits on) is called then, which ends the wait."""
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        with contextlib.suppress(Exception):
+            give_up()
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except BaseException:
+        if fired.is_set():
+            pytest.fail(f"{what} did not finish in {seconds:g}s (its Dask futures were "
+                        "cancelled)")
+        raise
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        pytest.fail(f"{what} did not finish in {seconds:g}s (its Dask futures were cancelled)")
 
 
 def single_run_digest(cell: dict[str, object], tmp: Path) -> str:
@@ -54,8 +88,8 @@ def test_a_sweep_on_a_local_dask_cluster_is_the_single_runs(tmp_path: Path) -> N
     rows: dict[int, dict[str, object]] = {}
     with distributed.connect("local", 2, processes=True) as client:
         futures = distributed.submit_keyed(client, sweep.run_cell, [(t.key, t) for t in tasks])
-        for _key, fut in distributed.as_completed(futures):
-            row = fut.result()
+        for _key, fut in distributed.as_completed(futures, timeout=DASK_WAIT):
+            row = fut.result(timeout=DASK_WAIT)
             assert row["cell"] not in rows
             rows[row["cell"]] = row
     assert sorted(rows) == list(range(8))
@@ -120,8 +154,11 @@ def test_a_fuzz_campaign_on_a_local_dask_cluster_finds_a_planted_weakening(
     weaken = "single_exit_lock"
     expected = FUZZ_TARGETS[weaken].catches
     with distributed.connect("local", processes=False) as client:
-        res = fuzz.campaign(300, 5, workers=1, weaken=weaken, shrink_runs=200,
-                            until=expected, pool=distributed.DaskExecutor(client))
+        pool = distributed.DaskExecutor(client)
+        with bounded(DASK_WAIT, "the fuzz campaign on Dask",
+                     lambda: distributed.cancel(client, pool._futures)):
+            res = fuzz.campaign(300, 5, workers=1, weaken=weaken, shrink_runs=200,
+                                until=expected, pool=pool)
     finds = {f.invariant: f for f in res.finds}
     assert expected in finds, dict(res.hits)
     written = fuzz.write_find(finds[expected], tmp_path, weaken=weaken, campaign_seed=5)
@@ -153,8 +190,8 @@ def test_a_worker_that_dies_mid_cell_is_retried_and_the_cell_counted_once(
     rows: dict[int, dict[str, object]] = {}
     with distributed.connect("local", 2, processes=True) as client:
         futures = distributed.submit_keyed(client, dies_once, [(t.key, t) for t in tasks])
-        for _, fut in distributed.as_completed(futures):
-            row = fut.result()
+        for _, fut in distributed.as_completed(futures, timeout=DASK_WAIT):
+            row = fut.result(timeout=DASK_WAIT)
             seen.append(row["cell"])
             rows[row["cell"]] = row
     assert Path(marker).exists()  # a worker did die
