@@ -106,12 +106,25 @@ def submit_keyed(client: Any, fn: Callable[[Any], Any], items: Sequence[tuple[st
     return dict(zip(futures, keys))
 
 
-def as_completed(futures: dict[Any, str]) -> Iterator[tuple[str, Any]]:
-    """(key, future) as each finishes, each key once (a retried task counts once)."""
+def as_completed(futures: dict[Any, str], timeout: float | None = None
+                 ) -> Iterator[tuple[str, Any]]:
+    """(key, future) as each finishes, each key once (a retried task counts once).
+
+    ``timeout`` (seconds, for all of them; None waits as long as it takes): a
+    ``TimeoutError`` naming the keys still unfinished when it is spent."""
     from distributed import as_completed as dask_as_completed
 
     seen: set[str] = set()
-    for fut in dask_as_completed(list(futures)):
+    waiting = dask_as_completed(list(futures), timeout=timeout)
+    while True:
+        try:
+            fut = next(waiting)
+        except StopIteration:
+            return
+        except TimeoutError:
+            left = sorted(k for f, k in futures.items() if k not in seen and not f.done())
+            raise TimeoutError(f"{len(left)} Dask task(s) unfinished after {timeout:g}s: "
+                               f"{', '.join(left[:10])}") from None
         key = futures[fut]
         if key in seen:
             continue

@@ -5,12 +5,17 @@ weakening as the local one does.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import threading
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import polars as pl
 import pytest
 
-from conftest import SCENARIOS, assert_no_traceback, last_digest, parallel, run_cli
+from conftest import PYTHON, SCENARIOS, assert_no_traceback, last_digest, parallel, run_cli
 from triotrade import distributed
 from triotrade.kernel.errors import InputError
 from triotrade import sweep
@@ -20,6 +25,66 @@ from triotrade.sim.weakenings import FUZZ_TARGETS
 GAP = SCENARIOS / "incidents" / "gap_through_stop.yaml"
 PARAMS = ["config.exits.stop_loss=2%,3%", "config.sizing.unit_position_size=50,100"]
 SEEDS = [42, 43]
+# every wait on a Dask cluster in this module is bounded: a cluster that stops answering
+# fails its test with a message instead of holding the suite forever (alone, a test here
+# takes well under a minute)
+DASK_WAIT = 180.0
+
+
+FRESH = "TRIOTRADE_TEST_FRESH_PROCESS"
+
+
+def handed_to_a_fresh_process(request: pytest.FixtureRequest) -> bool:
+    """True when this test was run (and passed) in a child pytest of its own.
+
+    A LocalCluster of worker processes is started from a process that has run the
+    whole suite before it; a hang of the cluster's first sweep seen only in full-suite
+    runs was not traced to a cause, so these tests start their cluster from a fresh
+    interpreter that ran nothing else (the child runs this very test, every assertion
+    included; its output is shown when it fails). Bounded: a child that does not end
+    in time is a failure, not a stuck suite."""
+    nodeid = request.node.nodeid
+    if os.environ.get(FRESH) == nodeid:
+        return False  # this is the child: run the test's body here
+    env = {**os.environ, FRESH: nodeid}
+    limit = 2 * DASK_WAIT + 60
+    try:
+        proc = subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", nodeid],
+                              cwd=request.config.rootpath, env=env, capture_output=True,
+                              text=True, timeout=limit, check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"")[-4000:]
+        pytest.fail(f"{nodeid} did not finish in a fresh process in {limit:g}s\n{out!r}")
+    assert proc.returncode == 0, (f"{nodeid} failed in a fresh process:\n"
+                                  + proc.stdout[-6000:] + proc.stderr[-3000:])
+    return True
+
+
+@contextlib.contextmanager
+def bounded(seconds: float, what: str, give_up: Callable[[], Any]) -> Iterator[None]:
+    """Fail the test when the block is still running after ``seconds``: ``give_up``
+    (cancelling the Dask futures it waits on) is called then, which ends the wait."""
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        with contextlib.suppress(Exception):
+            give_up()
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except BaseException:
+        if fired.is_set():
+            pytest.fail(f"{what} did not finish in {seconds:g}s (its Dask futures were "
+                        "cancelled)")
+        raise
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        pytest.fail(f"{what} did not finish in {seconds:g}s (its Dask futures were cancelled)")
 
 
 def single_run_digest(cell: dict[str, object], tmp: Path) -> str:
@@ -48,14 +113,17 @@ def test_bad_params_are_located(spec: str) -> None:
     assert info.value.problems and info.value.problems[0][0]
 
 
-def test_a_sweep_on_a_local_dask_cluster_is_the_single_runs(tmp_path: Path) -> None:
+def test_a_sweep_on_a_local_dask_cluster_is_the_single_runs(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if handed_to_a_fresh_process(request):
+        return
     cells = sweep.grid([sweep.parse_param(p) for p in PARAMS], SEEDS)
     tasks = sweep.tasks(GAP, cells)
     rows: dict[int, dict[str, object]] = {}
     with distributed.connect("local", 2, processes=True) as client:
         futures = distributed.submit_keyed(client, sweep.run_cell, [(t.key, t) for t in tasks])
-        for _key, fut in distributed.as_completed(futures):
-            row = fut.result()
+        for _key, fut in distributed.as_completed(futures, timeout=DASK_WAIT):
+            row = fut.result(timeout=DASK_WAIT)
             assert row["cell"] not in rows
             rows[row["cell"]] = row
     assert sorted(rows) == list(range(8))
@@ -127,8 +195,11 @@ def test_a_fuzz_campaign_on_a_local_dask_cluster_finds_a_planted_weakening(
     weaken = "single_exit_lock"
     expected = FUZZ_TARGETS[weaken].catches
     with distributed.connect("local", processes=False) as client:
-        res = fuzz.campaign(300, 5, workers=1, weaken=weaken, shrink_runs=200,
-                            until=expected, pool=distributed.DaskExecutor(client))
+        pool = distributed.DaskExecutor(client)
+        with bounded(DASK_WAIT, "the fuzz campaign on Dask",
+                     lambda: distributed.cancel(client, pool._futures)):
+            res = fuzz.campaign(300, 5, workers=1, weaken=weaken, shrink_runs=200,
+                                until=expected, pool=pool)
     finds = {f.invariant: f for f in res.finds}
     assert expected in finds, dict(res.hits)
     written = fuzz.write_find(finds[expected], tmp_path, weaken=weaken, campaign_seed=5)
@@ -141,7 +212,9 @@ def test_a_fuzz_campaign_on_a_local_dask_cluster_finds_a_planted_weakening(
 
 
 def test_a_worker_that_dies_mid_cell_is_retried_and_the_cell_counted_once(
-        tmp_path: Path) -> None:
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if handed_to_a_fresh_process(request):
+        return
     marker = str(tmp_path / "died")
 
     def dies_once(task: sweep.CellTask) -> dict[str, object]:
@@ -160,8 +233,8 @@ def test_a_worker_that_dies_mid_cell_is_retried_and_the_cell_counted_once(
     rows: dict[int, dict[str, object]] = {}
     with distributed.connect("local", 2, processes=True) as client:
         futures = distributed.submit_keyed(client, dies_once, [(t.key, t) for t in tasks])
-        for _, fut in distributed.as_completed(futures):
-            row = fut.result()
+        for _, fut in distributed.as_completed(futures, timeout=DASK_WAIT):
+            row = fut.result(timeout=DASK_WAIT)
             seen.append(row["cell"])
             rows[row["cell"]] = row
     assert Path(marker).exists()  # a worker did die
