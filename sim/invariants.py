@@ -155,6 +155,12 @@ class InvariantChecker:
 
     # ------------------------------------------------------------ dispatch
 
+    def _on_fee(self, sym: str, units: int) -> None:
+        """A fee is paid in cash, and realized P&L is net of it."""
+        self.cash[sym] -= units
+        self.realized[sym] = self.realized.get(sym, Fraction(0)) - units
+        self.realized_total -= units
+
     def __call__(self, ev: dict[str, Any]) -> None:
         t = ev["type"]
         if t == "invariant_violated":
@@ -169,6 +175,8 @@ class InvariantChecker:
             self._on_submitted(ev)
         elif t == "fill":
             self._on_fill(ev)
+        elif t == "fee_reported":  # the broker's commission replaces the model's
+            self._on_fee(ev["symbol"], to_units(ev["fee"]) - to_units(ev["model_fee"]))
         elif t in ("order_cancelled", "order_rejected", "order_expired"):
             self._done(ev["order_id"], ev["ts_ns"])
         elif t == "position_changed":
@@ -270,11 +278,8 @@ class InvariantChecker:
         self.position[sym] = after
         self._account(sym, sign * qty, to_units(ev["price"]))
         fee = ev.get("fee")
-        if fee is not None:  # paid in cash, and realized P&L is net of it
-            units = to_units(fee)
-            self.cash[sym] -= units
-            self.realized[sym] = self.realized.get(sym, Fraction(0)) - units
-            self.realized_total -= units
+        if fee is not None:
+            self._on_fee(sym, to_units(fee))
         absq = abs(after)
         if absq > self.max_abs_position.get(sym, 0):
             self.max_abs_position[sym] = absq
