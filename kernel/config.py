@@ -133,7 +133,6 @@ class Risk:
     resume_after_reconnect: bool = False
 
 
-STRATEGY_KINDS = ("ma_cross",)  # the strategy kinds config.strategies may name
 FOREIGN_ORDER_POLICIES = ("adopt", "cancel", "halt")
 
 

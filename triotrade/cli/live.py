@@ -167,6 +167,9 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
     except BaseException as exc:  # noqa: BLE001 - turned into a message and an exit code
         if find_exception(exc, KeyboardInterrupt) is not None:
             click.echo("stopped (Ctrl-C); journal flushed")
+            click.echo("note: positions still open at the broker are no longer watched by this "
+                       "process (its stops and gap exits ran here); resume with `triotrade run "
+                       "--venue ... --live` (it adopts them) or close them at the broker")
             return Exit.OK
         outcome = exit_for(exc)
         if outcome is None:
