@@ -122,6 +122,15 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("client_id", INT, "ibkr: the API client id", False),
         _f("endpoint", TEXT, "kite: the REST root", False),
         _f("product", TEXT, "kite: the product orders are placed with", False),
+        _f("recording", Kind.MAP, "live: where the recorded quotes are (quotes: the folder of "
+           "part files beside the journal; format: parquet or csv)", False),
+        _f("config_file", Kind.MAP, "live: the config file (path, sha256 of its bytes)", False),
+        _f("config", Kind.MAP, "live: the config file's config section as read", False),
+        _f("instruments", Kind.LIST, "live: the config file's instruments as read", False),
+        _f("effective_config", Kind.MAP, "live: the trading config in force, every default "
+           "filled in (durations in ns)", False),
+        _f("strategies", Kind.MAP, "live: per symbol, the strategy's kind and, for a file, its "
+           "path and sha256", False),
     ), timed=False),
     EventType("signal", "a strategy, news or scenario intent, and whether it was taken", (
         _SYMBOL,
@@ -134,6 +143,23 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
            "its caps; absent: the configured unit size)", False),
         _f("strategy_reason", TEXT, "strategy: the reason the intent gave", False),
     )),
+    EventType("signal_received", "live: a signal as it reached the kernel (journaled after "
+              "the kernel judged it, in its signal event)", (
+        _SYMBOL, _f("side", TEXT, "what it asked for", values=SIGNAL_SIDES),
+        _f("source", TEXT, "where it came from (news, strategy, ctl, ...)"),
+        _f("received_ns", INT, "when the kernel received it"),
+        _f("published_ns", INT, "news: when it was published", False),
+        _f("size", DEC, "the size it asked for", False))),
+    EventType("exec_report", "live: an execution report as the venue delivered it "
+              "(journaled after the kernel applied it)", (
+        _ORDER_ID, _f("kind", TEXT, "ACCEPTED, REJECTED, FILL, CANCELLED, EXPIRED or FEE"),
+        _f("received_ns", INT, "when the kernel received it"),
+        _f("venue_ts_ns", INT, "the report's own time, as the adapter stamped it"),
+        _f("qty", DEC, "fills: quantity, in units of 1"), _f("price", DEC, "fills: the price"),
+        _f("reason", TEXT, "the venue's reason, when it gave one"),
+        _f("exec_id", TEXT, "fills: the venue's execution id"),
+        _f("fee", DEC, "the broker's commission, when it said",
+           False))),
     EventType("strategy_error", "a strategy raised or answered something that is not an "
               "intent: it is not called again, its ticker opens nothing more (exits keep "
               "working) and the run fails", (

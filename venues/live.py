@@ -33,6 +33,7 @@ from ..kernel.strict_yaml import YamlFileError, read_yaml_file
 from ..kernel.units import NS_PER_S
 from ..kernel.venue import Venue, VenueError
 from ..strategies.loader import factory as strategy_factory
+from .recording import Recorder, RecordingVenue
 from .resume import write_behind
 
 
@@ -104,6 +105,10 @@ class LiveConfig:
     news: str | None = None  # a JSONL file of alerts to tail (strategies/news.py)
     # not part of the file: config.strategies resolved by the strategy loader
     strategy_plans: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    # not part of the file either: where it was read from, and its mapping as read
+    # (the recording's header carries both, so a replay can rebuild and compare it)
+    source: str = attrs.field(default="", repr=False, eq=False)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
 
 class LiveConfigError(ConfigError):
@@ -143,7 +148,7 @@ def parse_live_config(data: Any, source: str) -> LiveConfig:
         plans = load_strategy_plans(cfg.config, base_dir=folder, source=source)
     except ConfigError as exc:
         raise LiveConfigError(source, exc.problems) from None
-    return attrs.evolve(cfg, strategy_plans=plans)
+    return attrs.evolve(cfg, strategy_plans=plans, source=source, raw=data)
 
 
 def instruments_of(cfg: LiveConfig) -> dict[str, Instrument]:
@@ -196,7 +201,7 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
                    ready: trio.Event | None = None, control: bool = True,
                    checker: CheckerFactory | None = None, operator: Source | None = None,
-                   resume: DayState | None = None) -> Kernel:
+                   resume: DayState | None = None, record: bool = True) -> Kernel:
     """Run the kernel against ``venue`` until ``duration`` (or cancellation).
 
     Built by ``build_session``, as a simulated run is: strategies from
@@ -208,6 +213,10 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
     ``venues/control.py``) for as long as it runs.
     ``resume``: the day's state from an earlier run's journal (``venues/resume.py``):
     restored before the venue reconciliation, journaled as ``restarted``.
+    ``record``: write what a replay needs (``venues/recording.py``): quotes to Parquet
+    parts beside the journal, signals and execution reports as received, the config
+    and strategy files' hashes in the header. On by default; the benchmark turns it
+    off to measure what it costs.
     """
     from .. import __version__
     from ..wire.control import control_path
@@ -219,11 +228,15 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
     clock = LiveClock()
     with open(journal_path, "wb") as sink:
         journal = Journal(sink, keep=False, durable=True)
+        recorder = Recorder(journal_path, journal, clock) if record else None
         journal.header(scenario=f"live:{venue.name}", seed=0, live=live,
                        start_unix_ns=clock.now_ns(), versions={"triotrade": __version__,
                                                                "trio": trio.__version__},
-                       **(header or {}))
+                       **(header or {}),
+                       **(recorder.header(cfg, journal_path) if recorder else {}))
         use: Venue = venue if live else DryRunVenue(venue)  # type: ignore[assignment]
+        if recorder is not None:
+            use = RecordingVenue(use, recorder)  # type: ignore[assignment]
         session = build_session(
             venue=use, clock=clock, journal=journal, config=cfg.config,
             instruments=instruments_of(cfg), strategies=strategy_factory(cfg.strategy_plans),
@@ -240,6 +253,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                 if control:  # first: a path that cannot be claimed stops the run at once
                     await nursery.start(serve_control, kernel, control_path(journal_path))
                 nursery.start_soon(write_behind, journal, sink)
+                if recorder is not None:
+                    nursery.start_soon(recorder.write_loop)
                 await session.start(nursery)
                 started = True
                 # Connected and subscribed: everything allocated so far (modules, the
@@ -274,6 +289,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                     session.finish()
                 journal.flush()
                 os.fsync(sink.fileno())
+                if recorder is not None:
+                    recorder.flush()
                 try:
                     await venue.close()
                 except Exception:  # noqa: BLE001 - closing is best effort on the way out
