@@ -87,7 +87,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
         keep_events: bool = True,
         ticks: Iterable[tuple[int, ...]] | None = None,
         deterministic_scheduler: bool = True, check_invariants: bool = True,
-        progress: Progress | None = None) -> RunResult:
+        progress: Progress | None = None,
+        venue_factory: Callable[..., SimVenue] | None = None) -> RunResult:
     """Run ``scn`` in the simulator.
 
     ``weakening`` builds the kernel with a protection removed (to prove a scenario can
@@ -101,6 +102,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
     ``progress`` is called ``PROGRESS_STEPS`` times over the run's virtual time with
     (virtual ns, ticks so far), from a timer that touches nothing else: the journal and
     the digest are the same with or without it.
+    ``venue_factory`` builds the simulated venue from SimVenue's arguments instead of
+    SimVenue itself (an execution replay answers orders with recorded reports).
     """
     seed = scn.seed if seed is None else seed
     sink: IO[bytes] | None = None
@@ -110,7 +113,7 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
     try:
         journal = Journal(sink, keep=keep_events)  # no path: digest (and events) only
         result = _run(scn, seed, journal, weakening, kernel_hook, ticks,
-                      deterministic_scheduler, check_invariants, progress)
+                      deterministic_scheduler, check_invariants, progress, venue_factory)
     finally:
         if sink is not None:
             sink.close()
@@ -121,14 +124,15 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
 def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None,
          kernel_hook: KernelHook | None,
          ticks: Iterable[tuple[int, ...]] | None, deterministic: bool = True,
-         check_invariants: bool = True, progress: Progress | None = None) -> RunResult:
+         check_invariants: bool = True, progress: Progress | None = None,
+         venue_factory: Callable[..., SimVenue] | None = None) -> RunResult:
     mock = trio.testing.MockClock(autojump_threshold=0)
     engine = Engine(mock)
     state: dict[str, Any] = {}
 
     async def main() -> None:
         state.update(await _main(scn, seed, journal, engine, weakening, kernel_hook, ticks,
-                                 check_invariants, progress))
+                                 check_invariants, progress, venue_factory))
 
     if deterministic:
         make_scheduler_deterministic(derive_seed(seed, "scheduler"))
@@ -186,8 +190,8 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
 async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
                 weakening: Weakening | None, kernel_hook: KernelHook | None,
                 prepared: Iterable[tuple[int, ...]] | None,
-                check_invariants: bool = True, progress: Progress | None = None
-                ) -> dict[str, Any]:
+                check_invariants: bool = True, progress: Progress | None = None,
+                venue_factory: Callable[..., SimVenue] | None = None) -> dict[str, Any]:
     instruments = scn.instrument_map
     symbols = [i.symbol for i in scn.instruments]
     journal.header(
@@ -202,7 +206,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     faults, latency = plan.exchange, plan.latency
     venue_box: list[SimVenue] = []
     exchange = Exchange(engine, symbols, faults, fault_rng, lambda r: venue_box[0].on_exchange_report(r))
-    venue = SimVenue(engine, exchange, instruments, latency, scn.account.cash)
+    venue = (venue_factory or SimVenue)(engine, exchange, instruments, latency,
+                                        scn.account.cash)
     venue_box.append(venue)
 
     if progress is not None:

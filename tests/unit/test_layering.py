@@ -37,8 +37,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "report": frozenset({"report", "journal", "kernel"}),
     # parameter sweeps: grids of simulated runs, judged by the report's metrics
     "sweep": frozenset({"sweep", "sim", "kernel", "strategies", "report", "journal"}),
+    # replaying a recorded live journal: read it, build a scenario, run it in the simulator
+    "replay": frozenset({"replay", "sim", "kernel", "strategies"}),
     "cli": frozenset({"cli", "kernel", "strategies", "wire", "sim", "gateways", "venues",
-                      "journal", "report", "sweep", "distributed"}),
+                      "journal", "report", "sweep", "distributed", "replay"}),
     # the Dask side of sweeps and fuzzing: it imports nothing of ours
     "distributed": frozenset({"distributed"}),
     # the package root (triotrade/__init__.py) holds the version, which every room may

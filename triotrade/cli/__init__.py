@@ -353,6 +353,10 @@ from .sweep import register as _register_sweep  # noqa: E402 - the sweep command
 _register_ctl(main)
 _register_sweep(main)
 
+from .replay import register as _register_replay  # noqa: E402 - the replay command's module
+
+_register_replay(main)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
