@@ -30,7 +30,7 @@ import attrs
 import yaml
 
 from ..kernel.strict_yaml import YamlFileError, read_yaml_file
-from ..kernel.units import fmt_units
+from ..kernel.units import fmt_units, to_units
 from .recording import Recording, ReplayInputError
 from .venue_estimate import Estimate, estimate
 
@@ -119,11 +119,27 @@ def _strategies(rec: Recording, config: dict[str, Any], folder: Path | None,
     config["strategies"] = out
 
 
-def _market(rec: Recording, out: Path, t0: int, notes: list[str]) -> dict[str, Any]:
+def _ticks(instruments: list[Any]) -> dict[str, int]:
+    out = {}
+    for inst in instruments:
+        if isinstance(inst, dict) and "symbol" in inst:
+            try:
+                out[str(inst["symbol"])] = to_units(str(inst.get("tick_size", "0.01")))
+            except Exception:  # noqa: BLE001 - the scenario loader names a bad tick size
+                pass
+    return out
+
+
+def _market(rec: Recording, out: Path, t0: int, ticks: dict[str, int], notes: list[str]
+            ) -> dict[str, Any]:
+    """One data file per symbol. A data file holds prices on the tick grid only; a
+    recorded price off it (a feed's computed last, a mid sent as bid = ask) is snapped
+    to it (bid down, ask up, last to the nearest) and counted."""
     market: dict[str, Any] = {}
     for sym, rows in sorted(rec.quotes.items()):
         name = f"{out.stem}.{sym}.csv"
-        dropped = 0
+        dropped = snapped = 0
+        tick = ticks.get(sym) or 1
         with open(out.parent / name, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["ts", "bid", "ask", "last", "bid_size", "ask_size"])
@@ -131,11 +147,19 @@ def _market(rec: Recording, out: Path, t0: int, notes: list[str]) -> dict[str, A
                 if bid <= 0 or ask <= 0 or bid > ask or ts < t0:
                     dropped += 1
                     continue
-                w.writerow([ts, fmt_units(bid), fmt_units(ask),
-                            fmt_units(last) if last > 0 else "", bs, asz])
+                b, a = bid // tick * tick, -(-ask // tick) * tick
+                lst = (last + tick // 2) // tick * tick if last > 0 else 0
+                snapped += (b, a, lst) != (bid, ask, last if last > 0 else 0)
+                if b <= 0:
+                    dropped += 1
+                    continue
+                w.writerow([ts, fmt_units(b), fmt_units(a), fmt_units(lst) if lst > 0 else "",
+                            bs, asz])
         market[sym] = {"file": name}
         notes.append(f"{sym}: {len(rows) - dropped} recorded quotes"
-                     + (f" ({dropped} without a two-sided price, dropped)" if dropped else ""))
+                     + (f", {snapped} with prices off the tick grid snapped to it" if snapped
+                        else "")
+                     + (f", {dropped} without a two-sided price dropped" if dropped else ""))
     return market
 
 
@@ -195,7 +219,7 @@ def build(rec: Recording, out: Path, seed: int) -> Built:
         "description": f"the live session {rec.path.name} ({rec.venue}), replayed",
         "seed": seed, "start": _iso(t0), "duration": _ns(end - t0),
         "instruments": instruments, "config": config,
-        "market": _market(rec, out, t0, notes),
+        "market": _market(rec, out, t0, _ticks(instruments), notes),
         "signals": signals, "faults": faults,
     }
     ops = _operator(rec, t0)
