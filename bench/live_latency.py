@@ -2,6 +2,7 @@
 
     python bench/live_latency.py [--events 10000] [--warmup 100] [--gateway subprocess|inproc]
     python bench/live_latency.py --events 500      # a quick run
+    python bench/live_latency.py --variants record # only what a live run does
 
 What runs: the TWS-API gateway on the simulated exchange on 127.0.0.1 (a free port; by
 default in its own process, as IB Gateway would be), and the live kernel (``run_live``:
@@ -52,6 +53,16 @@ segment's mean and, inside one thread, wall time vs that thread's CPU time; garb
 collections (and whether a slow event overlapped one); how long each thread waited
 for a CPU during each cycle (``/proc/self/task/*/schedstat``), tail vs all; the load
 average and the kernel's CPU pressure (PSI) at the start and end.
+
+What the journal costs on this path (``--variants``): the measurement runs for each
+variant, against a fresh gateway each time, interleaved in ``--rounds`` rounds (so a
+change of the machine's load falls on all alike) and pooled per variant: (a) the journal flushed to the OS
+per event but never fsync'd; (b) plus the durable write-behind (a task fsyncs the file
+from a worker thread at most 0.2 s after a line, never on the tick -> order path); (c)
+plus the recording a replay needs (quotes buffered and written as Parquet parts from a
+worker thread, signals and execution reports journaled after the kernel acted). (c)
+is what a live run does, and gets the full report; all three are shown as p50/p99 and
+as ratios against (a).
 
 Percentiles are nearest-rank over the measured events (the first ``--warmup`` cycles are
 not counted). ``--quiet-ms`` is how long each cycle lets the post-fill messages (order
@@ -132,9 +143,19 @@ CONFIG = {
 }
 
 
+# What the journal and the recording cost on this path, each measured in the same run
+# (one pass of --events cycles each, in this order; the last is what a live run does).
+VARIANTS = {
+    "nofsync": "(a) journal flushed per event, no fsync",
+    "fsync": "(b) + durable journal: write-behind fsync (every 0.2 s, worker thread)",
+    "record": "(c) + recording (quotes to Parquet parts, signals and reports journaled)",
+}
+
+
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, variant: str = "record") -> None:
         self.args = args
+        self.variant = variant
         self.probe = Probe()
         self.gc = GcWatch()
         self.events: list[tuple[dict[str, int], dict[str, int]]] = []  # (wall, cpu) stamps
@@ -185,7 +206,9 @@ class Bench:
                         try:
                             with live_scope:
                                 await run_live(venue, cfg, Path(tmp) / "journal.jsonl",
-                                               live=True, ready=ready)
+                                               live=True, ready=ready,
+                                               record=self.variant == "record",
+                                               fsync=self.variant != "nofsync")
                         finally:
                             stopped.set()
 
@@ -271,6 +294,32 @@ class Bench:
 
 def _us(ns: float) -> float:
     return round(ns / 1000, 1)
+
+
+def _latencies(bench: Bench) -> list[int]:
+    return [min(e["written"], e.get("gateway_read", e["written"])) - e["rx"]
+            for e, _ in bench.events]
+
+
+def variants_report(benches: dict[str, Bench]) -> dict[str, Any]:
+    """The variants side by side, as ratios against (a) measured in the same run."""
+    rows = {name: stats(_latencies(b)) for name, b in benches.items()}
+    base = rows.get("nofsync")
+    out: dict[str, Any] = {}
+    w = max(len(VARIANTS[n]) for n in rows)
+    print("journal and recording cost, tick in adapter -> exit order in the socket "
+          f"({len(next(iter(benches.values())).events)} events each, the variants "
+          "interleaved in rounds):")
+    print(f"  {'':{w}}  {'p50 µs':>8} {'p99 µs':>8} {'p50 x(a)':>9} {'p99 x(a)':>9}")
+    for name, st in rows.items():
+        r50 = st["p50_us"] / base["p50_us"] if base and base["p50_us"] else float("nan")
+        r99 = st["p99_us"] / base["p99_us"] if base and base["p99_us"] else float("nan")
+        out[name] = {"label": VARIANTS[name], "count": st["count"], "p50_us": st["p50_us"],
+                     "p99_us": st["p99_us"], "p50_ratio_vs_a": round(r50, 3),
+                     "p99_ratio_vs_a": round(r99, 3)}
+        print(f"  {VARIANTS[name]:{w}}  {st['p50_us']:8.1f} {st['p99_us']:8.1f} {r50:9.2f} "
+              f"{r99:9.2f}")
+    return out
 
 
 def report(bench: Bench, args: argparse.Namespace, env: dict[str, Any]) -> dict[str, Any]:
@@ -413,6 +462,13 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800.0, help="give up after this long")
     ap.add_argument("--out", default=str(RESULTS / "live_latency.json"))
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="the variants run interleaved, this many rounds of "
+                         "events/rounds each")
+    ap.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS),
+                    help="journal/recording variants to measure, in this order; the full "
+                         "report is for the last (default: all three, ending with what a "
+                         "live run does)")
     ap.add_argument("--serve-gateway", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_gateway:
@@ -422,8 +478,32 @@ def main() -> None:
         args.warmup = min(100, args.events // 5)
     load0, psi0 = os.getloadavg(), cpu_pressure()
     t0, c0 = time.perf_counter(), time.process_time()
-    bench = Bench(args)
-    trio.run(bench.run)
+    # the variants interleaved in rounds, so a change of the machine's load during the
+    # run falls on all of them alike; each variant's rounds are pooled
+    def share(total: int, r: int) -> int:  # the rounds' shares add up to the total
+        return total // args.rounds + (1 if r < total % args.rounds else 0)
+
+    benches: dict[str, Bench] = {}
+    for r in range(args.rounds):
+        per_round = argparse.Namespace(**{**vars(args), "events": share(args.events, r),
+                                          "warmup": share(args.warmup, r)})
+        if per_round.events == 0:
+            continue
+        for variant in args.variants:
+            one = Bench(per_round, variant)
+            trio.run(one.run)
+            pooled = benches.setdefault(variant, one)
+            if pooled is not one:
+                pooled.events += one.events
+                pooled.rq_waits += one.rq_waits
+                pooled.incomplete += one.incomplete
+                pooled.cycles += one.cycles
+                for k, v in one.hops.items():
+                    pooled.hops[k] += v
+                pooled.gc.pauses += one.gc.pauses
+                if one.venue_errors != (0, 0):
+                    pooled.venue_errors = one.venue_errors
+    bench = benches[args.variants[-1]]
     wall = time.perf_counter() - t0
     psi1 = cpu_pressure()
     env = {"load_avg_start": [round(x, 2) for x in load0],
@@ -433,11 +513,14 @@ def main() -> None:
            "wall_s": round(wall, 1),
            "process_cpu_s": round(time.process_time() - c0, 1)}
     out = report(bench, args, env)
+    out["variant"] = VARIANTS[args.variants[-1]]
+    out["journal_variants"] = variants_report(benches)
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
-    if bench.venue_errors != (0, 0):
-        print(f"venue callback errors (sink, internal): {bench.venue_errors}", file=sys.stderr)
+    errors = {n: b.venue_errors for n, b in benches.items() if b.venue_errors != (0, 0)}
+    if errors:
+        print(f"venue callback errors (sink, internal): {errors}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -27,7 +27,7 @@ FULL = {
     "memory": ["--sizes", "1000000", "10000000"],
     "determinism_overhead": ["--ticks", "1000000", "--repeat", "3"],
     "fuzz_rate": [],
-    "live_latency": ["--events", "10000"],
+    "live_latency": ["--events", "3000"],  # per variant: three variants, interleaved
     "peers": ["--ticks", "200000", "--repeat", "3"],
     "plugin_data": ["--ticks", "1000000", "--repeat", "3"],
 }

@@ -201,7 +201,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
                    header: dict[str, Any] | None = None, duration_s: float | None = None,
                    ready: trio.Event | None = None, control: bool = True,
                    checker: CheckerFactory | None = None, operator: Source | None = None,
-                   resume: DayState | None = None, record: bool = True) -> Kernel:
+                   resume: DayState | None = None, record: bool = True,
+                   fsync: bool = True) -> Kernel:
     """Run the kernel against ``venue`` until ``duration`` (or cancellation).
 
     Built by ``build_session``, as a simulated run is: strategies from
@@ -216,7 +217,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
     ``record``: write what a replay needs (``venues/recording.py``): quotes to Parquet
     parts beside the journal, signals and execution reports as received, the config
     and strategy files' hashes in the header. On by default; the benchmark turns it
-    off to measure what it costs.
+    off to measure what it costs. ``fsync``: the write-behind task that makes the
+    journal durable (off only in the benchmark's baseline; every line is still flushed).
     """
     from .. import __version__
     from ..wire.control import control_path
@@ -252,7 +254,8 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
             async with trio.open_nursery() as nursery:
                 if control:  # first: a path that cannot be claimed stops the run at once
                     await nursery.start(serve_control, kernel, control_path(journal_path))
-                nursery.start_soon(write_behind, journal, sink)
+                if fsync:
+                    nursery.start_soon(write_behind, journal, sink)
                 if recorder is not None:
                     nursery.start_soon(recorder.write_loop)
                 await session.start(nursery)

@@ -25,6 +25,11 @@ def test_live_latency_smoke(tmp_path: Path) -> None:
     assert data["p50_us"] <= data["p99_us"] <= data["max_us"]
     assert all(v["count"] == 200 for v in data["baseline_hops"].values())  # same run
     assert "tick in adapter -> exit order in the socket" in proc.stdout
+    # the journal's cost: no fsync, durable write-behind, recording; ratios against the first
+    variants = data["journal_variants"]
+    assert list(variants) == ["nofsync", "fsync", "record"]
+    assert all(v["count"] == 200 and v["p50_us"] > 0 for v in variants.values())
+    assert variants["nofsync"]["p50_ratio_vs_a"] == 1.0
 
 
 def test_quick_run_never_overwrites_the_committed_results() -> None:
