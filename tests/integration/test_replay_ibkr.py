@@ -33,18 +33,21 @@ PRICES = ("99.99", "100.01", "98.99", "99.01", "97.89", "97.91", "93.00", "93.02
           "93.50", "93.52")
 
 
-async def _session(tmp_path: Path) -> Path:
+async def _session(tmp_path: Path, config: str = CONFIG, slippage_ticks: int = 0) -> Path:
     cfg_path = tmp_path / "live.yaml"
-    cfg_path.write_text(CONFIG)
+    cfg_path.write_text(config)
     journal = tmp_path / "live-ibkr.jsonl"
-    async with gateway(scenario(depth=1000)) as g:
+    market = {"ACME": {"spread": "0.02", "depth": 1000, "ticks": [{"t": "0s", "last": "100.00"}],
+                       "slippage_ticks": slippage_ticks}}
+    async with gateway(scenario(extra={"market": market})) as g:
         def push(bid: str, ask: str) -> None:
             g.push("ACME", bid, ask)
 
         venue = IbkrVenue("127.0.0.1", g.port, 51, backoff=(0.05, 0.1, 0.2, 0.5),
                           heartbeat=2.0, request_timeout=10.0)
         await scripted_session(venue, load_live_config(cfg_path), journal, "ACME",
-                               Broker(push, g.kill, g.restart, PRICES))
+                               Broker(push, g.kill, g.restart, PRICES),
+                               last_entry=slippage_ticks == 0)
     return journal
 
 
@@ -77,3 +80,23 @@ async def test_an_ib_session_replays_with_the_same_decisions(tmp_path: Path) -> 
     assert "first divergence" in r.stdout
     assert f"changed since the recording: config file {cfg}" in r.stdout, r.stdout
     assert "not sent by the live kernel" in r.stdout, r.stdout
+
+
+async def test_a_fill_the_simulator_prices_otherwise_is_the_named_divergence(
+        tmp_path: Path) -> None:
+    """The broker fills market exits 5 ticks through the bid; the estimated venue does not
+    know it. Live, the two stop exits lose more than the cumulative loss limit (710) and
+    its kill switch fires; the replay's exits lose 10 less and it never fires. Execution
+    mode, fed the broker's own fills, agrees with live; estimated mode names the first
+    fill it priced otherwise as the cause."""
+    config = CONFIG + "  # the loss limit between the two runs' losses\n"
+    config = config.replace("risk: {resume_after_reconnect: true}",
+                            'risk: {resume_after_reconnect: true, max_loss_cumulative: "710"}')
+    journal = await _session(tmp_path, config, slippage_ticks=5)
+    r = replay(journal, "--mode", "execution")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = replay(journal, "--mode", "estimated")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert ("cause: a fill the simulator gave otherwise: live O2 STOP_LOSS SELL 100 @ 97.84"
+            in r.stdout), r.stdout
+    assert "replay O2 STOP_LOSS SELL 100 @ 97.89" in r.stdout

@@ -41,8 +41,11 @@ async def wait_until(pred: Callable[[], bool], what: str, timeout: float = TIMEO
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def scripted_session(venue: Any, cfg: Any, journal: Path, symbol: str, b: Broker) -> None:
-    """Run the session described above; the journal (and its recording) is left behind."""
+async def scripted_session(venue: Any, cfg: Any, journal: Path, symbol: str, b: Broker,
+                           *, last_entry: bool = True) -> None:
+    """Run the session described above; the journal (and its recording) is left behind.
+    ``last_entry=False``: the last signal need not lead to a position (a loss limit may
+    have stopped new trades)."""
     ready = trio.Event()
     seen: list[str] = []
     p = b.prices
@@ -84,7 +87,8 @@ async def scripted_session(venue: Any, cfg: Any, journal: Path, symbol: str, b: 
         b.push(p[8], p[9])
         await trio.sleep(0.3)
         signal()
-        await wait_until(lambda: ticker.position.qty > 0 and not ticker.entries, "entry 3")
+        if last_entry:
+            await wait_until(lambda: ticker.position.qty > 0 and not ticker.entries, "entry 3")
         await trio.sleep(0.3)
         nursery.cancel_scope.cancel()
 
