@@ -131,3 +131,24 @@ def test_the_explanation_names_a_fill_at_another_price() -> None:
     assert "replay O1 ENTRY BUY 100 @ 99.50" in text and "the replayed kernel did not" in text
     d.explanation = diff.explain(d, [], START, [], ["config file x"], [], 100)
     assert "cause: changed since the recording: config file x" in d.explanation
+
+
+async def test_the_background_writer_leaves_whole_parts_a_kill_cannot_tear(
+        tmp_path: Path) -> None:
+    """Parts are written from a worker thread while the run goes on; a part being written
+    when the process dies is a hidden temporary the reader never opens."""
+    import trio
+
+    journal = tmp_path / "live.jsonl"
+    rec = Recorder(journal, Journal(None), Clock())
+    handler = rec.tap_quotes("ACME", lambda *q: None)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rec.write_loop)
+        handler(START + 1, 100, 102, 101, 1, 1)
+        with trio.fail_after(30):
+            while rec.written < 1:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    (quotes_dir(journal) / ".part-000002.parquet.tmp").write_bytes(b"PAR1 torn")
+    _journal(journal, [])
+    assert recording.read(journal).quotes == {"ACME": [(START + 1, 100, 102, 101, 1, 1)]}
