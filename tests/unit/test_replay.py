@@ -77,9 +77,14 @@ def test_truncated_simulated_and_unrecorded_journals_are_refused(tmp_path: Path)
         recording.read(p)
     with pytest.raises(recording.ReplayInputError, match="simulated run"):
         recording.read(_journal(tmp_path / "sim.jsonl", [], live=False))
-    missing = _journal(tmp_path / "gone.jsonl", [])
+    done = {"type": "run_finished", "ts_ns": START + 9, "positions": {}, "realized_pnl": {},
+            "violations": []}
+    missing = _journal(tmp_path / "gone.jsonl", [done])
     with pytest.raises(recording.ReplayInputError, match="recorded quotes are missing"):
         recording.read(missing)
+    # killed before its first batch of quotes was written: replayable, with no quotes
+    killed = _journal(tmp_path / "killed.jsonl", [{"type": "signal", "ts_ns": START}])
+    assert recording.read(killed).quotes == {} and not recording.read(killed).finished
 
 
 def test_recorded_reports_keep_their_delay_after_the_send() -> None:

@@ -88,7 +88,8 @@ def _fills(events: list[dict[str, Any]], start_ns: int, until: int) -> list[tupl
 
 def explain(diff: DecisionDiff, live_events: list[dict[str, Any]], live_start: int,
             replay_events: list[dict[str, Any]], changes: Sequence[str],
-            unsent: Sequence[str], tolerance_ns: int) -> list[str]:
+            unsent: Sequence[str], tolerance_ns: int, inherited: Sequence[str] = ()
+            ) -> list[str]:
     """Why the first divergence happened, most telling cause first."""
     assert diff.first is not None
     r = diff.rows[diff.first]
@@ -103,6 +104,7 @@ def explain(diff: DecisionDiff, live_events: list[dict[str, Any]], live_start: i
     elif r.replay is not None:
         out.append(f"replay: {r.replay} at {secs(r.replay.t)}; the live kernel did not")
     causes = [f"changed since the recording: {c}" for c in changes]
+    causes += [f"state the replay does not have: {c}" for c in inherited]
     causes += [f"execution replay: {u}" for u in unsent]
     t = min(d.t for d in (r.live, r.replay) if d is not None)
     fl = _fills(live_events, live_start, t + tolerance_ns)

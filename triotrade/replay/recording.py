@@ -86,8 +86,11 @@ def read(path: str | Path) -> Recording:
         raise ReplayInputError(source, [("header", "this live journal has no recording "
                                          "(written before recordings existed)")])
     events = parsed[1:]
-    quotes = read_quotes(path.parent / rec["quotes"], source)
     finished = bool(events) and events[-1]["type"] in ("run_finished", "run_failed")
+    folder = path.parent / rec["quotes"]
+    # a run killed before its first batch of quotes was written (every 0.5 s) has none;
+    # a run that finished wrote its last batch on the way out, so it must have them
+    quotes = read_quotes(folder, source) if finished or folder.exists() else {}
     return Recording(path, header, events, quotes, finished)
 
 

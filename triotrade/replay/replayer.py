@@ -86,5 +86,6 @@ def replay(journal: str | Path, *, out: Path | None = None, seed: int = 0,
     d = diff.align(live, replayed, tol)
     if d.first is not None:
         d.explanation = diff.explain(d, rec.events, built.start_ns, result.events,
-                                     built.changes, unsent, tol)
+                                     built.changes, unsent, tol,
+                                     scenario_builder.inherited(rec))
     return Replay(rec, built, result, d, mode, tol, unsent)

@@ -191,6 +191,20 @@ def _operator(rec: Recording, t0: int) -> list[dict[str, Any]]:
     return acts
 
 
+def inherited(rec: Recording) -> list[str]:
+    """What the live kernel started with that a replay, which starts flat, does not have."""
+    out = []
+    for e in rec.events:
+        if e["type"] == "restarted":
+            out.append(f"the live kernel resumed from {e['source']} (positions "
+                       f"{e['positions'] or 'none'}): the replay starts flat")
+        elif e["type"] in ("position_adopted", "order_adopted"):
+            what = "a position" if e["type"] == "position_adopted" else "an order"
+            out.append(f"the live kernel adopted {what} at the venue ({e['symbol']} "
+                       f"{e['qty']}, {e['source']}): the replay has no such {what[2:].strip()}")
+    return out
+
+
 def build(rec: Recording, out: Path, seed: int) -> Built:
     """Write the scenario (and its data files) to ``out``; what changed and what was done.
 
@@ -229,5 +243,7 @@ def build(rec: Recording, out: Path, seed: int) -> Built:
                    + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100))
     if not rec.finished:
         notes.append("the journal ends without run_finished (the run was killed): replayed "
-                     "up to its last event")
+                     "up to its last event" + ("" if rec.quotes else "; no quotes were "
+                                               "written before the kill (every 0.5 s)"))
+    notes.extend(inherited(rec))
     return Built(out, data, t0, changes, notes, est)
