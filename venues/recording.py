@@ -13,8 +13,9 @@ journal already holds the connection changes (``venue_disconnected`` /
   list every ``WRITE_EVERY_S`` and writes it as one part from a worker thread. Each
   part is written under a temporary name and renamed, so a ``kill -9`` leaves only
   whole parts (everything up to the last written batch); a single Parquet file would
-  be unreadable without the footer a killed writer never wrote. Without pyarrow (the
-  optional ``data`` extra) the parts are CSV with the same columns.
+  be unreadable without the footer a killed writer never wrote. A clean exit compacts
+  the parts into one file (``compact``). Without pyarrow (the optional ``data`` extra)
+  the parts are CSV with the same columns.
 * **signals** as received (``signal_received``: source, published time) and
   **execution reports** as received (``exec_report``: the raw report and its receive
   time) are journal events: few, and the replay of the execution path is matched
@@ -190,12 +191,39 @@ class Recorder:
                 self.written += len(batch)
 
     def flush(self) -> None:
-        """The last batch, synchronously (the run is ending)."""
+        """The last batch, synchronously (the run is ending), then the parts compacted."""
         batch = self._take()
         if batch:
             self.parts += 1
             _write_part(batch, self.folder, self.parts, self.format)
             self.written += len(batch)
+        if self.parts > 1 and self.format == "parquet":
+            compact(self.folder, self.parts)
+
+
+COMPACTED = "part-000000.parquet"
+
+
+def compact(folder: Path, last: int) -> None:
+    """A run that ends cleanly leaves one file, not one per half second: parts 1..last
+    become ``part-000000.parquet`` (its metadata says which), then are deleted. A kill
+    in between leaves both, and the reader skips the parts the compacted file holds."""
+    import pyarrow.parquet as pq
+
+    names = [folder / f"part-{n:06d}.parquet" for n in range(1, last + 1)]
+    tables = [pq.read_table(p) for p in names if p.exists()]
+    if not tables:
+        return
+    import pyarrow as pa
+
+    table = pa.concat_tables(tables).replace_schema_metadata({"last_part": str(last)})
+    tmp = folder / f".{COMPACTED}.tmp"
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / COMPACTED)
+    for p in names:
+        p.unlink(missing_ok=True)
 
 
 class RecordingSink:

@@ -12,7 +12,7 @@ import pytest
 from triotrade.kernel.journal import Journal
 from triotrade.replay import decisions, diff, recording
 from triotrade.replay.exec_venue import plan_of
-from triotrade.venues.recording import Recorder, quotes_dir
+from triotrade.venues.recording import Recorder, _write_part, quotes_dir
 
 START = 1_000_000_000_000
 
@@ -46,15 +46,18 @@ def test_recorded_quotes_are_whole_part_files_read_back_in_order(tmp_path: Path)
     rec.flush()  # a first part
     handler(START + 7, 99, 101, 100, 1, 2)
     assert seen == [(START + 5, 100, 102, 101, 10, 20), (START + 7, 99, 101, 100, 1, 2)]
-    rec.flush()
+    rec.flush()  # the run ends: the parts become one file
     rec.flush()  # nothing buffered: no empty part
     parts = sorted(p.name for p in quotes_dir(journal).iterdir())
-    assert parts == ["part-000001.parquet", "part-000002.parquet"]  # no temporary left
+    assert parts == ["part-000000.parquet"]  # no temporary left
     _journal(journal, [])
     got = recording.read(journal)
     assert got.quotes == {"ACME": [(START + 5, 100, 102, 101, 10, 20),
                                    (START + 7, 99, 101, 100, 1, 2)]}
     assert not got.finished  # no run_finished: a killed run, still replayable
+    # killed between compacting and deleting the parts: each quote is still read once
+    _write_part([(START + 5, "ACME", 100, 102, 101, 10, 20)], quotes_dir(journal), 1, "parquet")
+    assert recording.read(journal).quotes == got.quotes
 
 
 @pytest.mark.parametrize("content, words", [

@@ -101,6 +101,8 @@ def read_quotes(folder: Path, source: str) -> dict[str, list[Quote]]:
         raise ReplayInputError(source, [(where, "the recorded quotes are missing (no such "
                                          "folder next to the journal)")])
     parts = sorted(p for p in folder.iterdir() if p.name.startswith("part-"))
+    held = _compacted_upto(folder)  # parts already inside part-000000 (a clean exit)
+    parts = [p for p in parts if p.name == COMPACTED or _number(p) > held]
     out: dict[str, list[Quote]] = {}
     for part in parts:
         try:
@@ -114,6 +116,28 @@ def read_quotes(folder: Path, source: str) -> dict[str, list[Quote]]:
     for rows in out.values():
         rows.sort(key=lambda q: q[0])  # stable: equal times keep their order of arrival
     return out
+
+
+COMPACTED = "part-000000.parquet"  # venues/recording.py: the parts of a clean exit, in one
+
+
+def _number(part: Path) -> int:
+    try:
+        return int(part.name.split(".")[0].split("-")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _compacted_upto(folder: Path) -> int:
+    if not (folder / COMPACTED).exists():
+        return 0
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(folder / COMPACTED).metadata or {}
+        return int(meta.get(b"last_part", b"0"))
+    except Exception:  # noqa: BLE001 - the reader below names the unreadable file
+        return 0
 
 
 def _rows(part: Path) -> list[tuple[Any, ...]]:
