@@ -88,7 +88,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
         ticks: Iterable[tuple[int, ...]] | None = None,
         deterministic_scheduler: bool = True, check_invariants: bool = True,
         progress: Progress | None = None,
-        venue_factory: Callable[..., SimVenue] | None = None) -> RunResult:
+        venue_factory: Callable[..., SimVenue] | None = None,
+        session_kw: dict[str, Any] | None = None) -> RunResult:
     """Run ``scn`` in the simulator.
 
     ``weakening`` builds the kernel with a protection removed (to prove a scenario can
@@ -104,6 +105,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
     the digest are the same with or without it.
     ``venue_factory`` builds the simulated venue from SimVenue's arguments instead of
     SimVenue itself (an execution replay answers orders with recorded reports).
+    ``session_kw``: extra ``build_session`` arguments for a run without crash faults
+    (an execution replay of a resumed live session: ``restore``, ``reconcile_at_start``).
     """
     seed = scn.seed if seed is None else seed
     sink: IO[bytes] | None = None
@@ -113,7 +116,8 @@ def run(scn: Scenario, seed: int | None = None, journal_path: str | Path | None 
     try:
         journal = Journal(sink, keep=keep_events)  # no path: digest (and events) only
         result = _run(scn, seed, journal, weakening, kernel_hook, ticks,
-                      deterministic_scheduler, check_invariants, progress, venue_factory)
+                      deterministic_scheduler, check_invariants, progress, venue_factory,
+                      session_kw)
     finally:
         if sink is not None:
             sink.close()
@@ -125,14 +129,15 @@ def _run(scn: Scenario, seed: int, journal: Journal, weakening: Weakening | None
          kernel_hook: KernelHook | None,
          ticks: Iterable[tuple[int, ...]] | None, deterministic: bool = True,
          check_invariants: bool = True, progress: Progress | None = None,
-         venue_factory: Callable[..., SimVenue] | None = None) -> RunResult:
+         venue_factory: Callable[..., SimVenue] | None = None,
+         session_kw: dict[str, Any] | None = None) -> RunResult:
     mock = trio.testing.MockClock(autojump_threshold=0)
     engine = Engine(mock)
     state: dict[str, Any] = {}
 
     async def main() -> None:
         state.update(await _main(scn, seed, journal, engine, weakening, kernel_hook, ticks,
-                                 check_invariants, progress, venue_factory))
+                                 check_invariants, progress, venue_factory, session_kw))
 
     if deterministic:
         make_scheduler_deterministic(derive_seed(seed, "scheduler"))
@@ -191,7 +196,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
                 weakening: Weakening | None, kernel_hook: KernelHook | None,
                 prepared: Iterable[tuple[int, ...]] | None,
                 check_invariants: bool = True, progress: Progress | None = None,
-                venue_factory: Callable[..., SimVenue] | None = None) -> dict[str, Any]:
+                venue_factory: Callable[..., SimVenue] | None = None,
+                session_kw: dict[str, Any] | None = None) -> dict[str, Any]:
     instruments = scn.instrument_map
     symbols = [i.symbol for i in scn.instruments]
     journal.header(
@@ -252,7 +258,7 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
             operator=ScenarioOperator(engine, scn.operator),
             sources=[ScenarioSignals(engine, scn.signals)], checker=checker_factory,
             # the simulator judges a broken invariant (the run fails) rather than trip on it
-            trip=None, hook=kernel_hook)
+            trip=None, hook=kernel_hook, **(session_kw or {}))
     else:
         lives = _lives(scn, engine, venue, journal, config, protections, instruments,
                        checker_factory, kernel_hook)

@@ -100,3 +100,23 @@ async def test_a_fill_the_simulator_prices_otherwise_is_the_named_divergence(
     assert ("cause: a fill the simulator gave otherwise: live O2 STOP_LOSS SELL 100 @ 97.84"
             in r.stdout), r.stdout
     assert "replay O2 STOP_LOSS SELL 100 @ 97.89" in r.stdout
+
+
+async def test_a_resumed_session_replays_from_the_day_it_resumed(tmp_path: Path,
+                                                                workdir: Path) -> None:
+    """The kill -9 / ``--resume`` session of ``test_restart_ibkr`` (its own checks run
+    too): the second run restored 40 from the first journal and adopted the 60 filled
+    while it was dead. Execution mode restores the same day and reconciles against the
+    venue's books as they were found, so the stop that sold all 100 is the same
+    decision; estimated mode starts flat and says that this is why it differs."""
+    import test_restart_ibkr
+
+    await test_restart_ibkr.test_kill_9_mid_entry_then_resume_adopts_and_protects(
+        tmp_path, workdir)
+    second = tmp_path / "second.jsonl"
+    r = replay(second)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "restored the day from" in r.stdout and "decisions match" in r.stdout
+    r = replay(second, "--mode", "estimated")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "cause: state the replay does not have: the live kernel resumed from" in r.stdout

@@ -39,6 +39,24 @@ class LiveOrder:
 class ExecPlan:
     orders: dict[str, LiveOrder]
     orphans: list[tuple[int, ExecReport]]  # (t, report) for orders the live kernel never had
+    # what the venue held when the live kernel started (its start reconciliation): the
+    # replayed kernel's own start reconciliation finds the same, adopts the same
+    holdings: dict[str, tuple[int, int | None]] = attrs.Factory(dict)
+    working: list[OpenOrder] = attrs.Factory(list)
+
+
+def _start_books(events: list[dict[str, Any]]) -> tuple[dict[str, tuple[int, int | None]],
+                                                        list[OpenOrder]]:
+    start = next((e for e in events if e["type"] == "reconciled" and e.get("when") == "start"),
+                 None)
+    if start is None:
+        return {}, []
+    avg = {e["symbol"]: to_units(e["avg_price"]) for e in events
+           if e["type"] == "position_adopted" and e.get("source") == "venue"}
+    holdings = {sym: (int(q), avg.get(sym)) for sym, q in start["positions"].items() if int(q)}
+    working = [OpenOrder(e["order_id"], e["symbol"], e["side"], int(e["qty"]), int(e["filled"]),
+                         e["role"]) for e in events if e["type"] == "order_adopted"]
+    return holdings, working
 
 
 def plan_of(events: list[dict[str, Any]], start_ns: int) -> ExecPlan:
@@ -67,7 +85,8 @@ def plan_of(events: list[dict[str, Any]], start_ns: int) -> ExecPlan:
                              (o["symbol"], o["role"], o["side"], o["qty"], o["order_type"]),
                              not_sent.get(oid), tuple(reports.get(oid, ())))
               for oid, o in sent.items()}
-    return ExecPlan(orders, orphans)
+    holdings, working = _start_books(events)
+    return ExecPlan(orders, orphans, holdings, working)
 
 
 class RecordedReportsVenue(SimVenue):
@@ -82,7 +101,8 @@ class RecordedReportsVenue(SimVenue):
         self._filled: dict[str, int] = {}
         self._orders: dict[str, Order] = {}
         self._done: set[str] = set()
-        self._held_pos: dict[str, int] = {}
+        self._held_pos: dict[str, int] = {s: q for s, (q, _) in plan.holdings.items()}
+        self._adopted = {o.order_id: o for o in plan.working}
         for t, rep in plan.orphans:
             self.engine.call_at(max(t, 0), self._deliver_now, rep)
 
@@ -90,6 +110,12 @@ class RecordedReportsVenue(SimVenue):
         self._deliver(attrs.evolve(rep, ts_ns=self.engine.now))
 
     def _deliver(self, report: ExecReport) -> None:
+        adopted = self._adopted.get(report.order_id)
+        if adopted is not None and report.kind is ReportKind.FILL and self.sink is not None:
+            sign = 1 if adopted.side == "BUY" else -1
+            self._held_pos[adopted.symbol] = self._held_pos.get(adopted.symbol, 0) + sign * report.qty
+        if adopted is not None and report.kind is not ReportKind.FEE:
+            self._adopted.pop(report.order_id, None)  # its fate is known: no longer listed
         order = self._orders.get(report.order_id)
         if order is not None and self.sink is not None:
             if report.kind is ReportKind.FILL:
@@ -130,12 +156,17 @@ class RecordedReportsVenue(SimVenue):
             raise VenueError("session is down")
         # the outcome of the live cancel is among the order's recorded reports
 
+    async def holdings(self) -> dict[str, tuple[int, int | None]]:
+        """Positions with the average price the venue gave live, for an adoption."""
+        pos = await self.positions()
+        return {s: (q, self.plan.holdings.get(s, (0, None))[1]) for s, q in pos.items()}
+
     async def positions(self) -> dict[str, int]:
         await super().positions()  # its checkpoint
         return {s: q for s, q in self._held_pos.items() if q}
 
     async def open_orders(self) -> list[OpenOrder]:
         await super().open_orders()
-        return [OpenOrder(o.order_id, o.symbol, o.side.value, o.qty,
-                          self._filled.get(o.order_id, 0), o.role.value)
-                for oid, o in self._orders.items() if oid not in self._done]
+        return list(self._adopted.values()) + [
+            OpenOrder(o.order_id, o.symbol, o.side.value, o.qty, self._filled.get(o.order_id, 0),
+                      o.role.value) for oid, o in self._orders.items() if oid not in self._done]

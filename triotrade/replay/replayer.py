@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ..kernel.restore import read_day
 from ..kernel.units import parse_duration
 from ..sim import runner
 from ..sim import scenario as scenario_mod
@@ -58,6 +59,24 @@ def _tolerance(rec: recording.Recording) -> int:
     return max(2 * ns, MIN_TOLERANCE_NS)
 
 
+def start_state(rec: recording.Recording, notes: list[str]) -> dict[str, Any]:
+    """Execution mode starts where the live kernel started: the day restored from the
+    journal it resumed from (when that file is still there), then a start reconciliation
+    against the venue's books as the live one found them."""
+    kw: dict[str, Any] = {"reconcile_at_start": True}
+    restarted = next((e for e in rec.events if e["type"] == "restarted"), None)
+    if restarted is not None:
+        source = Path(restarted["source"])
+        try:
+            earlier = recording.read(source)
+        except recording.ReplayInputError as exc:
+            notes.append(f"cannot restore the day the live kernel resumed from: {exc}")
+        else:
+            kw["restore"] = read_day([earlier.header, *earlier.events], str(source))
+            notes.append(f"restored the day from {source}, as the live kernel did")
+    return kw
+
+
 def replay(journal: str | Path, *, out: Path | None = None, seed: int = 0,
            mode: str = "execution", tolerance_ns: int | None = None) -> Replay:
     rec = recording.read(journal)
@@ -70,7 +89,13 @@ def replay(journal: str | Path, *, out: Path | None = None, seed: int = 0,
         scenario_mod.check_data(scn)
         factory: Any = None
         venues: list[RecordedReportsVenue] = []
+        session_kw: dict[str, Any] = {}
+        inherited = scenario_builder.inherited(rec)  # what a flat start does not have
         if mode == "execution":
+            session_kw = start_state(rec, built.notes)
+            restored = "restore" in session_kw or not any(
+                e["type"] == "restarted" for e in rec.events)
+            inherited = [] if restored else [i for i in inherited if "resumed" in i]
             plan = plan_of(rec.events, built.start_ns)
 
             def make(*args: Any) -> RecordedReportsVenue:
@@ -79,13 +104,13 @@ def replay(journal: str | Path, *, out: Path | None = None, seed: int = 0,
                 return v
 
             factory = functools.partial(make)
-        result = runner.run(scn, seed, venue_factory=factory)
+        built.notes.extend(inherited)
+        result = runner.run(scn, seed, venue_factory=factory, session_kw=session_kw)
     unsent = venues[0].unsent if venues else []
     live = decisions.extract(rec.events, built.start_ns)
     replayed = decisions.extract(result.events, 0)
     d = diff.align(live, replayed, tol)
     if d.first is not None:
         d.explanation = diff.explain(d, rec.events, built.start_ns, result.events,
-                                     built.changes, unsent, tol,
-                                     scenario_builder.inherited(rec))
+                                     built.changes, unsent, tol, inherited)
     return Replay(rec, built, result, d, mode, tol, unsent)

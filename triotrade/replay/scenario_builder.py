@@ -245,5 +245,4 @@ def build(rec: Recording, out: Path, seed: int) -> Built:
         notes.append("the journal ends without run_finished (the run was killed): replayed "
                      "up to its last event" + ("" if rec.quotes else "; no quotes were "
                                                "written before the kill (every 0.5 s)"))
-    notes.extend(inherited(rec))
     return Built(out, data, t0, changes, notes, est)
