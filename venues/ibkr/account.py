@@ -12,6 +12,9 @@ from ...kernel.venue import OpenOrder, VenueError
 from .conventions import parse_order_ref
 from .reports import Rec
 
+# IB's order types as the kernel names them (an adopted resting stop is recognised by it)
+_IB_TYPES = {"MKT": "MARKET", "LMT": "LIMIT", "STP": "STOP"}
+
 
 class Account:
     """The account queries of ``IbkrVenue``, in the venue thread."""
@@ -74,8 +77,12 @@ class Account:
             role = rec.role if rec else (parsed[0] if parsed else "")
             oid = rec.order_id if rec else f"ib:{o.permId}"
             filled = rec.filled if rec else int(tr.orderStatus.filled)
+            otype = _IB_TYPES.get(str(o.orderType), "")
+            price = o.auxPrice if otype == "STOP" else o.lmtPrice if otype == "LIMIT" else None
+            if price is not None and not 0 < price < 1e12:
+                price = None  # ib_async's UNSET_DOUBLE: IB did not say
             out.append(OpenOrder(oid, tr.contract.symbol, o.action, int(o.totalQuantity),
-                                 filled, role))
+                                 filled, role, otype, as_units(price)))
         return out
 
     async def _a_cash(self) -> int:

@@ -81,7 +81,7 @@ class Account:
             out.append(OpenOrder(rec.order_id if rec else f"kite:{o['order_id']}",
                                  str(o["tradingsymbol"]), str(o["transaction_type"]),
                                  int(o["quantity"]), int(o.get("filled_quantity") or 0),
-                                 rec.role if rec else "UNKNOWN"))
+                                 rec.role if rec else "UNKNOWN", *_type_and_price(o)))
         return out
 
     async def cash(self) -> int:
@@ -91,3 +91,14 @@ class Account:
         except (kex.KiteException, requests.RequestException) as exc:
             raise VenueError(f"margins: {safe(exc)}") from None
         return units(data["net"])
+
+
+def _type_and_price(o: dict[str, Any]) -> tuple[str, int | None]:
+    """A Kite order's type and price as the kernel names them: an ``SL-M`` is a STOP
+    at its trigger (an adopted resting stop is recognised by it)."""
+    kind = str(o.get("order_type"))
+    if kind == "SL-M" or kind == "SL":
+        return "STOP", as_units(o.get("trigger_price"))
+    if kind == "LIMIT":
+        return "LIMIT", as_units(o.get("price"))
+    return ("MARKET" if kind == "MARKET" else ""), None
