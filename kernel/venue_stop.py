@@ -211,6 +211,11 @@ async def recover(k: "Kernel", open_orders: list[OpenOrder]) -> None:
                       OrderState.PARTIALLY_FILLED if filled else OrderState.ACCEPTED, filled)
         k.orders[oid] = order
         ticker.venue_stop.order = order
+        # taken back from the earlier run like any order of ours (a live restart's new
+        # journal must know it before its fills)
+        k.journal.emit(k.clock.now_ns(), "order_adopted", order_id=oid, symbol=order.symbol,
+                       role=Role.STOP_LOSS.value, side=order.side.value, qty=str(order.qty),
+                       filled=str(filled), source="own")
         reports: list[ExecReport] = []
         if executions is not None:
             reports = [r for r in await executions() if r.order_id == oid]
