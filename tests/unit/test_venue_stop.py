@@ -6,9 +6,8 @@ its cancel confirmed or not, a replayed execution) happens exactly when the test
 """
 from __future__ import annotations
 
-import trio
 
-from kernel_support import FakeVenue, ManualClock, acme, events, px, settle
+from kernel_support import FakeVenue, ManualClock, acme, events, px, running, settle
 from test_reconcile import HoldingVenue
 from triotrade.kernel.config import Exits, Sizing, TradingConfig, parse_distance
 from triotrade.kernel.journal import Journal
@@ -46,20 +45,17 @@ def _stops(venue: FakeVenue) -> list:
 
 async def test_an_entry_fill_places_the_resting_stop_below_the_average() -> None:
     kernel, venue, _ = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.01")
         [stop] = _stops(venue)
         # 100.01 - 3% = 97.0097: rounded towards the entry, never a bigger loss
         assert (stop.role, stop.side.value, stop.qty, stop.price, stop.expire_ns) == (
             Role.STOP_LOSS, "SELL", 100, px("97.01"), None)
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_short_rounds_its_trigger_down() -> None:
     kernel, venue, _ = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         venue.quote("ACME", "100.00", "100.02")
         kernel.on_signal(Signal("ACME", "SELL", kernel.clock.now_ns()))
         await settle()
@@ -67,13 +63,11 @@ async def test_a_short_rounds_its_trigger_down() -> None:
         await settle()
         [stop] = _stops(venue)
         assert (stop.side.value, stop.price) == ("BUY", px("103.01"))  # 103.0103 down
-        nursery.cancel_scope.cancel()
 
 
 async def test_the_stop_is_replaced_only_after_its_cancel_is_confirmed() -> None:
     kernel, venue, clock = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.00")
         [first] = _stops(venue)
         await clock.advance(9 * 10**9)  # past the staggered entry delay
@@ -84,13 +78,11 @@ async def test_the_stop_is_replaced_only_after_its_cancel_is_confirmed() -> None
         await settle()
         second = _stops(venue)[-1]
         assert (second.qty, second.price) == (200, px("97.97"))  # avg 101.00 - 3%, on the tick
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_kernel_exit_waits_for_the_stop_cancel() -> None:
     kernel, venue, clock = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.00")
         [stop] = _stops(venue)
         kernel.operator_flatten("ACME")
@@ -106,13 +98,11 @@ async def test_a_kernel_exit_waits_for_the_stop_cancel() -> None:
         venue.fill(exit_, 100, "99.00")
         await settle()
         assert len(_stops(venue)) == 1  # flat: no new stop
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_stop_that_fills_during_the_cancel_needs_no_exit() -> None:
     kernel, venue, _ = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.00")
         [stop] = _stops(venue)
         kernel.operator_flatten("ACME")
@@ -121,13 +111,11 @@ async def test_a_stop_that_fills_during_the_cancel_needs_no_exit() -> None:
         await settle()
         assert [o.role for o in venue.submitted] == [Role.ENTRY, Role.STOP_LOSS]
         assert kernel.tickers["ACME"].position.qty == 0
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_stop_fill_is_a_fill_of_our_own_order() -> None:
     kernel, venue, _ = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.00")
         [stop] = _stops(venue)
         venue.fill(stop, 40, "96.90")
@@ -138,29 +126,24 @@ async def test_a_stop_fill_is_a_fill_of_our_own_order() -> None:
         assert kernel.tickers["ACME"].position.qty == 0
         assert [e["role"] for e in events(kernel, "fill")] == ["ENTRY", "STOP_LOSS", "STOP_LOSS"]
         assert len(venue.submitted) == 2 and not events(kernel, "report_unknown_order")
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_shutdown_leaves_the_stop_at_the_venue() -> None:
     kernel, venue, _ = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.00")
         [stop] = _stops(venue)
         kernel.shutdown_orders()
         [down] = events(kernel, "shutdown")
         assert down["exits_left_working"] == [stop.order_id]
-        nursery.cancel_scope.cancel()
 
 
 async def test_off_by_default_nothing_rests() -> None:
     cfg = TradingConfig(sizing=CFG.sizing, exits=Exits(stop_loss=None))
     kernel, venue, _ = _kernel(cfg)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.00")
         assert _stops(venue) == [] and "exec_id" not in events(kernel, "fill")[0]
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_restart_adopts_its_resting_stop_and_resizes_it() -> None:
@@ -168,8 +151,7 @@ async def test_a_restart_adopts_its_resting_stop_and_resizes_it() -> None:
     stop = OpenOrder("O2", "ACME", "SELL", 100, 0, "STOP_LOSS", "STOP", px("97.00"))
     venue = HoldingVenue(clock, {"ACME": (150, "100.00")}, [stop])
     kernel, _, _ = _kernel(venue=venue, reconcile_at_start=True)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         venue.quote("ACME", "100.00", "100.02")
         await settle()
         [adopted] = events(kernel, "order_adopted")
@@ -181,19 +163,16 @@ async def test_a_restart_adopts_its_resting_stop_and_resizes_it() -> None:
         await settle()
         [new] = _stops(venue)
         assert (new.qty, new.price) == (150, px("97.00"))
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_restart_knows_the_executions_it_has_seen() -> None:
     """An execution the venue reports again after a restart is not counted twice."""
     kernel, venue, _ = _kernel()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel.run)
+    async with running(kernel):
         await _long(kernel, venue, 100, "100.00")
         [stop] = _stops(venue)
         venue.fill(stop, 40, "97.00")  # partly filled: still working at the restart
         await settle()
-        nursery.cancel_scope.cancel()
     first = kernel.journal.events
     fills = [e for e in first if e["type"] == "fill"]
     assert [f["exec_id"] for f in fills] == ["X1", "X2"]
@@ -203,12 +182,10 @@ async def test_a_restart_knows_the_executions_it_has_seen() -> None:
     left = OpenOrder("O2", "ACME", "SELL", 100, 40, "STOP_LOSS", "STOP", px("97.00"))
     again = HoldingVenue(clock, {"ACME": (60, "100.00")}, [left])
     kernel2, _, _ = _kernel(venue=again, reconcile_at_start=True, restore=day)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(kernel2.run)
+    async with running(kernel2):
         # the broker replays the stop's earlier execution after the reconnect
         again.sink.on_report(ExecReport(ReportKind.FILL, "O2", clock.now_ns(), qty=40,
                                         price=px("97.00"), exec_id="X2"))
         [dup] = events(kernel2, "report_duplicate")
         assert dup["exec_id"] == "X2"
         assert kernel2.tickers["ACME"].position.qty == 60 and not events(kernel2, "fill")
-        nursery.cancel_scope.cancel()
