@@ -105,6 +105,9 @@ class Exits:
     trailing_stop: Distance | None = None
     hold_threshold: Duration | None = None
     exit_order_ttl: Duration = Duration(10 * NS_PER_S)
+    # a resting stop kept at the venue for the whole position (kernel/venue_stop.py):
+    # the backstop for a dead process; None: off
+    venue_stop: Distance | None = None
 
 
 @attrs.frozen

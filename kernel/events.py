@@ -189,7 +189,9 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("fee", DEC, "what this fill cost (present when config.fees charges, or the "
                        "broker reported a commission); realized P&L is net of it", False),
         _f("fee_source", TEXT, "model (config.fees) or broker (the broker's commission "
-                               "report)", False))),
+                               "report)", False),
+        _f("exec_id", TEXT, "the venue's execution id (live runs and exits.venue_stop: a "
+                            "restart knows which executions it has seen)", False))),
     EventType("position_changed", "a ticker's position after a fill", (
         _SYMBOL, _f("qty", DEC, "signed position"), _f("avg_price", DEC, "average entry price"),
         _f("realized_pnl", DEC, "realized P&L of the ticker so far"))),

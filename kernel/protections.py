@@ -35,6 +35,8 @@ class Protections:
     """Each emergency retry after the first crosses the touch a little further."""
     ttl_counts_from_send: bool = True
     """A good-till-date life starts when the order is sent, after any pacing wait."""
+    venue_stop_cancelled_first: bool = True
+    """A kernel exit waits for the resting venue stop's cancel to be confirmed."""
     # --- session and feed
     disconnect_kill_switch: bool = True
     """Losing the venue fires the kill switch (cancel entries on reconnect)."""

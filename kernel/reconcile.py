@@ -32,6 +32,8 @@ from .killswitch import KillAction
 from .orders import Order, OrderState, OrderType, Role, Side
 from .units import NS_PER_S, fmt_units
 from .venue import OpenOrder, VenueError
+from .venue_stop import adopt as adopt_venue_stop, poke_all as poke_venue_stops
+from .venue_stop import recover as recover_venue_stops
 
 if TYPE_CHECKING:
     from .runtime import Kernel
@@ -68,8 +70,10 @@ class Reconciler:
             notes: list[str] = []
             for oo in sorted(open_orders, key=lambda o: o.order_id):
                 await self._order_found(oo, notes)
-            for sym in sorted(holdings):
-                qty, avg = holdings[sym]
+            await recover_venue_stops(k, open_orders)  # a resting stop that filled while down
+            held = {s for s, t in k.tickers.items() if t.position.qty and s not in holdings}
+            for sym in sorted(set(holdings) | held):  # and what we hold that the venue does not
+                qty, avg = holdings.get(sym, (0, None))
                 ticker = await self._ticker_for(sym)
                 if ticker is None:
                     notes.append(f"{sym}: venue holds {qty}, instrument unknown")
@@ -85,6 +89,7 @@ class Reconciler:
                 self.reduce_over_cap(ticker)
         finally:
             self.pending = False
+            poke_venue_stops(k)  # the books are settled: resting stops may be placed
 
     async def _holdings(self) -> dict[str, tuple[int, int | None]]:
         """symbol -> (signed qty, average price or None), from the venue."""
@@ -142,6 +147,8 @@ class Reconciler:
         k.orders[order.order_id] = order
         if role is Role.ENTRY:
             ticker.entries[order.order_id] = order
+        elif adopt_venue_stop(ticker, oo, order):
+            pass  # our resting stop at the venue: kept, resized for the position
         elif ticker.exit_order is None:
             ticker.exit_order = order
         else:  # never two working exits: the second one found goes

@@ -13,7 +13,10 @@ Read from the journal: each ticker's last ``position_changed`` (qty, average, re
 when the open trade started, the best fill price of the open trade (the trailing
 stop's high-water mark: ticks are not journaled, so the mark restarts from the best
 fill and rises with the next ticks), every ``kill_switch`` and ``kill_switch_reset``,
-the highest order id, and the orders still working when the journal ends.
+the highest order id, the orders still working when the journal ends (and what of
+them had filled), and the execution ids of the fills (journaled live and with
+``exits.venue_stop``), so an execution the venue reports again after the restart is
+recognised as seen and not counted twice.
 """
 from __future__ import annotations
 
@@ -55,6 +58,8 @@ class DayState:
     last_order_id: str = ""
     working: dict[str, dict[str, Any]] = attrs.Factory(dict)  # order_id -> submitted event
     day_start_ns: int | None = None
+    filled: dict[str, int] = attrs.Factory(dict)  # order_id -> qty filled, per the journal
+    exec_ids: list[str] = attrs.Factory(list)  # the fills' execution ids, in journal order
 
     @property
     def realized_total(self) -> int:
@@ -65,7 +70,7 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
     """Fold an earlier run's journal (header first or not) into its end-of-run state."""
     day = DayState(source)
     ids: list[tuple[int, str]] = []
-    filled: dict[str, int] = {}
+    filled = day.filled
     for ev in events:
         t = ev.get("type")
         if t == "header":
@@ -99,6 +104,8 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
                 h.best = min(h.best, price) if h.best else price
             oid = ev["order_id"]
             filled[oid] = filled.get(oid, 0) + int(ev["qty"])
+            if ev.get("exec_id"):
+                day.exec_ids.append(ev["exec_id"])
             sub = day.working.get(oid)
             if sub is not None and filled[oid] >= int(sub["qty"]):
                 del day.working[oid]
@@ -157,6 +164,7 @@ def apply_day(kernel: "Kernel", day: DayState) -> None:
         if h.qty:
             ticker.arm_monitor()
     kernel.realized_total = day.realized_total
+    kernel.restore_exec_ids(day.exec_ids)
     if day.last_order_id:
         kernel.ids.advance_past(day.last_order_id)
     for reason, action in day.fired:

@@ -33,6 +33,7 @@ from .signals import Signal, SignalSide
 from .ticker import Ticker
 from .units import NS_PER_S, fmt_units
 from .venue import ExecReport, ReportKind, Venue, VenueError
+from .venue_stop import left_working
 from .wakeup import Wakeup
 
 StrategyFactory = Callable[[str], "Strategy | None"]
@@ -104,6 +105,9 @@ class Kernel:
         self.reconcile_at_start = reconcile_at_start
         self.reconciler = Reconciler(self)
         self.restore = restore
+        # fills journal their venue exec id where a restart must know which executions
+        # it has seen (live runs, a resting venue stop): off, the journal is unchanged
+        self.journal_exec_ids = config.exits.venue_stop is not None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -155,6 +159,7 @@ class Kernel:
             ticker.cancel_entries("shutdown")
             if ticker.exit_order is not None:
                 working_exits.append(ticker.exit_order.order_id)
+        working_exits += left_working(self)  # resting venue stops stay at the broker
         self.journal.emit(self.clock.now_ns(), "shutdown", exits_left_working=working_exits)
 
     # ------------------------------------------------------------ signals
@@ -325,6 +330,8 @@ class Kernel:
                 price=fmt_units(report.price, inst.price_places))
             if fee_source is not None:
                 fields.update(fee=fmt_units(fee), fee_source=fee_source)
+            if self.journal_exec_ids and report.exec_id:
+                fields["exec_id"] = report.exec_id
             self.journal.emit(now, "fill", **fields)
             ticker = self.tickers[order.symbol]
             ticker.on_fill(order, report.qty, report.price, now, fee)
@@ -358,6 +365,14 @@ class Kernel:
             self._check_errors()
         if not order.is_working:
             self._order_done(order)
+
+    def restore_exec_ids(self, exec_ids: list[str]) -> None:
+        """A restart: the executions the journal holds are seen (the most recent ones,
+        as many as a running kernel remembers), so a venue replaying them after the
+        restart does not count them twice."""
+        seen = self._seen_exec_ids
+        for exec_id in exec_ids[-_RECENT:]:
+            seen[exec_id] = None
 
     def _on_broker_fee(self, order: Order, report: ExecReport) -> None:
         """The broker's commission for a fill already charged at the model's fee: P&L

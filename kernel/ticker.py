@@ -40,6 +40,7 @@ from .positions import Position
 from .ticker_orders import emergency_loop, order_queue_loop
 from .ticker_rules import TickerRules
 from .units import fmt_units
+from .venue_stop import VenueStop
 from .wakeup import Wakeup
 
 if TYPE_CHECKING:
@@ -117,6 +118,9 @@ class Ticker(TickerRules):
         self.max_exposure = 0
         self.exits_by_reason: dict[str, int] = {}
         self.trades = 0
+        # the resting stop at the venue (exits.venue_stop), None when not configured
+        self.venue_stop = (VenueStop(self, cfg.exits.venue_stop)
+                           if cfg.exits.venue_stop is not None else None)
         # wake-ups for the async loops, timers for the synchronous ones
         self.wake_queue = Wakeup()
         self.wake_emergency = Wakeup()
@@ -253,6 +257,12 @@ class Ticker(TickerRules):
 
     def on_order_update(self, order: Order) -> None:
         """Called by the kernel after an order of ours changed state."""
+        vs = self.venue_stop
+        if vs is not None:
+            if order is vs.order:
+                vs.changed(order)
+                return
+            vs.poke()  # an exit finished, an entry ended: the stop may be due
         if order.role is Role.ENTRY:
             if not order.is_working:
                 self.entries.pop(order.order_id, None)
@@ -304,6 +314,8 @@ class Ticker(TickerRules):
             self._ignored.clear()
             self.wake_emergency.set()
         self.arm_monitor()
+        if self.venue_stop is not None:
+            self.venue_stop.poke()
         k.after_fill(self)
         driver = self.driver
         if driver is not None and driver.caps.uses_context:
@@ -340,6 +352,8 @@ class Ticker(TickerRules):
         if self.position.qty or self.entries or self.exit_order is not None:
             self.check_exits("monitor")
             self.arm_monitor()
+        if self.venue_stop is not None:
+            self.venue_stop.poke()  # after a reconnect, a refused place or cancel
 
     def _arm_stale(self) -> None:
         if self._stale_timer is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from . import venue_stop
 from .orders import OrderType, Role, Side
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ async def order_queue_loop(t: Ticker) -> None:
         if t.pending_entries and t.last_entry_sent_ns is not None:
             next_entry = t.last_entry_sent_ns + delay
         if not (t.exit_request or t.cancel_entries_pending or t.reduce_request or
-                (t.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))):
+                (t.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))
+                or (t.venue_stop is not None and t.venue_stop.wanted())):
             await t.wake_queue.wait_until(k.clock, next_entry)
         if t.exit_request is not None:
             reason, _ = t.exit_request
@@ -53,6 +55,8 @@ async def order_queue_loop(t: Ticker) -> None:
             for order in list(t.entries.values()):
                 if not order.cancel_requested:
                     await k.cancel(order)
+        if t.venue_stop is not None:
+            await venue_stop.service(t)
         if t.pending_entries:
             now = k.clock.now_ns()
             if t.last_entry_sent_ns is None or now >= t.last_entry_sent_ns + delay:
@@ -93,6 +97,9 @@ async def _send_entry(t: Ticker, side: Side, qty: int) -> None:
 
 async def _send_exit(t: Ticker, reason: str) -> None:
     k = t.k
+    if not (k.protections.single_exit_lock
+            and (t.exit_order is not None or t.emergency_running)):
+        await venue_stop.clear(t)  # the resting stop goes first: never two exits
     qty = abs(t.position.qty)
     if not qty or (k.protections.single_exit_lock
                    and (t.exit_order is not None or t.emergency_running)):
@@ -106,6 +113,8 @@ async def _send_exit(t: Ticker, reason: str) -> None:
 
 
 async def _send_reduce(t: Ticker) -> None:
+    if t.exit_order is None and not t.emergency_running:
+        await venue_stop.clear(t)  # the resting stop goes first: never two exits
     qty, t.reduce_request = min(t.reduce_request, abs(t.position.qty)), 0
     if not qty or t.exit_order is not None or t.emergency_running:
         return  # an exit already working takes the whole position
@@ -135,6 +144,7 @@ async def emergency_loop(t: Ticker, reason: str) -> None:
             if not k.connected:
                 await k.wait_connected()
                 continue
+            await venue_stop.clear(t)  # the resting stop goes first: never two exits
             old = t.exit_order
             if old is not None and old.is_working:
                 if not old.cancel_requested:

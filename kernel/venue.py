@@ -52,6 +52,8 @@ class OpenOrder:
     qty: int
     filled_qty: int
     role: str
+    order_type: str = ""  # MARKET | LIMIT | STOP, when the venue says
+    price: int | None = None  # limit price or stop trigger, units, when the venue says
 
 
 class VenueSink(Protocol):

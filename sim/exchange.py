@@ -111,6 +111,9 @@ class Exchange:
         # the venue's own books of record: what reconciliation compares against
         self.positions = [0] * len(symbols)
         self.cash_delta = 0
+        # the fills of resting stops (exits.venue_stop), the orders that fill with nobody
+        # watching: the execution list a restarted kernel reads them back from
+        self.stop_fills: list[ExecReport] = []
         # when a no_fill window closes the venue works again: orders that waited match
         # against the quote in force then, not only when the next quote happens to come
         for w in faults.no_fills:
@@ -283,6 +286,9 @@ class Exchange:
                 self.orders.pop(xo.order_id, None)
         self._exec += 1
         self._emit(ReportKind.FILL, xo, qty=qty, price=price, exec_id=f"X{self._exec}")
+        if xo.otype == "STOP":
+            self.stop_fills.append(ExecReport(ReportKind.FILL, xo.order_id, self.engine.now,
+                                              qty, price, "", f"X{self._exec}"))
         return done
 
     def _emit(self, kind: ReportKind, xo: XOrder, *, qty: int = 0, price: int = 0,

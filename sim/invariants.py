@@ -225,8 +225,12 @@ class InvariantChecker:
         if role == ENTRY and self._restarting:
             self._violate(ev, "no_entry_before_reconciliation",
                           f"entry {oid} for {sym} after a restart, before its reconciliation")
+        if self._restarting:  # the new life's own order (an exit): not the dead one's
+            self._adopted_since_restart.add(oid)
         self.orders[oid] = {"symbol": sym, "role": role, "side": as_text(ev["side"]),
                             "qty": qty, "filled": 0, "live": True, "ts": ev["ts_ns"]}
+        if as_text(ev["order_type"]) == "STOP":  # a resting venue stop: good till cancelled
+            self.orders[oid]["gtc"] = True
         if not self.connected:
             self._not_sent = oid
         self._sends.append(ev["ts_ns"])

@@ -152,8 +152,8 @@ def on_shutdown(c: InvariantChecker, ev: dict[str, Any]) -> None:
     now = ev["ts_ns"]
     left = set(ev.get("exits_left_working") or ())
     for oid, o in sorted(c.orders.items(), key=lambda kv: oid_key(kv[0])):
-        if not o["live"]:
-            continue
+        if not o["live"] or o.get("gtc"):
+            continue  # a resting venue stop stays at the broker on purpose
         ttl = f.entry_ttl if o["role"] == ENTRY else max(f.exit_ttl, f.retry)
         due = f.after_disconnects(o["ts"] + ttl + f.order_lat + f.report_lat)
         if due < now:

@@ -36,6 +36,8 @@ def on_adopted_position(c: InvariantChecker, ev: dict[str, Any]) -> None:
         c._violate(ev, "position_equals_fills",
                    f"{sym} adopted to {ev['position']}, fills and adoptions say "
                    f"{c.position[sym]}")
+    if not c.position[sym]:
+        c._exiting.pop(sym, None)  # booked flat (it went while the process was dead)
 
 
 def on_restarted(c: InvariantChecker, ev: dict[str, Any]) -> None:

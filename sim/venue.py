@@ -187,8 +187,14 @@ class SimVenue:
             if xo.working:
                 side = Side.BUY.value if xo.sign > 0 else Side.SELL.value
                 out.append(OpenOrder(xo.order_id, self.exchange.books[xo.idx].symbol, side,
-                                     xo.qty, xo.filled, xo.role))
+                                     xo.qty, xo.filled, xo.role, xo.otype, xo.price))
         return out
+
+    async def executions(self) -> list[ExecReport]:
+        """Today's executions of resting stops, as the venue's execution list has them
+        (a restarted kernel takes the fills it missed from there: ``kernel/venue_stop``)."""
+        await trio.lowlevel.checkpoint()
+        return list(self.exchange.stop_fills)
 
     async def cash(self) -> int:
         await trio.lowlevel.checkpoint()

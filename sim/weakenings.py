@@ -73,6 +73,11 @@ WEAKENINGS: dict[str, Weakening] = {
         "no hold-time exit", config=(("exits.hold_threshold", None),)),
     "no_trailing_stop": Weakening(
         "no trailing stop", config=(("exits.trailing_stop", None),)),
+    "no_venue_stop": Weakening(
+        "no resting stop at the venue", config=(("exits.venue_stop", None),)),
+    "venue_stop_not_cancelled": Weakening(
+        "a kernel exit goes out while the resting venue stop still works",
+        Protections(venue_stop_cancelled_first=False), catches="single_working_exit"),
     # session, feed and signals
     "no_disconnect_kill_switch": Weakening(
         "no kill switch on disconnect", Protections(disconnect_kill_switch=False)),

@@ -246,6 +246,7 @@ async def run_live(venue: Venue, cfg: LiveConfig, journal_path: str | Path, *, l
             checker=checker, trip=KillAction.CANCEL_ALL, reconcile_at_start=True,
             restore=resume)
         kernel = session.kernel
+        kernel.journal_exec_ids = True  # a restart must know which executions it saw
         if duration_s is None and cfg.duration is not None:
             duration_s = cfg.duration / NS_PER_S
         started = False  # connected and subscribed: from here on the run is a run

@@ -40,6 +40,7 @@ INCIDENT_WEAKENING = {
     "crash_entry_fills_while_down": "no_restart_reconciliation",
     "restart_after_daily_loss": "forget_on_restart",
     "restart_over_cap": "no_restart_reconciliation",
+    "crash_gap_venue_stop": "no_venue_stop",
 }
 
 # regression file -> (the weakening that undoes its fix, the invariant or the start of
@@ -50,6 +51,7 @@ REGRESSION_WEAKENING = {
     "entry_cap_after_pacing_wait": ("entry_recheck_after_pacing", "exposure_cap"),
     "reconnect_cancels_not_paced_by_dead_session": ("refused_actions_paced",
                                                     "max_position AAA"),
+    "venue_stop_cancelled_first": ("venue_stop_not_cancelled", "single_working_exit"),
 }
 
 

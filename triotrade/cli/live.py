@@ -167,9 +167,16 @@ def run_live_cli(venue: str, *, config_path: Path, host: str, port: int | None,
     except BaseException as exc:  # noqa: BLE001 - turned into a message and an exit code
         if find_exception(exc, KeyboardInterrupt) is not None:
             click.echo("stopped (Ctrl-C); journal flushed")
-            click.echo("note: positions still open at the broker are no longer watched by this "
-                       "process (its stops and gap exits ran here); resume with `triotrade run "
-                       "--venue ... --live` (it adopts them) or close them at the broker")
+            if setup.cfg.config.exits.venue_stop is not None:
+                click.echo("note: positions still open at the broker keep their resting stop "
+                           "there (exits.venue_stop); this process's own stops, gap and "
+                           "trailing exits ran here and stopped with it; resume with "
+                           "`triotrade run --venue ... --live` (it adopts them and their stops)")
+            else:
+                click.echo("note: positions still open at the broker are no longer watched by "
+                           "this process (its stops and gap exits ran here); resume with "
+                           "`triotrade run --venue ... --live` (it adopts them) or close them "
+                           "at the broker (set exits.venue_stop to keep a stop at the broker)")
             return Exit.OK
         outcome = exit_for(exc)
         if outcome is None:

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 from typing import Any
 
 from ...kernel.orders import Side
 from ...kernel.reconcile import as_units
 from ...kernel.units import to_units
-from ...kernel.venue import OpenOrder, VenueError
+from ...kernel.units import UnitError
+from ...kernel.venue import ExecReport, OpenOrder, ReportKind, VenueError
 from .conventions import parse_order_ref
-from .reports import Rec
+from .reports import Rec, price_units
+
+# IB's order types as the kernel names them (an adopted resting stop is recognised by it)
+_IB_TYPES = {"MKT": "MARKET", "LMT": "LIMIT", "STP": "STOP"}
 
 
 class Account:
@@ -74,8 +79,34 @@ class Account:
             role = rec.role if rec else (parsed[0] if parsed else "")
             oid = rec.order_id if rec else f"ib:{o.permId}"
             filled = rec.filled if rec else int(tr.orderStatus.filled)
+            otype = _IB_TYPES.get(str(o.orderType), "")
+            price = o.auxPrice if otype == "STOP" else o.lmtPrice if otype == "LIMIT" else None
+            if price is not None and not 0 < price < 1e12:
+                price = None  # ib_async's UNSET_DOUBLE: IB did not say
             out.append(OpenOrder(oid, tr.contract.symbol, o.action, int(o.totalQuantity),
-                                 filled, role))
+                                 filled, role, otype, as_units(price)))
+        return out
+
+    async def _a_executions(self) -> list[ExecReport]:
+        """Today's executions of this client's orders that carry our orderRef, as fills
+        of our order ids: a restart takes the fills of a resting stop that filled while
+        the process was dead from here (``kernel/venue_stop.recover``)."""
+        self._require_up()
+        fills = await asyncio.wait_for(self._ib.reqExecutionsAsync(self._exec_filter()),
+                                       self.request_timeout)
+        out = []
+        for f in fills:
+            ex = f.execution
+            parsed = parse_order_ref(ex.orderRef or "")
+            shares = float(ex.shares)
+            if parsed is None or shares != int(shares) or shares <= 0:
+                continue
+            try:
+                price = price_units(ex.price)
+            except UnitError:
+                continue
+            out.append(ExecReport(ReportKind.FILL, parsed[1], time.time_ns(), int(shares),
+                                  price, "", ex.execId))
         return out
 
     async def _a_cash(self) -> int:

@@ -19,7 +19,7 @@ import trio
 from ...kernel.instruments import Instrument
 from ...kernel.orders import Order
 from ...kernel.units import NS_PER_S
-from ...kernel.venue import OpenOrder, QuoteHandler, VenueError, VenueSink
+from ...kernel.venue import ExecReport, OpenOrder, QuoteHandler, VenueError, VenueSink
 from .account import Account
 from .bridge import Bridge
 from .conventions import DEFAULT_PORT, Probe
@@ -160,6 +160,10 @@ class IbkrVenue(Bridge, Session, Reconcile, Reports, MarketData, Orders, Account
     async def holdings(self) -> dict[str, tuple[int, int | None]]:
         """Positions with their average prices (start-up reconciliation adopts them)."""
         return await self._call(self._a_holdings)
+
+    async def executions(self) -> list[ExecReport]:
+        """Today's executions of our orders (a restart's recovery of a resting stop)."""
+        return await self._call(self._a_executions)
 
     async def cash(self) -> int:
         return await self._call(self._a_cash)

@@ -1,6 +1,7 @@
 """Account queries: positions, open orders and cash, from Kite's REST API."""
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -8,7 +9,7 @@ import requests
 from kiteconnect import exceptions as kex
 
 from ...kernel.reconcile import as_units
-from ...kernel.venue import OpenOrder, VenueError
+from ...kernel.venue import ExecReport, OpenOrder, ReportKind, VenueError
 from .config import WORKING_STATUSES
 from .orders import Rec, parse_tag
 from .rest import safe, units
@@ -81,7 +82,28 @@ class Account:
             out.append(OpenOrder(rec.order_id if rec else f"kite:{o['order_id']}",
                                  str(o["tradingsymbol"]), str(o["transaction_type"]),
                                  int(o["quantity"]), int(o.get("filled_quantity") or 0),
-                                 rec.role if rec else "UNKNOWN"))
+                                 rec.role if rec else "UNKNOWN", *_type_and_price(o)))
+        return out
+
+    async def executions(self) -> list[ExecReport]:
+        """Today's trades of orders carrying our tag, as fills of our order ids (Kite's
+        trades carry no tag: the order book maps them): a restart takes the fills of a
+        resting stop that filled while the process was dead from here."""
+        self._check_open()
+        try:
+            orders = await self._rest(self.kite.orders)
+            trades = await self._rest(self.kite.trades)
+        except (kex.KiteException, requests.RequestException) as exc:
+            raise VenueError(f"trades: {safe(exc)}") from None
+        ours = {str(o["order_id"]): parse_tag(o.get("tag")) for o in orders}
+        out = []
+        for t in trades:
+            parsed = ours.get(str(t.get("order_id")))
+            if parsed is None:
+                continue
+            out.append(ExecReport(ReportKind.FILL, parsed[1], time.time_ns(),
+                                  int(t["quantity"]), units(t["average_price"]), "",
+                                  f"kite:{t.get('trade_id')}"))
         return out
 
     async def cash(self) -> int:
@@ -91,3 +113,14 @@ class Account:
         except (kex.KiteException, requests.RequestException) as exc:
             raise VenueError(f"margins: {safe(exc)}") from None
         return units(data["net"])
+
+
+def _type_and_price(o: dict[str, Any]) -> tuple[str, int | None]:
+    """A Kite order's type and price as the kernel names them: an ``SL-M`` is a STOP
+    at its trigger (an adopted resting stop is recognised by it)."""
+    kind = str(o.get("order_type"))
+    if kind == "SL-M" or kind == "SL":
+        return "STOP", as_units(o.get("trigger_price"))
+    if kind == "LIMIT":
+        return "LIMIT", as_units(o.get("price"))
+    return ("MARKET" if kind == "MARKET" else ""), None
