@@ -34,6 +34,7 @@ import trio
 
 from ..strategies.base import Fill
 from ..strategies.driver import StrategyDriver
+from .handoff import OrderWakeup
 from .instruments import Instrument
 from .orders import Order, Role, Side
 from .positions import Position
@@ -118,7 +119,9 @@ class Ticker(TickerRules):
         self.exits_by_reason: dict[str, int] = {}
         self.trades = 0
         # wake-ups for the async loops, timers for the synchronous ones
-        self.wake_queue = Wakeup()
+        handoff = getattr(kernel, "handoff", None)
+        self.wake_queue: Wakeup = OrderWakeup(
+            (lambda: handoff.defer(self)) if handoff is not None else None)
         self.wake_emergency = Wakeup()
         self._nursery: trio.Nursery | None = None
         self._monitor_timer: TimerHandle | None = None
