@@ -103,10 +103,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..kernel.events import event_problems
 from ..kernel.journal import Journal
-from ..kernel.units import NS_PER_S, to_units
+from ..kernel.units import NS_PER_S
 from .invariants_liveness import RunFacts, on_shutdown
 from .invariants_restart import on_adopted_order, on_adopted_position, on_restarted, on_start_reconciled
 from .invariants_text import BUY, CLOSE_ALL, ENTRY, as_text, money, oid_key, secs
+from .invariants_text import text_units as to_units
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -171,43 +172,44 @@ class InvariantChecker:
             self._check_not_sent(ev)
         if self._exiting:
             self._check_exit_deadlines(ev, ev["ts_ns"])
-        if t == "order_submitted":
-            self._on_submitted(ev)
-        elif t == "fill":
-            self._on_fill(ev)
-        elif t == "fee_reported":  # the broker's commission replaces the model's
-            self._on_fee(ev["symbol"], to_units(ev["fee"]) - to_units(ev["model_fee"]))
-        elif t in ("order_cancelled", "order_rejected", "order_expired"):
-            self._done(ev["order_id"], ev["ts_ns"])
-        elif t == "position_changed":
-            self._on_position(ev)
-        elif t == "restarted":
-            on_restarted(self, ev)
-        elif t == "reconciled" and ev.get("when") == "start":
+        handler = _DISPATCH.get(t)
+        if handler is not None:
+            handler(self, ev)
+
+    # the event types the dispatch table sends to a handler of their own (below)
+
+    def _on_fee_reported(self, ev: dict[str, Any]) -> None:
+        # the broker's commission replaces the model's
+        self._on_fee(ev["symbol"], to_units(ev["fee"]) - to_units(ev["model_fee"]))
+
+    def _on_order_ended(self, ev: dict[str, Any]) -> None:
+        self._done(ev["order_id"], ev["ts_ns"])
+
+    def _on_reconciled(self, ev: dict[str, Any]) -> None:
+        if ev.get("when") == "start":
             on_start_reconciled(self, ev)
-        elif t == "position_adopted":
-            on_adopted_position(self, ev)
-        elif t == "order_adopted":
-            on_adopted_order(self, ev)
-        elif t == "kill_switch":
-            if ev.get("action") == CLOSE_ALL:
-                self.close_all = True
-            elif self.halted_by is None:
-                self.halted_by = f"kill switch {ev.get('reason')} ({ev.get('action')})"
-        elif t == "kill_switch_reset":
-            self.close_all = False
-            self.halted_by = None
-            self.loss_breached = False
-        elif t == "venue_disconnected":
-            self.connected = False
-        elif t == "venue_reconnected":
-            self.connected = True
-        elif t in ("exit_triggered", "emergency_started"):
-            sym = ev["symbol"]
-            if self.position.get(sym, 0) and sym not in self._exiting:
-                self._start_exiting(sym, ev["ts_ns"])
-        elif t == "shutdown":
-            on_shutdown(self, ev)
+
+    def _on_kill_switch(self, ev: dict[str, Any]) -> None:
+        if ev.get("action") == CLOSE_ALL:
+            self.close_all = True
+        elif self.halted_by is None:
+            self.halted_by = f"kill switch {ev.get('reason')} ({ev.get('action')})"
+
+    def _on_kill_switch_reset(self, ev: dict[str, Any]) -> None:
+        self.close_all = False
+        self.halted_by = None
+        self.loss_breached = False
+
+    def _on_disconnected(self, ev: dict[str, Any]) -> None:
+        self.connected = False
+
+    def _on_reconnected(self, ev: dict[str, Any]) -> None:
+        self.connected = True
+
+    def _on_exit_started(self, ev: dict[str, Any]) -> None:
+        sym = ev["symbol"]
+        if self.position.get(sym, 0) and sym not in self._exiting:
+            self._start_exiting(sym, ev["ts_ns"])
 
     # ------------------------------------------------------------ orders
 
@@ -432,6 +434,31 @@ class InvariantChecker:
         self.journal.emit(ev["ts_ns"], "invariant_violated", **v)
 
 
+
+
+_Handler = Callable[[InvariantChecker, dict[str, Any]], None]
+# event type -> what the checker does with it, after the checks every event gets: one
+# dict lookup per event instead of a chain of string comparisons
+_DISPATCH: dict[str, _Handler] = {
+    "order_submitted": InvariantChecker._on_submitted,
+    "fill": InvariantChecker._on_fill,
+    "fee_reported": InvariantChecker._on_fee_reported,
+    "order_cancelled": InvariantChecker._on_order_ended,
+    "order_rejected": InvariantChecker._on_order_ended,
+    "order_expired": InvariantChecker._on_order_ended,
+    "position_changed": InvariantChecker._on_position,
+    "restarted": on_restarted,
+    "reconciled": InvariantChecker._on_reconciled,
+    "position_adopted": on_adopted_position,
+    "order_adopted": on_adopted_order,
+    "kill_switch": InvariantChecker._on_kill_switch,
+    "kill_switch_reset": InvariantChecker._on_kill_switch_reset,
+    "venue_disconnected": InvariantChecker._on_disconnected,
+    "venue_reconnected": InvariantChecker._on_reconnected,
+    "exit_triggered": InvariantChecker._on_exit_started,
+    "emergency_started": InvariantChecker._on_exit_started,
+    "shutdown": on_shutdown,
+}
 
 
 def live_checker(journal: Journal, cap_for: CapFn) -> InvariantChecker:
