@@ -85,8 +85,8 @@ def _encode(event: dict[str, Any]) -> str:
     """Exactly ``json.dumps(event, sort_keys=True, separators=(",", ":"),
     ensure_ascii=False)`` plus a newline, several times as fast for the flat events
     the kernel writes: the sorted keys and their prefixes are built once per shape of
-    event, top-level strings and ints are formatted directly (keys are identifiers
-    from our own code), anything else goes through the json encoder."""
+    event, top-level strings, ints, booleans and nulls are formatted directly (keys are
+    identifiers from our own code), anything else goes through the json encoder."""
     shape = tuple(event)
     order = _SHAPES.get(shape)
     if order is None:
@@ -101,6 +101,10 @@ def _encode(event: dict[str, Any]) -> str:
             parts.append(prefix + _quote(value))
         elif kind is int:
             parts.append(prefix + int.__repr__(value))
+        elif kind is bool:
+            parts.append(prefix + ("true" if value else "false"))
+        elif value is None:
+            parts.append(prefix + "null")
         else:
             parts.append(prefix + _dumps(value))
     return "{" + ",".join(parts) + "}\n"

@@ -112,6 +112,7 @@ from .invariants_text import text_units as to_units
 if TYPE_CHECKING:
     from .scenario import Scenario
 
+_NEVER = 2**63  # a time after every run's end
 CapFn = Callable[[str], tuple[int, int]]  # symbol -> (cap now, highest cap any tier allows)
 
 
@@ -134,9 +135,11 @@ class InvariantChecker:
         self.max_abs_position: dict[str, int] = {}
         # P&L: the checker's own average-cost replay of the fills
         self.cash: dict[str, int] = {}  # per symbol, money units
-        self.cost: dict[str, Fraction] = {}
-        self.realized: dict[str, Fraction] = {}
-        self.realized_total = Fraction(0)
+        # exact: ints while every division was exact, Fractions once one was not (as
+        # kernel/positions.py keeps them; the same numbers, a fraction of the cost)
+        self.cost: dict[str, int | Fraction] = {}
+        self.realized: dict[str, int | Fraction] = {}
+        self.realized_total: int | Fraction = 0
         self.loss_breached = False
         # venue session, as journaled
         self.connected = True
@@ -153,13 +156,16 @@ class InvariantChecker:
         self._adopted_since_restart: set[str] = set()  # membership only
         # exit liveness: symbol -> (since, deadline)
         self._exiting: dict[str, tuple[int, int]] = {}
+        # no deadline in _exiting is earlier (a bound, may be stale-early): an event
+        # before it needs no look at each exiting ticker (1 000 tickers: every event)
+        self._exit_due = _NEVER
 
     # ------------------------------------------------------------ dispatch
 
     def _on_fee(self, sym: str, units: int) -> None:
         """A fee is paid in cash, and realized P&L is net of it."""
         self.cash[sym] -= units
-        self.realized[sym] = self.realized.get(sym, Fraction(0)) - units
+        self.realized[sym] = self.realized.get(sym, 0) - units
         self.realized_total -= units
 
     def __call__(self, ev: dict[str, Any]) -> None:
@@ -368,21 +374,21 @@ class InvariantChecker:
         """Average-cost replay of one fill (the same convention as the kernel)."""
         self.cash[sym] = self.cash.get(sym, 0) - signed * px
         pos = self.position[sym] - signed  # before this fill
-        cost = self.cost.get(sym, Fraction(0))
+        cost = self.cost.get(sym, 0)
         if pos == 0 or (pos > 0) == (signed > 0):
             self.cost[sym] = cost + signed * px
             return
         closing = min(abs(signed), abs(pos))
-        avg = cost / pos
+        avg = _div(cost, pos)
         direction = 1 if pos > 0 else -1
         realized = direction * closing * (px - avg)
-        self.realized[sym] = self.realized.get(sym, Fraction(0)) + realized
+        self.realized[sym] = self.realized.get(sym, 0) + realized
         self.realized_total += realized
         rest = abs(signed) - closing
         if pos + signed == 0:
-            self.cost[sym] = Fraction(0)
+            self.cost[sym] = 0
         elif rest:
-            self.cost[sym] = Fraction((1 if signed > 0 else -1) * rest * px)
+            self.cost[sym] = (1 if signed > 0 else -1) * rest * px
         else:
             self.cost[sym] = cost - direction * closing * avg
 
@@ -401,10 +407,10 @@ class InvariantChecker:
             self._violate(ev, "pnl_identity",
                           f"{sym}: cash flow {money(cash)} + {qty} x avg {ev['avg_price']} "
                           f"!= realized {ev['realized_pnl']}")
-        elif 2 * abs(self.realized.get(sym, Fraction(0)) - realized) > 2:
+        elif 2 * abs(self.realized.get(sym, 0) - realized) > 2:
             self._violate(ev, "pnl_identity",
                           f"{sym}: realized {ev['realized_pnl']} but the fills' average-cost "
-                          f"realized P&L is {money(self.realized.get(sym, Fraction(0)))}")
+                          f"realized P&L is {money(self.realized.get(sym, 0))}")
         limit = self.facts.max_loss_cumulative if self.facts is not None else None
         if limit is not None and not self.loss_breached and self.realized_total <= -limit:
             self.loss_breached = True
@@ -415,9 +421,14 @@ class InvariantChecker:
         if self.facts is None:
             return
         f = self.facts
-        self._exiting[sym] = (since, f.healthy_deadline(sym, since, f.exit_bound))
+        deadline = f.healthy_deadline(sym, since, f.exit_bound)
+        self._exiting[sym] = (since, deadline)
+        if deadline < self._exit_due:
+            self._exit_due = deadline
 
     def _check_exit_deadlines(self, ev: dict[str, Any], now: int) -> None:
+        if now <= self._exit_due:
+            return
         for sym, (since, deadline) in list(self._exiting.items()):
             if now > deadline:
                 del self._exiting[sym]
@@ -425,6 +436,7 @@ class InvariantChecker:
                               f"{sym} still {self.position.get(sym, 0)} at {secs(now)}: no "
                               f"progress since {secs(since)} though the venue was healthy "
                               f"long enough to exit by {secs(deadline)}")
+        self._exit_due = min((d for _, d in self._exiting.values()), default=_NEVER)
 
     # ------------------------------------------------------------ reporting
 
@@ -434,6 +446,13 @@ class InvariantChecker:
         self.journal.emit(ev["ts_ns"], "invariant_violated", **v)
 
 
+
+
+def _div(num: int | Fraction, den: int) -> int | Fraction:
+    """num / den exactly: an int when it divides, else a Fraction."""
+    if type(num) is int and num % den == 0:
+        return num // den
+    return Fraction(num) / den
 
 
 _Handler = Callable[[InvariantChecker, dict[str, Any]], None]
