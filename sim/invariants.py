@@ -104,6 +104,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..kernel.events import event_problems
 from ..kernel.journal import Journal
 from ..kernel.units import NS_PER_S
+from .idset import IdSet
 from .invariants_liveness import RunFacts, on_shutdown
 from .invariants_restart import on_adopted_order, on_adopted_position, on_restarted, on_start_reconciled
 from .invariants_text import BUY, CLOSE_ALL, ENTRY, as_text, money, oid_key, secs
@@ -150,7 +151,7 @@ class InvariantChecker:
         self._ends: deque[int] = deque(maxlen=1024)  # recent times an order ended
         # restarts: every order id ever sent (one intent, one order), and the state
         # between a restart and its reconciliation
-        self._order_ids: set[str] = set()  # membership only, never iterated
+        self._order_ids = IdSet()  # membership only; runs of numbers: memory stays flat
         self._last_oid = 0  # the highest order id number sent
         self._restarting = False
         self._adopted_since_restart: set[str] = set()  # membership only
