@@ -130,11 +130,12 @@ The next design changes, in order of what they take off:
 5. Fuzzing: generate scenario bodies once per shape and draw only their numbers, or
    run several examples per generated body (Hypothesis's own share is ~50 %).
 
-Memory: peak RSS grows from 1 M to 10 M ticks in this run (1.42x), and it does on
-/work/main too (1 M -> 3 M ticks: 1.087x there, 1.086x here): it is not from these
-steps. The likely cause is the checker's set of every order id ever sent (the
-order_id_unique invariant keeps them all, ~160 k ids at 10 M ticks); a set of id ranges
-would keep it flat. live_latency runs 2 000 events: with 10 000 the loopback
+Memory: peak RSS had come to grow from 1 M to 10 M ticks (1.42x in the first run of
+this regeneration, and the same growth on /work/main: 1 M -> 3 M ticks 1.087x there,
+1.086x here) since the checker kept every order id ever sent as a string
+(order_id_unique); it keeps them as runs of consecutive numbers now (sim/idset.py)
+and the memory section above is flat again (1.010x; that run overlapped the scenario
+tests, hence its low ticks/s). live_latency runs 2 000 events: with 10 000 the loopback
 gateway's paper account runs out of margin after ~3 000-3 300 cycles, on /work/main as
 well; its p99 in this run misses 1 ms on both trees alike (the machine's load: a task
 waited for a CPU ~89 % of the run), with the kernel's own share (quote_in -> submit)
