@@ -12,6 +12,7 @@ from triotrade.sim import scenario as scenario_mod
 from triotrade.sim.determinism import derive_seed
 from triotrade.sim.market import generate
 from triotrade.sim.scenario import market_path_specs
+from triotrade.sim.scenario_limits import Limits
 from triotrade.strategies.ma_cross import MovingAverageCross
 
 
@@ -42,7 +43,10 @@ def ma_cross_scenario(ticks: int = 1_000_000, tickers: int = 1, seed: int = 7,
                        "walk": {"every": f"{every_ms}ms", "vol_bps": 4},
                        "gaps": gaps} for s in symbols},
     }
-    return scenario_mod.from_dict(data, "<bench>")
+    # the 10 M-tick run generates a few ticks beyond 10 M (the opening tick, the gaps'
+    # own ticks): above the default limit a user raises with --max-ticks, as here
+    limits = Limits(max_ticks=max(Limits().max_ticks, 2 * ticks))
+    return scenario_mod.from_dict(data, "<bench>", limits=limits)
 
 
 def path_ticks(scn: scenario_mod.Scenario, seed: int) -> list[tuple[int, ...]]:

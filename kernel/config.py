@@ -39,15 +39,41 @@ Money = NewType("Money", int)  # price/money units (1e-8)
 Price = NewType("Price", int)
 
 
+def _pct_ratio(pct: Decimal | None) -> tuple[int, int, int] | None:
+    """(numerator, denominator of pct / 100, the bound on |ref| below which
+    ``ref * pct`` has at most 27 digits: exact in the default 28-digit context)."""
+    if pct is None or not pct.is_finite() or not pct:
+        return None
+    num, den = pct.as_integer_ratio()
+    digits = int("".join(map(str, pct.as_tuple().digits)))
+    return num, den * 100, 10**27 // digits
+
+
 @attrs.frozen
 class Distance:
     """A price distance: ``"2%"`` of the reference price, or an absolute ``"1.50"``."""
 
     pct: Decimal | None = None
     units: int | None = None
+    # pct / 100 as an exact ratio, for the integer path of ``below``
+    _ratio: tuple[int, int, int] | None = attrs.field(
+        init=False, eq=False, repr=False, default=attrs.Factory(
+            lambda self: _pct_ratio(self.pct), takes_self=True))
 
     def below(self, ref: int) -> int:
-        """The distance in price units from reference ``ref``."""
+        """The distance in price units from reference ``ref``.
+
+        The position monitor asks on every check: while ``ref`` times the percentage's
+        digits fits Decimal's 28 digits, the Decimal expression is exact, so truncated
+        integer arithmetic gives the same number without building Decimals; beyond,
+        the Decimal expression decides, as always."""
+        ratio = self._ratio
+        if ratio is not None:
+            num, den, limit = ratio
+            if -limit < ref < limit:
+                product = ref * num
+                q = abs(product) // den
+                return -q if product < 0 else q
         if self.pct is not None:
             return int(Decimal(ref) * self.pct / 100)
         assert self.units is not None

@@ -291,8 +291,34 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
 )}
 
 
+# (type, keys in the event's order) -> the catalogue's fields present in such an event,
+# for a shape whose keys are all known and required ones all there: a checked event
+# then costs one kind test per field (the invariant checker checks every event)
+_SHAPES: dict[tuple[Any, ...], tuple[tuple[str, Kind], ...]] = {}
+_MAX_SHAPES = 4096
+
+
 def event_problems(event: dict[str, Any]) -> list[str]:
     """What is wrong with ``event`` against the catalogue (empty: nothing)."""
+    name = event.get("type")
+    if type(name) is not str:
+        return _problems(event)
+    shape = (name, *event)
+    fields = _SHAPES.get(shape)
+    if fields is not None:
+        for key, kind in fields:
+            if not kind.admits(event[key]):
+                break
+        else:
+            return []
+    problems = _problems(event)
+    if not problems and fields is None and len(_SHAPES) < _MAX_SHAPES:
+        spec = CATALOGUE[event["type"]]
+        _SHAPES[shape] = tuple((f.name, f.kind) for f in spec.fields if f.name in event)
+    return problems
+
+
+def _problems(event: dict[str, Any]) -> list[str]:
     spec = CATALOGUE.get(event.get("type"))  # type: ignore[arg-type]
     if spec is None:
         return [f"unknown event type {event.get('type')!r}"]

@@ -75,22 +75,42 @@ def canonical(event: dict[str, Any]) -> dict[str, Any]:
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
+# per key order of an event (its dict's insertion order): the keys sorted, each with
+# its prefix '"key":' built once; kernel code emits a few dozen shapes, bounded anyway
+_SHAPES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+_MAX_SHAPES = 4096
+
+
 def _encode(event: dict[str, Any]) -> str:
     """Exactly ``json.dumps(event, sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)`` plus a newline, twice as fast for the flat events the kernel
-    writes: top-level strings and ints are formatted directly (keys are identifiers
-    from our own code), anything else goes through the json encoder."""
+    ensure_ascii=False)`` plus a newline, several times as fast for the flat events
+    the kernel writes: the sorted keys and their prefixes are built once per shape of
+    event, top-level strings, ints, booleans and nulls are formatted directly (keys are
+    identifiers from our own code), anything else goes through the json encoder."""
+    shape = tuple(event)
+    order = _SHAPES.get(shape)
+    if order is None:
+        order = tuple((key, f'"{key}":') for key in sorted(event))
+        if len(_SHAPES) < _MAX_SHAPES:
+            _SHAPES[shape] = order
     parts = []
-    for key in sorted(event):
+    for key, prefix in order:
         value = event[key]
         kind = type(value)
         if kind is str:
-            parts.append(f'"{key}":{_quote(value)}')
+            parts.append(prefix + _quote(value))
         elif kind is int:
-            parts.append(f'"{key}":{value}')
+            parts.append(prefix + int.__repr__(value))
+        elif kind is bool:
+            parts.append(prefix + ("true" if value else "false"))
+        elif value is None:
+            parts.append(prefix + "null")
         else:
-            parts.append(f'"{key}":{_dumps(value)}')
+            parts.append(prefix + _dumps(value))
     return "{" + ",".join(parts) + "}\n"
+
+
+_HASH_BATCH = 512  # lines hashed in one update: the digest is over the same bytes
 
 
 class Journal:
@@ -107,6 +127,7 @@ class Journal:
         self._check = check
         self._durable = durable
         self._hash = hashlib.sha256()
+        self._unhashed: list[bytes] = []  # written lines not yet in the hash (a batch)
         self._keep = keep
         self.events: list[dict[str, Any]] = []
         self._listeners: list[Listener] = []
@@ -143,7 +164,11 @@ class Journal:
 
     def _write(self, event: dict[str, Any]) -> None:
         line = _encode(event).encode("utf-8")
-        self._hash.update(line)
+        unhashed = self._unhashed
+        unhashed.append(line)
+        if len(unhashed) >= _HASH_BATCH:
+            self._hash.update(b"".join(unhashed))
+            unhashed.clear()
         if self._sink is not None:
             self._sink.write(line)
             if self._durable:
@@ -154,6 +179,9 @@ class Journal:
 
     @property
     def digest(self) -> str:
+        if self._unhashed:
+            self._hash.update(b"".join(self._unhashed))
+            self._unhashed.clear()
         return "sha256:" + self._hash.hexdigest()
 
     def flush(self) -> None:

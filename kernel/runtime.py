@@ -22,6 +22,7 @@ from . import discovery, guard, reconnect, run_summary
 from .clock import Clock
 from .config import TradingConfig
 from .fee_ledger import FeeLedger
+from .handoff import Handoff
 from .instruments import Instrument
 from .journal import Journal
 from .killswitch import KillAction
@@ -108,6 +109,7 @@ class Kernel:
         # fills journal their venue exec id where a restart must know which executions
         # it has seen (live runs, a resting venue stop): off, the journal is unchanged
         self.journal_exec_ids = config.exits.venue_stop is not None
+        self.handoff = Handoff(self)  # order queue passes run synchronously where they can
 
     # ------------------------------------------------------------ lifecycle
 
@@ -241,6 +243,16 @@ class Kernel:
                 break
             await self.clock.sleep_until(times[0] + NS_PER_S)
         times.append(now)
+
+    def pacing_room(self) -> int:
+        """How many order actions ``_pace`` would let through now without a wait."""
+        if not self.connected and self.protections.refused_actions_use_no_budget:
+            return self.config.risk.max_order_rate
+        times = self._send_times
+        now = self.clock.now_ns()
+        while times and times[0] <= now - NS_PER_S:
+            times.popleft()
+        return self.config.risk.max_order_rate - len(times)
 
     async def submit(self, order: Order) -> None:
         asked = self.clock.now_ns()

@@ -34,6 +34,7 @@ import trio
 
 from ..strategies.base import Fill
 from ..strategies.driver import StrategyDriver
+from .handoff import OrderWakeup
 from .instruments import Instrument
 from .orders import Order, Role, Side
 from .positions import Position
@@ -122,10 +123,13 @@ class Ticker(TickerRules):
         self.venue_stop = (VenueStop(self, cfg.exits.venue_stop)
                            if cfg.exits.venue_stop is not None else None)
         # wake-ups for the async loops, timers for the synchronous ones
-        self.wake_queue = Wakeup()
+        handoff = getattr(kernel, "handoff", None)
+        self.wake_queue: Wakeup = OrderWakeup(
+            (lambda: handoff.defer(self)) if handoff is not None else None)
         self.wake_emergency = Wakeup()
         self._nursery: trio.Nursery | None = None
         self._monitor_timer: TimerHandle | None = None
+        self._check_interval = cfg.monitor.check_interval  # re-armed on every check
         self._ignored: set[tuple[str, str, str | None]] = set()  # membership only
         self._stale_timer: TimerHandle | None = None
         # the open bar (journal.bar_interval); _bar_end == 0: none open
@@ -342,9 +346,9 @@ class Ticker(TickerRules):
     def arm_monitor(self) -> None:
         """Start the position monitor's timer chain if it is not running."""
         if self._monitor_timer is None:
-            k = self.k
-            self._monitor_timer = k.clock.call_at(
-                k.clock.now_ns() + k.config.monitor.check_interval, self._monitor_fire)
+            clock = self.k.clock
+            self._monitor_timer = clock.call_at(clock.now_ns() + self._check_interval,
+                                                self._monitor_fire)
 
     def _monitor_fire(self, _: object = None) -> None:
         """Every check_interval while a position or order is live; idle when flat."""

@@ -33,35 +33,56 @@ EXIT_ROLE = {
 
 
 async def order_queue_loop(t: Ticker) -> None:
-    """Serialises this ticker's order actions: exits first, entries staggered."""
+    """Serialises this ticker's order actions: exits first, entries staggered.
+
+    The task only waits here; a pass it would make at once with nothing to wait for
+    (no stagger, no pacing) the simulator runs synchronously instead, right after the
+    event that asked for it (kernel/handoff.py), with the same effect and no trio
+    round trip."""
     k = t.k
-    delay = k.config.entries.staggered_order_delay
     while True:
-        next_entry: int | None = None
-        if t.pending_entries and t.last_entry_sent_ns is not None:
-            next_entry = t.last_entry_sent_ns + delay
-        if not (t.exit_request or t.cancel_entries_pending or t.reduce_request or
-                (t.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))
-                or (t.venue_stop is not None and t.venue_stop.wanted())):
+        due, next_entry = queue_due(t)
+        if not due:
             await t.wake_queue.wait_until(k.clock, next_entry)
-        if t.exit_request is not None:
-            reason, _ = t.exit_request
-            await _send_exit(t, reason)
-            t.exit_request = None
-        if t.reduce_request:
-            await _send_reduce(t)
-        if t.cancel_entries_pending:
-            t.cancel_entries_pending = False
-            for order in list(t.entries.values()):
-                if not order.cancel_requested:
-                    await k.cancel(order)
-        if t.venue_stop is not None:
-            await venue_stop.service(t)
-        if t.pending_entries:
-            now = k.clock.now_ns()
-            if t.last_entry_sent_ns is None or now >= t.last_entry_sent_ns + delay:
-                side, qty, reason = t.pending_entries.popleft()
-                await _send_entry(t, side, qty)
+        await queue_pass(t)
+
+
+def queue_due(t: Ticker) -> tuple[bool, int | None]:
+    """(whether the queue has work to do now, when the next staggered entry is due)."""
+    k = t.k
+    next_entry: int | None = None
+    if t.pending_entries and t.last_entry_sent_ns is not None:
+        next_entry = t.last_entry_sent_ns + k.config.entries.staggered_order_delay
+    due = bool(t.exit_request or t.cancel_entries_pending or t.reduce_request or
+               (t.pending_entries and (next_entry is None or next_entry <= k.clock.now_ns()))
+               or (t.venue_stop is not None and t.venue_stop.wanted()))
+    return due, next_entry
+
+
+async def queue_pass(t: Ticker) -> None:
+    """One pass of the queue: the exit, the reduction, the cancels, one due entry.
+
+    At most ``3 + len(t.entries)`` paced venue actions (kernel/handoff.py counts on it)."""
+    k = t.k
+    if t.exit_request is not None:
+        reason, _ = t.exit_request
+        await _send_exit(t, reason)
+        t.exit_request = None
+    if t.reduce_request:
+        await _send_reduce(t)
+    if t.cancel_entries_pending:
+        t.cancel_entries_pending = False
+        for order in list(t.entries.values()):
+            if not order.cancel_requested:
+                await k.cancel(order)
+    if t.venue_stop is not None:
+        await venue_stop.service(t)
+    if t.pending_entries:
+        now = k.clock.now_ns()
+        if t.last_entry_sent_ns is None or \
+                now >= t.last_entry_sent_ns + k.config.entries.staggered_order_delay:
+            side, qty, reason = t.pending_entries.popleft()
+            await _send_entry(t, side, qty)
 
 
 async def _send_entry(t: Ticker, side: Side, qty: int) -> None:

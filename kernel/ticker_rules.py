@@ -53,6 +53,9 @@ class TickerRules:
     wake_queue: Wakeup
     _ignored: set[tuple[str, str, str | None]]
     start_emergency: Callable[[str], None]  # Ticker's: the emergency retry lives in its nursery
+    # exit_levels' last answer and what it was computed from (qty, cost, hwm)
+    _levels_key: tuple[int, int | Fraction, int] | tuple[()] = ()
+    _levels: dict[str, int] = {}
 
     # ------------------------------------------------------------ exposure
 
@@ -148,6 +151,11 @@ class TickerRules:
         pos = self.position
         if not pos.qty:
             return {}
+        # the levels depend on the position and the high-water mark alone, and the
+        # monitor asks at every check: computed again only when one of them moved
+        key = (pos.qty, pos.cost, self.hwm)
+        if key == self._levels_key:
+            return self._levels
         ex = self.k.config.exits
         avg = int(pos.avg_price)
         out: dict[str, int] = {}
@@ -158,6 +166,7 @@ class TickerRules:
             out["take_profit"] = avg + sign * ex.take_profit.below(avg)
         if ex.trailing_stop is not None and self.hwm:
             out["trailing_stop"] = self.hwm - sign * ex.trailing_stop.below(self.hwm)
+        self._levels_key, self._levels = key, out
         return out
 
     def check_exits(self, via: str) -> None:

@@ -38,6 +38,10 @@ class Engine:
         self._seq = 0
         self._mock = mock_clock
         self.ticks_processed = 0
+        # callbacks to run right after the current event, before trio runs any task
+        # (the kernel's synchronous order hand-off); in_event: the pump is running events
+        self._after: list[Callable[[bool], None]] = []
+        self.in_event = False
 
     # ------------------------------------------------------------ scheduling
 
@@ -49,6 +53,19 @@ class Engine:
         entry = Timer((t, self._seq, fn, arg))
         heapq.heappush(self._heap, entry)
         return entry
+
+    def after_event(self, fn: Callable[[bool], None]) -> None:
+        """Run ``fn(quiet)`` right after the event being handled, before the pump moves
+        on or lets trio run a task; ``quiet``: no task is runnable at that point."""
+        self._after.append(fn)
+
+    def _run_after(self, runq: Any) -> None:
+        after = self._after
+        while after:
+            fns = after[:]
+            after.clear()
+            for fn in fns:
+                fn(not runq)
 
     def now_ns(self) -> int:
         return self.now
@@ -80,6 +97,8 @@ class Engine:
         runq = runq_getter()
         pop = heapq.heappop
         ticks_done = 0
+        after = self._after
+        self.in_event = True
         if ticks is None:
             ticks = iter(())
         nxt = next(ticks, None)
@@ -91,6 +110,8 @@ class Engine:
             while nxt is not None and nxt[0] < limit:
                 self.now = nxt[0]
                 deliver(nxt)  # type: ignore[misc]
+                if after:
+                    self._run_after(runq)
                 ticks_done += 1
                 nxt = next(ticks, None)
                 if runq:
@@ -109,12 +130,15 @@ class Engine:
                     self.now = entry[0]
                     self.ticks_processed = ticks_done  # a timer (progress) may read it
                     fn(entry[3])
+                    if after:
+                        self._run_after(runq)
             if runq:
                 self.ticks_processed = ticks_done
                 await self.settle()
         self.ticks_processed = ticks_done
         self.now = max(self.now, horizon)
         await self.settle()
+        self.in_event = False
 
     async def settle(self) -> None:
         """Let every runnable task run until all are blocked again."""
@@ -124,7 +148,11 @@ class Engine:
             current = mock.current_time()
             if target > current:
                 mock.jump(target - current)
-        await trio.testing.wait_all_tasks_blocked()
+        was, self.in_event = self.in_event, False  # tasks run now, not the pump
+        try:
+            await trio.testing.wait_all_tasks_blocked()
+        finally:
+            self.in_event = was
 
 
 

@@ -103,14 +103,17 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..kernel.events import event_problems
 from ..kernel.journal import Journal
-from ..kernel.units import NS_PER_S, to_units
+from ..kernel.units import NS_PER_S
+from .idset import IdSet
 from .invariants_liveness import RunFacts, on_shutdown
 from .invariants_restart import on_adopted_order, on_adopted_position, on_restarted, on_start_reconciled
 from .invariants_text import BUY, CLOSE_ALL, ENTRY, as_text, money, oid_key, secs
+from .invariants_text import text_units as to_units
 
 if TYPE_CHECKING:
     from .scenario import Scenario
 
+_NEVER = 2**63  # a time after every run's end
 CapFn = Callable[[str], tuple[int, int]]  # symbol -> (cap now, highest cap any tier allows)
 
 
@@ -133,9 +136,11 @@ class InvariantChecker:
         self.max_abs_position: dict[str, int] = {}
         # P&L: the checker's own average-cost replay of the fills
         self.cash: dict[str, int] = {}  # per symbol, money units
-        self.cost: dict[str, Fraction] = {}
-        self.realized: dict[str, Fraction] = {}
-        self.realized_total = Fraction(0)
+        # exact: ints while every division was exact, Fractions once one was not (as
+        # kernel/positions.py keeps them; the same numbers, a fraction of the cost)
+        self.cost: dict[str, int | Fraction] = {}
+        self.realized: dict[str, int | Fraction] = {}
+        self.realized_total: int | Fraction = 0
         self.loss_breached = False
         # venue session, as journaled
         self.connected = True
@@ -146,19 +151,22 @@ class InvariantChecker:
         self._ends: deque[int] = deque(maxlen=1024)  # recent times an order ended
         # restarts: every order id ever sent (one intent, one order), and the state
         # between a restart and its reconciliation
-        self._order_ids: set[str] = set()  # membership only, never iterated
+        self._order_ids = IdSet()  # membership only; runs of numbers: memory stays flat
         self._last_oid = 0  # the highest order id number sent
         self._restarting = False
         self._adopted_since_restart: set[str] = set()  # membership only
         # exit liveness: symbol -> (since, deadline)
         self._exiting: dict[str, tuple[int, int]] = {}
+        # no deadline in _exiting is earlier (a bound, may be stale-early): an event
+        # before it needs no look at each exiting ticker (1 000 tickers: every event)
+        self._exit_due = _NEVER
 
     # ------------------------------------------------------------ dispatch
 
     def _on_fee(self, sym: str, units: int) -> None:
         """A fee is paid in cash, and realized P&L is net of it."""
         self.cash[sym] -= units
-        self.realized[sym] = self.realized.get(sym, Fraction(0)) - units
+        self.realized[sym] = self.realized.get(sym, 0) - units
         self.realized_total -= units
 
     def __call__(self, ev: dict[str, Any]) -> None:
@@ -171,43 +179,44 @@ class InvariantChecker:
             self._check_not_sent(ev)
         if self._exiting:
             self._check_exit_deadlines(ev, ev["ts_ns"])
-        if t == "order_submitted":
-            self._on_submitted(ev)
-        elif t == "fill":
-            self._on_fill(ev)
-        elif t == "fee_reported":  # the broker's commission replaces the model's
-            self._on_fee(ev["symbol"], to_units(ev["fee"]) - to_units(ev["model_fee"]))
-        elif t in ("order_cancelled", "order_rejected", "order_expired"):
-            self._done(ev["order_id"], ev["ts_ns"])
-        elif t == "position_changed":
-            self._on_position(ev)
-        elif t == "restarted":
-            on_restarted(self, ev)
-        elif t == "reconciled" and ev.get("when") == "start":
+        handler = _DISPATCH.get(t)
+        if handler is not None:
+            handler(self, ev)
+
+    # the event types the dispatch table sends to a handler of their own (below)
+
+    def _on_fee_reported(self, ev: dict[str, Any]) -> None:
+        # the broker's commission replaces the model's
+        self._on_fee(ev["symbol"], to_units(ev["fee"]) - to_units(ev["model_fee"]))
+
+    def _on_order_ended(self, ev: dict[str, Any]) -> None:
+        self._done(ev["order_id"], ev["ts_ns"])
+
+    def _on_reconciled(self, ev: dict[str, Any]) -> None:
+        if ev.get("when") == "start":
             on_start_reconciled(self, ev)
-        elif t == "position_adopted":
-            on_adopted_position(self, ev)
-        elif t == "order_adopted":
-            on_adopted_order(self, ev)
-        elif t == "kill_switch":
-            if ev.get("action") == CLOSE_ALL:
-                self.close_all = True
-            elif self.halted_by is None:
-                self.halted_by = f"kill switch {ev.get('reason')} ({ev.get('action')})"
-        elif t == "kill_switch_reset":
-            self.close_all = False
-            self.halted_by = None
-            self.loss_breached = False
-        elif t == "venue_disconnected":
-            self.connected = False
-        elif t == "venue_reconnected":
-            self.connected = True
-        elif t in ("exit_triggered", "emergency_started"):
-            sym = ev["symbol"]
-            if self.position.get(sym, 0) and sym not in self._exiting:
-                self._start_exiting(sym, ev["ts_ns"])
-        elif t == "shutdown":
-            on_shutdown(self, ev)
+
+    def _on_kill_switch(self, ev: dict[str, Any]) -> None:
+        if ev.get("action") == CLOSE_ALL:
+            self.close_all = True
+        elif self.halted_by is None:
+            self.halted_by = f"kill switch {ev.get('reason')} ({ev.get('action')})"
+
+    def _on_kill_switch_reset(self, ev: dict[str, Any]) -> None:
+        self.close_all = False
+        self.halted_by = None
+        self.loss_breached = False
+
+    def _on_disconnected(self, ev: dict[str, Any]) -> None:
+        self.connected = False
+
+    def _on_reconnected(self, ev: dict[str, Any]) -> None:
+        self.connected = True
+
+    def _on_exit_started(self, ev: dict[str, Any]) -> None:
+        sym = ev["symbol"]
+        if self.position.get(sym, 0) and sym not in self._exiting:
+            self._start_exiting(sym, ev["ts_ns"])
 
     # ------------------------------------------------------------ orders
 
@@ -370,21 +379,21 @@ class InvariantChecker:
         """Average-cost replay of one fill (the same convention as the kernel)."""
         self.cash[sym] = self.cash.get(sym, 0) - signed * px
         pos = self.position[sym] - signed  # before this fill
-        cost = self.cost.get(sym, Fraction(0))
+        cost = self.cost.get(sym, 0)
         if pos == 0 or (pos > 0) == (signed > 0):
             self.cost[sym] = cost + signed * px
             return
         closing = min(abs(signed), abs(pos))
-        avg = cost / pos
+        avg = _div(cost, pos)
         direction = 1 if pos > 0 else -1
         realized = direction * closing * (px - avg)
-        self.realized[sym] = self.realized.get(sym, Fraction(0)) + realized
+        self.realized[sym] = self.realized.get(sym, 0) + realized
         self.realized_total += realized
         rest = abs(signed) - closing
         if pos + signed == 0:
-            self.cost[sym] = Fraction(0)
+            self.cost[sym] = 0
         elif rest:
-            self.cost[sym] = Fraction((1 if signed > 0 else -1) * rest * px)
+            self.cost[sym] = (1 if signed > 0 else -1) * rest * px
         else:
             self.cost[sym] = cost - direction * closing * avg
 
@@ -403,10 +412,10 @@ class InvariantChecker:
             self._violate(ev, "pnl_identity",
                           f"{sym}: cash flow {money(cash)} + {qty} x avg {ev['avg_price']} "
                           f"!= realized {ev['realized_pnl']}")
-        elif 2 * abs(self.realized.get(sym, Fraction(0)) - realized) > 2:
+        elif 2 * abs(self.realized.get(sym, 0) - realized) > 2:
             self._violate(ev, "pnl_identity",
                           f"{sym}: realized {ev['realized_pnl']} but the fills' average-cost "
-                          f"realized P&L is {money(self.realized.get(sym, Fraction(0)))}")
+                          f"realized P&L is {money(self.realized.get(sym, 0))}")
         limit = self.facts.max_loss_cumulative if self.facts is not None else None
         if limit is not None and not self.loss_breached and self.realized_total <= -limit:
             self.loss_breached = True
@@ -417,9 +426,14 @@ class InvariantChecker:
         if self.facts is None:
             return
         f = self.facts
-        self._exiting[sym] = (since, f.healthy_deadline(sym, since, f.exit_bound))
+        deadline = f.healthy_deadline(sym, since, f.exit_bound)
+        self._exiting[sym] = (since, deadline)
+        if deadline < self._exit_due:
+            self._exit_due = deadline
 
     def _check_exit_deadlines(self, ev: dict[str, Any], now: int) -> None:
+        if now <= self._exit_due:
+            return
         for sym, (since, deadline) in list(self._exiting.items()):
             if now > deadline:
                 del self._exiting[sym]
@@ -427,6 +441,7 @@ class InvariantChecker:
                               f"{sym} still {self.position.get(sym, 0)} at {secs(now)}: no "
                               f"progress since {secs(since)} though the venue was healthy "
                               f"long enough to exit by {secs(deadline)}")
+        self._exit_due = min((d for _, d in self._exiting.values()), default=_NEVER)
 
     # ------------------------------------------------------------ reporting
 
@@ -436,6 +451,38 @@ class InvariantChecker:
         self.journal.emit(ev["ts_ns"], "invariant_violated", **v)
 
 
+
+
+def _div(num: int | Fraction, den: int) -> int | Fraction:
+    """num / den exactly: an int when it divides, else a Fraction."""
+    if type(num) is int and num % den == 0:
+        return num // den
+    return Fraction(num) / den
+
+
+_Handler = Callable[[InvariantChecker, dict[str, Any]], None]
+# event type -> what the checker does with it, after the checks every event gets: one
+# dict lookup per event instead of a chain of string comparisons
+_DISPATCH: dict[str, _Handler] = {
+    "order_submitted": InvariantChecker._on_submitted,
+    "fill": InvariantChecker._on_fill,
+    "fee_reported": InvariantChecker._on_fee_reported,
+    "order_cancelled": InvariantChecker._on_order_ended,
+    "order_rejected": InvariantChecker._on_order_ended,
+    "order_expired": InvariantChecker._on_order_ended,
+    "position_changed": InvariantChecker._on_position,
+    "restarted": on_restarted,
+    "reconciled": InvariantChecker._on_reconciled,
+    "position_adopted": on_adopted_position,
+    "order_adopted": on_adopted_order,
+    "kill_switch": InvariantChecker._on_kill_switch,
+    "kill_switch_reset": InvariantChecker._on_kill_switch_reset,
+    "venue_disconnected": InvariantChecker._on_disconnected,
+    "venue_reconnected": InvariantChecker._on_reconnected,
+    "exit_triggered": InvariantChecker._on_exit_started,
+    "emergency_started": InvariantChecker._on_exit_started,
+    "shutdown": on_shutdown,
+}
 
 
 def live_checker(journal: Journal, cap_for: CapFn) -> InvariantChecker:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..kernel.killswitch import KillAction
 from ..kernel.orders import Role, Side
-from ..kernel.units import fmt_duration
+from ..kernel.units import PRICE_DECIMALS, fmt_duration, to_units
 
 # the journal's words for what the checks look at (the checker reads text, not objects)
 ENTRY = Role.ENTRY.value
@@ -48,3 +48,19 @@ def as_decimal(v: Any) -> Decimal | None:
         return Decimal(str(v))
     except Exception:  # noqa: BLE001
         return None
+
+
+def text_units(value: object) -> int:
+    """``to_units`` of the journal's own decimal text ("-12.5", "300"), by integer
+    arithmetic on the digits: the checker reads several per trade, and the Decimal
+    parse behind ``to_units`` cost more than the check. Anything else (an exponent,
+    more than 8 places, not a string) goes to ``to_units`` and its errors."""
+    if type(value) is str and value.isascii():
+        neg = value.startswith("-")
+        whole, _, frac = (value[1:] if neg else value).partition(".")
+        if whole.isdigit() and len(whole) <= 20 and len(frac) <= PRICE_DECIMALS and (
+                not frac or frac.isdigit()):
+            n = int(whole) * 10**PRICE_DECIMALS + (int(frac.ljust(PRICE_DECIMALS, "0"))
+                                                   if frac else 0)
+            return -n if neg else n
+    return to_units(value)

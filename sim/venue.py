@@ -28,6 +28,9 @@ class Latency:
 
 class SimVenue:
     name = "sim"
+    # submit and cancel only schedule the arrival, never suspend: the kernel may run
+    # its order queue's passes synchronously (kernel/handoff.py)
+    sync_submit = True
 
     def __init__(self, engine: Engine, exchange: Exchange, instruments: dict[str, Instrument],
                  latency: Latency, start_cash: int) -> None:
