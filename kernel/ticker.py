@@ -303,6 +303,8 @@ class Ticker(TickerRules):
             self.hwm = 0
             self._ignored.clear()
             self.wake_emergency.set()
+            if k.rules is not None:
+                k.rules.went_flat(self.symbol, ts)
         self.arm_monitor()
         k.after_fill(self)
         driver = self.driver
