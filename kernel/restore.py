@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import attrs
 
 from .killswitch import KillAction
+from .rulebook import RuleMemory
 from .units import fmt_units, to_units
 from .venue import VenueError
 
@@ -55,6 +56,7 @@ class DayState:
     last_order_id: str = ""
     working: dict[str, dict[str, Any]] = attrs.Factory(dict)  # order_id -> submitted event
     day_start_ns: int | None = None
+    rules: RuleMemory = attrs.Factory(RuleMemory)  # cooldowns, clip, priority, session day
 
     @property
     def realized_total(self) -> int:
@@ -72,6 +74,7 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
             day.day_start_ns = ev.get("start_unix_ns")
             continue
         day.events += 1
+        day.rules.fold(ev)
         if t == "position_changed":  # after every fill and every adoption
             sym = ev["symbol"]
             h = day.held.setdefault(sym, Held())

@@ -10,8 +10,11 @@ and its digest, are what they were.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from .config import TradingConfig
 from .orders import Side
@@ -21,10 +24,45 @@ from .risk.cooldown import cooldown_refusal, threshold_refusal
 from .risk.priority import PriorityBook
 from .risk.session import Calendar
 from .signals import Signal
-from .units import fmt_units
+from .units import fmt_units, to_units
 
 if TYPE_CHECKING:
     from .runtime import Kernel
+
+
+@attrs.define
+class RuleMemory:
+    """What the rules remember between questions. A restart reads it back from the
+    journal (``fold``, called by ``restore.read_day`` for every event), so a restart
+    does not reset a cooldown, an armed clip, a priority window or the session day's
+    P&L base: each is rebuilt from the events that set it."""
+
+    day: str | None = None
+    day_pnl_base: int | Fraction = 0  # realized P&L when the session day began
+    stop_exiting: dict[str, bool] = attrs.Factory(dict)  # a stop-loss exit is under way
+    stopped_flat: dict[str, int] = attrs.Factory(dict)  # when it left the ticker flat
+    clip_armed: dict[str, bool] = attrs.Factory(dict)
+    last_accepted: dict[str, tuple[str, str, int]] = attrs.Factory(dict)  # signal priority
+
+    def fold(self, ev: dict[str, Any]) -> None:
+        t = ev.get("type")
+        if t == "session_day":
+            self.day = ev["day"]
+            self.day_pnl_base = to_units(Decimal(ev["realized_pnl"]))
+        elif t == "exit_triggered" and ev.get("reason") == "stop_loss":
+            self.stop_exiting[ev["symbol"]] = True
+        elif t == "position_changed" and ev.get("qty") == "0":
+            self.went_flat(ev["symbol"], ev["ts_ns"])
+        elif t == "clip_armed":
+            self.clip_armed[ev["symbol"]] = True
+        elif (t == "signal" and ev.get("accepted") is True and ev.get("reason") == "entry"
+              and ev.get("side") in ("BUY", "SELL") and "source" in ev):
+            self.last_accepted[ev["symbol"]] = (ev["source"], ev["side"], ev["ts_ns"])
+
+    def went_flat(self, symbol: str, ts: int) -> None:
+        if self.stop_exiting.pop(symbol, False):
+            self.stopped_flat[symbol] = ts
+        self.clip_armed.pop(symbol, None)
 
 
 class RuleBook:
@@ -44,17 +82,15 @@ class RuleBook:
         self.calendar: Calendar | None = None if s is None else Calendar.build(
             timezone=s.timezone, epoch_ns=epoch_ns, open=s.open, close=s.close, days=s.days,
             entry_delay=s.entry_delay, entry_cutoff=s.entry_cutoff, flatten_at=s.flatten_at)
+        self.mem: RuleMemory = RuleMemory() if k.restore is None else k.restore.rules
         self.priority: PriorityBook | None = None
         if cfg.signal_priority is not None and cfg.signal_conflict_window is not None:
-            self.priority = PriorityBook(tuple(cfg.signal_priority), cfg.signal_conflict_window)
+            self.priority = PriorityBook(tuple(cfg.signal_priority), cfg.signal_conflict_window,
+                                         self.mem.last_accepted)
         self.cooldown = cfg.entries.stop_loss_cooldown
         self.threshold = cfg.entries.trade_threshold
         act, stop = cfg.exits.clip_activation, cfg.exits.clip_stop_loss
         self.clip: tuple[int, int] | None = None if act is None or stop is None else (act, stop)
-        self.stop_exiting: dict[str, bool] = {}  # a stop-loss exit is under way
-        self.stopped_flat: dict[str, int] = {}  # when a stop-loss exit left the ticker flat
-        self.clip_armed: dict[str, bool] = {}
-        self.day: str | None = None
         self._day_timer: Any = None
         self._flatten_timer: Any = None
 
@@ -68,7 +104,7 @@ class RuleBook:
     def entry_refusal(self, symbol: str, position: Position, side: Side, now: int
                       ) -> str | None:
         """Per ticker: the stop-loss cooldown and the trade threshold."""
-        why = cooldown_refusal(now, self.stopped_flat.get(symbol), self.cooldown)
+        why = cooldown_refusal(now, self.mem.stopped_flat.get(symbol), self.cooldown)
         if why is None:
             why = threshold_refusal(now, position.qty, side is Side.BUY, position.opened_ns,
                                     self.threshold)
@@ -95,22 +131,20 @@ class RuleBook:
 
     def exit_triggered(self, symbol: str, reason: str) -> None:
         if reason == "stop_loss":
-            self.stop_exiting[symbol] = True
+            self.mem.stop_exiting[symbol] = True
 
     def went_flat(self, symbol: str, ts: int) -> None:
         """The ticker's position is flat: a stop-loss exit starts its cooldown; the next
         trade gets a clip of its own."""
-        if self.stop_exiting.pop(symbol, False):
-            self.stopped_flat[symbol] = ts
-        self.clip_armed.pop(symbol, None)
+        self.mem.went_flat(symbol, ts)
 
     def clip_exit(self, symbol: str, pnl: int | Fraction, now: int) -> bool:
         """Whether the clip exits the trade now (arming it, journaled, on the way)."""
         assert self.clip is not None
         act, stop = self.clip
-        step = clip_step(self.clip_armed.get(symbol, False), pnl, act, stop)
+        step = clip_step(self.mem.clip_armed.get(symbol, False), pnl, act, stop)
         if step is ClipStep.ARM:
-            self.clip_armed[symbol] = True
+            self.mem.clip_armed[symbol] = True
             self.k.journal.emit(now, "clip_armed", symbol=symbol, pnl=fmt_units(pnl))
         return step is ClipStep.EXIT
 
@@ -144,11 +178,14 @@ class RuleBook:
         one exists, restarts here too: this is the one place a session day begins.)
         """
         assert self.calendar is not None
-        k = self.k
+        k, mem = self.k, self.mem
         day = self.calendar.day(now)
-        if day == self.day:
+        if day == mem.day:  # a restart within the day it journaled: its base stands
+            if k.protections.session_day_resets_daily_loss:
+                k.day_pnl_base = mem.day_pnl_base
             return
-        self.day = day
+        mem.day = day
+        mem.day_pnl_base = k.realized_total
         if k.protections.session_day_resets_daily_loss:
             k.day_pnl_base = k.realized_total
         k.journal.emit(now, "session_day", day=day, realized_pnl=fmt_units(k.realized_total))

@@ -22,7 +22,8 @@ SOURCES = ("news", "strategy", "scenario")
 class PriorityBook:
     order: tuple[str, ...]
     window: int  # ns
-    # symbol -> (source, side, ts) of the last accepted entry intent
+    # symbol -> (source, side, ts) of the last accepted entry intent (the caller may
+    # hand in the one it keeps, to carry it over a restart)
     last: dict[str, tuple[str, str, int]] = attrs.Factory(dict)
 
     def rank(self, source: str) -> int:
