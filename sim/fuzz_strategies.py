@@ -353,6 +353,13 @@ def entry_rules(draw: Any, scn: dict[str, Any]) -> None:
     entries = cfg["entries"]
     if draw(st.booleans()):
         entries["stop_loss_cooldown"] = dur(_ms(draw, 500, 60_000))
+        # re-entries spread over the run: some land after a stop-loss exit, in its cooldown
+        sym = scn["instruments"][0]["symbol"]
+        side = draw(st.sampled_from(("BUY", "SELL")))
+        scn.setdefault("signals", []).extend(
+            {"t": dur(_ms(draw, 0, _parse_ms(scn["duration"]))), "symbol": sym, "side": side}
+            for _ in range(draw(st.integers(1, 4))))
+        scn["signals"].sort(key=lambda s: _parse_ms(s["t"]))
     if draw(st.booleans()):
         entries["trade_threshold"] = dur(_ms(draw, 100, 5_000))
     if draw(st.booleans()):
