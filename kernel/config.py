@@ -122,6 +122,9 @@ class Entries:
     staggered_order_delay: Duration = Duration(8 * NS_PER_S)
     entry_order_ttl: Duration = Duration(5 * NS_PER_S)
     signal_freshness: Duration = Duration(10 * NS_PER_S)
+    # additions to v1, off when null (kernel/risk/cooldown.py):
+    stop_loss_cooldown: Duration | None = None  # no entry this long after a stop-loss exit
+    trade_threshold: Duration | None = None  # adds to an open trade only this long after it opened
 
 
 @attrs.frozen
@@ -134,6 +137,10 @@ class Exits:
     # a resting stop kept at the venue for the whole position (kernel/venue_stop.py):
     # the backstop for a dead process; None: off
     venue_stop: Distance | None = None
+    # additions to v1, both or neither (kernel/risk/clip.py): once the trade's P&L has
+    # reached clip_activation, it exits (reason clip) if its P&L falls back to clip_stop_loss
+    clip_activation: Money | None = None
+    clip_stop_loss: Money | None = None
 
 
 @attrs.frozen
@@ -235,6 +242,23 @@ def _strategy_spec(value: Any, _: type) -> StrategySpec:
 
 
 @attrs.frozen
+class SessionSpec:
+    """Addition to v1: the trading session (kernel/risk/session.py reads it).
+
+    Times are "HH:MM" in ``timezone`` (an IANA name); ``days`` are mon..sun. Every key
+    is optional: what is not given does not restrict.
+    """
+
+    timezone: str = "UTC"
+    open: str | None = None
+    close: str | None = None
+    days: list[str] | None = None
+    entry_delay: Duration = Duration(0)
+    entry_cutoff: str | None = None
+    flatten_at: str | None = None
+
+
+@attrs.frozen
 class JournalConfig:
     """What the journal records beyond the kernel's own events."""
 
@@ -255,6 +279,11 @@ class TradingConfig:
     fees: Fees = Fees()
     journal: JournalConfig = JournalConfig()
     reconcile: Reconcile = Reconcile()
+    # additions to v1, off when null: the session calendar, and which signal source
+    # wins a conflict (kernel/risk/session.py, kernel/risk/priority.py)
+    session: SessionSpec | None = None
+    signal_priority: list[str] | None = None
+    signal_conflict_window: Duration | None = None
 
 
 class ConfigError(InputError):
@@ -489,6 +518,9 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
         problems.append((f"{path}.reconcile.interval", "must be positive"))
     if cfg.journal.bar_interval < 0:
         problems.append((f"{path}.journal.bar_interval", "must not be negative (0: no bars)"))
+    from .risk.rules_config import rule_problems  # it reads this module's classes
+
+    problems += rule_problems(cfg, path)
     problems += fee_model_problems(cfg.fees.default, f"{path}.fees.default")
     for sym, model in cfg.fees.symbols.items():
         problems += fee_model_problems(model, f"{path}.fees.symbols.{sym}")

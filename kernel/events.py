@@ -170,6 +170,20 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
     EventType("ticker_started", "a ticker's supervisor started after the run began", (
         _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it; reconciliation: "
                         "the venue holds it; restart: the journal held it)"))),
+    EventType("signal_dropped", "an entry intent dropped because a higher-priority source had "
+              "an opposite intent accepted within config.signal_conflict_window", (
+        _SYMBOL,
+        _f("side", TEXT, "what it asked for", values=SIGNAL_SIDES),
+        _f("source", TEXT, "the source of the dropped intent"),
+        _f("by_source", TEXT, "the higher-priority source whose intent stands"))),
+    EventType("clip_armed", "the open trade's P&L reached exits.clip_activation: from now it "
+              "exits (reason clip) if its P&L falls back to exits.clip_stop_loss", (
+        _SYMBOL, _f("pnl", DEC, "the trade's P&L when the clip was armed"))),
+    EventType("session_day", "a session day began (config.session): the daily loss limit "
+              "counts from here", (
+        _f("day", TEXT, "the session day, a local date (YYYY-MM-DD) in session.timezone"),
+        _f("realized_pnl", DEC, "the run's realized P&L at the start of the day, from which "
+           "the day's P&L counts"))),
     EventType("risk_rejected", "an entry refused by a risk rule before it was sent", (
         _SYMBOL, _REASON)),
     EventType("entry_dropped", "a queued entry dropped before it was sent", (

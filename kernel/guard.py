@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def day_pnl(k: "Kernel") -> int | Fraction:
     """Realized plus open P&L, each open position marked where its exit would fill."""
-    total = k.realized_total
+    total = k.realized_total - k.day_pnl_base  # the day's: from when the session day began
     for t in k.tickers.values():
         if t.position.qty:
             mark = (t.bid if t.position.qty > 0 else t.ask) or t.last

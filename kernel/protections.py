@@ -44,6 +44,8 @@ class Protections:
     """An action refused because the session is down uses no order-rate budget."""
     stale_blocks_entries: bool = True
     """No entry goes out on a ticker whose feed is stale."""
+    session_day_resets_daily_loss: bool = True
+    """With a session calendar, the daily loss limit counts from each session day's start."""
     # --- tickers
     discover_tickers: bool = True
     """A signal for a symbol not traded yet starts a supervisor for it."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import attrs
 
 from .killswitch import KillAction
+from .rulebook import RuleMemory
 from .units import fmt_units, to_units
 from .venue import VenueError
 
@@ -60,6 +61,7 @@ class DayState:
     day_start_ns: int | None = None
     filled: dict[str, int] = attrs.Factory(dict)  # order_id -> qty filled, per the journal
     exec_ids: list[str] = attrs.Factory(list)  # the fills' execution ids, in journal order
+    rules: RuleMemory = attrs.Factory(RuleMemory)  # cooldowns, clip, priority, session day
 
     @property
     def realized_total(self) -> int:
@@ -77,6 +79,7 @@ def read_day(events: Iterable[dict[str, Any]], source: str) -> DayState:
             day.day_start_ns = ev.get("start_unix_ns")
             continue
         day.events += 1
+        day.rules.fold(ev)
         if t == "position_changed":  # after every fill and every adoption
             sym = ev["symbol"]
             h = day.held.setdefault(sym, Held())

@@ -29,6 +29,7 @@ from .killswitch import KillAction
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
 from .reconcile import Reconciler
+from .rulebook import RuleBook
 from .restore import DayState, apply_day, resume_exits, start_held_tickers
 from .signals import Signal, SignalSide
 from .ticker import Ticker
@@ -67,11 +68,14 @@ class Kernel:
         protections: Protections = Protections(),
         reconcile_at_start: bool = False,
         restore: "DayState | None" = None,
+        epoch_ns: int = 0,
     ) -> None:
         """``reconcile_at_start``: ask the venue for its positions and working orders
         before any entry and adopt them (live, and a restart; a simulated run starts
         flat by construction and skips it). ``restore``: the day's state read from an
-        earlier run's journal (a restart), put in place before the reconciliation."""
+        earlier run's journal (a restart), put in place before the reconciliation.
+        ``epoch_ns``: the Unix time of clock time 0, which places the clock on the
+        session calendar (the scenario's start; 0 live, whose clock is Unix time)."""
         self.config = config
         self.protections = protections  # frozen: every protection on unless a test says
         self.clock = clock
@@ -110,6 +114,9 @@ class Kernel:
         # it has seen (live runs, a resting venue stop): off, the journal is unchanged
         self.journal_exec_ids = config.exits.venue_stop is not None
         self.handoff = Handoff(self)  # order queue passes run synchronously where they can
+        # the session, cooldown, clip and signal-priority rules; None when none is set
+        self.rules: RuleBook | None = RuleBook(self, epoch_ns) if RuleBook.wanted(config) else None
+        self.day_pnl_base: int | Fraction = 0  # realized P&L when the session day began
 
     # ------------------------------------------------------------ lifecycle
 
@@ -136,6 +143,8 @@ class Kernel:
                 for t in self.tickers.values():
                     if t.position.qty:
                         t.request_exit("kill_switch", "restart")
+            if self.rules is not None:
+                self.rules.start()
             task_status.started()
 
     async def start_ticker(self, inst: Instrument) -> Ticker:
@@ -182,6 +191,8 @@ class Kernel:
             if not accepted:
                 self._signal(sig, False, why)
                 return
+        if self.rules is not None and self.rules.dropped(sig, now):
+            return
         if sig.side is SignalSide.EXIT:
             self._signal(sig, True, "exit")
             ticker.request_exit("signal", None)
@@ -193,6 +204,8 @@ class Kernel:
             self.journal.emit(now, "risk_rejected", symbol=sig.symbol, reason=refusal)
             return
         self._signal(sig, True, "entry")
+        if self.rules is not None:
+            self.rules.accepted(sig, now)
         ticker.queue_entry(side, qty, sig.source)
 
     def _signal(self, sig: Signal, accepted: bool, reason: str) -> None:
@@ -218,6 +231,8 @@ class Kernel:
             return "max_loss_cumulative breached"
         if not self.connected:
             return "venue disconnected"
+        if self.rules is not None:
+            return self.rules.block_reason(self.clock.now_ns())
         return None
 
     # ------------------------------------------------------------ orders

@@ -122,7 +122,8 @@ def build_session(*, venue: Venue, clock: Clock, journal: Journal, config: Tradi
                   checker: CheckerFactory | None = None, trip: KillAction | None = None,
                   protections: Protections = Protections(),
                   hook: Callable[[Kernel], None] | None = None,
-                  reconcile_at_start: bool = False, restore: Any = None) -> Session:
+                  reconcile_at_start: bool = False, restore: Any = None,
+                  epoch_ns: int = 0) -> Session:
     """Build a kernel session; the one builder the simulator and live runs share.
 
     ``strategies``: the factory of ``config.strategies`` resolved by
@@ -135,12 +136,13 @@ def build_session(*, venue: Venue, clock: Clock, journal: Journal, config: Tradi
     its own journal listener there). ``reconcile_at_start``: adopt the venue's
     positions and working orders before any entry (live, restarts). ``restore``: a
     ``kernel.restore.DayState`` read from an earlier run's journal (a restart).
+    ``epoch_ns``: the Unix time of clock time 0 (the scenario's start; 0 live).
     """
     kernel = Kernel(config=config, clock=clock, venue=venue, journal=journal,
                     instruments=dict(instruments),
                     strategy_factory=strategies,
                     protections=protections, reconcile_at_start=reconcile_at_start,
-                    restore=restore)
+                    restore=restore, epoch_ns=epoch_ns)
     if hook is not None:
         hook(kernel)
     built: Checker | None = None

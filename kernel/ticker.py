@@ -317,6 +317,8 @@ class Ticker(TickerRules):
             self.hwm = 0
             self._ignored.clear()
             self.wake_emergency.set()
+            if k.rules is not None:
+                k.rules.went_flat(self.symbol, ts)
         self.arm_monitor()
         if self.venue_stop is not None:
             self.venue_stop.poke()

@@ -101,6 +101,9 @@ class TickerRules:
                 refusal = "exit in progress"
             elif self.position.qty and (self.position.qty > 0) != (side is Side.BUY):
                 refusal = "opposite position open"
+            elif k.rules is not None:  # the stop-loss cooldown, the trade threshold
+                refusal = k.rules.entry_refusal(self.symbol, self.position, side,
+                                                k.clock.now_ns())
         if refusal is not None:
             return 0, refusal
         unit, cap = self.sizing()
@@ -193,6 +196,10 @@ class TickerRules:
                 if hit:
                     reason = rule
                     break
+        rules = k.rules
+        if reason is None and rules is not None and rules.clip is not None and mark:
+            if rules.clip_exit(self.symbol, self.trade_realized + pos.unrealized(mark), now):
+                reason = "clip"
         hold = k.config.exits.hold_threshold
         if reason is None and hold is not None and pos.opened_ns is not None:
             if now - pos.opened_ns >= hold:
@@ -221,6 +228,8 @@ class TickerRules:
                 k.journal.emit(now, "exit_ignored", working_order_id=working, **fields)
             return
         k.journal.emit(now, "exit_triggered", **fields)
+        if k.rules is not None:
+            k.rules.exit_triggered(self.symbol, reason)
         self.exits_by_reason[reason] = self.exits_by_reason.get(reason, 0) + 1
         self.exiting = True
         self.cancel_entries(f"exit ({reason})")

@@ -79,6 +79,10 @@ class Metrics:
             seen.add("report_duplicate")
         elif t == "kill_switch_reset":
             seen.add(f"kill_switch_reset:{ev.get('by')}")
+        elif t == "risk_rejected" and ev["reason"].startswith(RULE_REFUSALS):
+            seen.add(f"refused:{ev['reason'].split(':', 1)[0]}")
+        elif t == "exit_triggered" and ev["reason"] in ("clip", "session_end"):
+            seen.add(f"exit:{ev['reason']}")
         else:
             seen.add(t)
         if t == "position_changed":
@@ -101,6 +105,9 @@ class Metrics:
         ms = (now - self.exit_open.pop(sym)) // 1_000_000
         if ms > self.exit_stuck:
             self.exit_stuck = ms
+
+
+RULE_REFUSALS = ("session:", "stop_loss_cooldown:", "trade_threshold:")
 
 
 def features_of(data: dict[str, Any]) -> set[str]:
@@ -128,6 +135,18 @@ def features_of(data: dict[str, Any]) -> set[str]:
             out.add(f"risk:{key}")
     if data.get("operator"):
         out.add("operator_acts")
+    session = cfg.get("session")
+    if session is not None:
+        out.add("session:hours" if "open" in session else "session:days_only")
+        out.update(f"session:{k}" for k in ("entry_delay", "entry_cutoff", "flatten_at", "days")
+                   if k in session)
+    for key in ("stop_loss_cooldown", "trade_threshold"):
+        if key in cfg.get("entries", {}):
+            out.add(f"entries:{key}")
+    if "clip_activation" in cfg.get("exits", {}):
+        out.add("exits:clip")
+    if "signal_priority" in cfg:
+        out.add("signal_priority")
     for s in data.get("signals", ()):
         out.add(f"signal:{s['side']}")
         if "published" in s:

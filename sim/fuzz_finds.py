@@ -53,7 +53,7 @@ def find_document(find: Find, *, weaken: str | None, campaign_seed: int | None) 
         data["expect"] = {"no_events": [{"type": "invariant_violated",
                                          "invariant": find.invariant}]}
     # key order: the header fields first, as a person would write them
-    order = ["version", "name", "description", "seed", "duration", "instruments", "account",
+    order = ["version", "name", "description", "seed", "start", "duration", "instruments", "account",
              "config", "market", "signals", "faults", "operator", "expect"]
     data = {k: data[k] for k in order if k in data}
     how = (f"triotrade fuzz --seed {campaign_seed}" if campaign_seed is not None

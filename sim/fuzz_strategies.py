@@ -32,6 +32,11 @@ KILL_ACTIONS = tuple(a.value for a in KillAction)
 FAULT_KINDS = ("latency", "reject", "no_fill", "partial_fill", "disconnect", "duplicate_reports")
 LATE_FAULT_KINDS = ("crash",)  # drawn after everything else: the older kinds' examples
 # (and the seeds that find the planted bugs) stay what they were
+# the session and entry rules in time: drawn last of all, for the same reason
+SESSION_ZONES = ("UTC", "America/New_York", "Asia/Kolkata", "Europe/London")
+# local start times that put a session boundary inside a run of 10 s .. 2 min
+SESSION_ANCHORS = ("09:29", "15:29", "15:54", "15:59", "23:59")
+SIGNAL_SOURCES = ("news", "strategy", "scenario")
 
 
 def dur(ms: int) -> str:
@@ -323,6 +328,66 @@ def _parse_ms(text: str) -> int:
     raise ValueError(text)
 
 
+@st.composite
+def entry_rules(draw: Any, scn: dict[str, Any]) -> None:
+    """The session, the stop-loss cooldown, the trade threshold, the clip and signal
+    priority, each on or off (swarm), written into ``scn``."""
+    cfg = scn["config"]
+    if draw(st.booleans()):
+        tz = draw(st.sampled_from(SESSION_ZONES))
+        hhmm = draw(st.sampled_from(SESSION_ANCHORS))
+        day = draw(st.integers(2, 8))  # 2026-03-02 is a Monday; 7 and 8 the weekend
+        scn["start"] = f"2026-03-{day:02d}T{hhmm}:{draw(st.integers(0, 59)):02d}"
+        session: dict[str, Any] = {"timezone": tz, "open": "09:30", "close": "16:00"}
+        if draw(st.booleans()):
+            session["days"] = ["mon", "tue", "wed", "thu", "fri"]
+        if draw(st.booleans()):
+            session["entry_delay"] = dur(_ms(draw, 0, 30_000, 1000))
+        if draw(st.booleans()):
+            session["entry_cutoff"] = "15:30"
+        if hhmm in ("15:54", "15:59") or draw(st.booleans()):
+            session["flatten_at"] = "15:55"
+        if draw(st.integers(0, 3)) == 0:  # a calendar without hours: only its days
+            session = {"timezone": tz}
+        cfg["session"] = session
+    entries = cfg["entries"]
+    if draw(st.booleans()):
+        entries["stop_loss_cooldown"] = dur(_ms(draw, 500, 60_000))
+        # re-entries spread over the run: some land after a stop-loss exit, in its cooldown
+        sym = scn["instruments"][0]["symbol"]
+        side = draw(st.sampled_from(("BUY", "SELL")))
+        scn.setdefault("signals", []).extend(
+            {"t": dur(_ms(draw, 0, _parse_ms(scn["duration"]))), "symbol": sym, "side": side}
+            for _ in range(draw(st.integers(1, 4))))
+        scn["signals"].sort(key=lambda s: _parse_ms(s["t"]))
+    if draw(st.booleans()):
+        entries["trade_threshold"] = dur(_ms(draw, 100, 5_000))
+    if draw(st.booleans()):
+        sym = scn["instruments"][0]["symbol"]
+        tick = int(scn["instruments"][0]["tick_size"].replace(".", ""))
+        start = scn["market"][sym].get("walk", {}).get("start") or \
+            scn["market"][sym]["ticks"][0]["last"]
+        notional = cfg["sizing"]["unit_position_size"] * int(start.replace(".", "")) // tick * tick
+        act = max(2, notional * draw(st.integers(1, 10)) // 1000)
+        cfg["exits"]["clip_activation"] = money(act)
+        cfg["exits"]["clip_stop_loss"] = money(act * draw(st.integers(0, 90)) // 100)
+    if draw(st.booleans()):
+        cfg["signal_priority"] = draw(st.permutations(SIGNAL_SOURCES))
+        cfg["signal_conflict_window"] = dur(_ms(draw, 500, 20_000))
+        for sig in scn.get("signals", ()):
+            if draw(st.booleans()):
+                sig["source"] = "news"
+        # and one conflict for sure: a news entry, then the opposite from the scenario
+        sym = draw(st.sampled_from([i["symbol"] for i in scn["instruments"]]))
+        side = draw(st.sampled_from(("BUY", "SELL")))
+        t = _ms(draw, 0, _parse_ms(scn["duration"]) // 2)
+        t2 = t + _ms(draw, 0, 5000)
+        scn.setdefault("signals", []).extend([
+            {"t": dur(t), "symbol": sym, "side": side, "source": "news"},
+            {"t": dur(t2), "symbol": sym, "side": "SELL" if side == "BUY" else "BUY"}])
+        scn["signals"].sort(key=lambda s: _parse_ms(s["t"]))
+
+
 MARKET_FEATURES = ("explicit", "walk", "gaps", "halts", "thin")
 OTHER_FEATURES = ("discovery", "tiers", "loss_limits", "operator", "strategy")
 
@@ -392,6 +457,8 @@ def scenarios(draw: Any) -> dict[str, Any]:
         # every example after it, and the fuzz finds recorded by seed with them. A seed
         # shrunk towards 0 drops it, so a find keeps it only when it needs it.
         cfg["exits"]["venue_stop"] = VENUE_STOPS[scn["seed"] // 4 % len(VENUE_STOPS)]
+    if draw(st.booleans()):  # the session and entry rules (drawn last: see SESSION_ZONES)
+        draw(entry_rules(scn))
     # order signals by time (the loader does not require it; it reads better)
     scn["signals"].sort(key=lambda s: _parse_ms(s["t"]))
     if not scn["signals"]:

@@ -76,6 +76,18 @@ Restarts (a ``crash`` fault, a live ``--resume``):
 ``order_id_unique``
     No order id is sent twice (nothing is sent twice for one intent).
 
+Session and entry rules in time (``invariants_rules.py``, only when the scenario sets
+``config.session``, ``stop_loss_cooldown``, ``trade_threshold`` or the clip):
+
+``no_entry_outside_session`` / ``no_entry_during_cooldown``
+    No accepted entry signal and no ENTRY order when the session refuses entries, or
+    within ``stop_loss_cooldown`` of a stop-loss exit leaving the ticker flat.
+``no_add_after_trade_threshold``
+    No accepted entry signal adding to a trade ``trade_threshold`` or more after it opened.
+``clip_after_activation`` / ``session_end_at_flatten``
+    A ``clip`` exit only once the trade's clip was armed at ``clip_activation``; a
+    ``session_end`` exit only at a ``flatten_at`` moment.
+
 Adopted positions (``position_adopted``) count like fills in exposure, position ==
 fills and the P&L replay; adopted orders (``order_adopted``) count as working.
 
@@ -106,6 +118,7 @@ from ..kernel.journal import Journal
 from ..kernel.units import NS_PER_S
 from .idset import IdSet
 from .invariants_liveness import RunFacts, on_shutdown
+from .invariants_rules import RulesWatch
 from .invariants_restart import on_adopted_order, on_adopted_position, on_restarted, on_start_reconciled
 from .invariants_text import BUY, CLOSE_ALL, ENTRY, as_text, money, oid_key, secs
 from .invariants_text import text_units as to_units
@@ -160,6 +173,7 @@ class InvariantChecker:
         # no deadline in _exiting is earlier (a bound, may be stale-early): an event
         # before it needs no look at each exiting ticker (1 000 tickers: every event)
         self._exit_due = _NEVER
+        self.rules_watch = RulesWatch.build(scenario)  # None unless the scenario uses them
 
     # ------------------------------------------------------------ dispatch
 
@@ -179,6 +193,8 @@ class InvariantChecker:
             self._check_not_sent(ev)
         if self._exiting:
             self._check_exit_deadlines(ev, ev["ts_ns"])
+        if self.rules_watch is not None:
+            self.rules_watch(self, ev)
         handler = _DISPATCH.get(t)
         if handler is not None:
             handler(self, ev)

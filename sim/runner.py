@@ -276,7 +276,8 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
             operator=ScenarioOperator(engine, scn.operator),
             sources=[ScenarioSignals(engine, scn.signals)], checker=checker_factory,
             # the simulator judges a broken invariant (the run fails) rather than trip on it
-            trip=None, hook=kernel_hook, **(session_kw or {}))
+            trip=None, hook=kernel_hook, epoch_ns=scn.start_unix_ns or 0,
+            **(session_kw or {}))
     else:
         lives = _lives(scn, engine, venue, journal, config, protections, instruments,
                        checker_factory, kernel_hook)
@@ -371,7 +372,7 @@ def _lives(scn: Scenario, engine: Engine, venue: SimVenue, journal: Journal, con
             operator=ScenarioOperator(engine, scn.operator, current) if first else None,
             sources=[ScenarioSignals(engine, scn.signals, current)] if first else [],
             checker=checker, trip=None, hook=kernel_hook if first else None,
-            restore=day, reconcile_at_start=restart)
+            restore=day, reconcile_at_start=restart, epoch_ns=scn.start_unix_ns or 0)
 
     lives = Lives(engine, venue, journal, build,
                   restore=protections.restore_on_restart,

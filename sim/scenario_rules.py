@@ -22,6 +22,7 @@ from .scenario_schema import (
     OPERATOR_ACTIONS,
     ROLES,
     SIDES,
+    SIGNAL_SOURCES,
     Scenario,
     parse_start,
 )
@@ -50,11 +51,15 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
         out.append(("version", f"unsupported format version {s.version} (this build reads 1)"))
     if s.duration <= 0:
         out.append(("duration", "must be positive"))
+    session = s.config.session
     if s.start is not None:
         try:
-            parse_start(s.start)
+            parse_start(s.start, None if session is None else session.timezone)
         except UnitError as exc:
-            out.append(("start", str(exc)))
+            if session is None or "time zone" not in str(exc) or "unknown" not in str(exc):
+                out.append(("start", str(exc)))  # (an unknown session zone: said there)
+    elif session is not None:
+        out.append(("config.session", "needs start: the calendar time of the scenario's t=0"))
     out.extend(setup_problems(s.instruments, s.config))
     declared: dict[str, Instrument] = {inst.symbol: inst for inst in s.instruments}
 
@@ -143,6 +148,9 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
         need_symbol(sig.symbol, f"{p}.symbol")
         if sig.side not in SIDES:
             out.append((f"{p}.side", f"must be one of {', '.join(SIDES)}, got {sig.side!r}"))
+        if sig.source is not None and sig.source not in SIGNAL_SOURCES:
+            out.append((f"{p}.source", f"must be one of {', '.join(SIGNAL_SOURCES)}, "
+                                       f"got {sig.source!r}"))
         if sig.t > s.duration:
             out.append((f"{p}.t", "is after the scenario's duration"))
         if sig.published is not None and sig.published > sig.t:

@@ -24,6 +24,7 @@ from ..kernel.units import UnitError, shown, to_units
 SignedMoney = NewType("SignedMoney", int)
 
 SIDES = tuple(s.value for s in SignalSide)
+SIGNAL_SOURCES = ("scenario", "news")  # who a scenario's signal claims to come from
 ROLES = tuple(r.value for r in Role)
 KILL_ACTIONS = tuple(a.value for a in KillAction)
 OPERATOR_ACTIONS = ("kill_switch", "reset_kill_switch", "flatten")
@@ -103,6 +104,7 @@ class SignalSpec:
     symbol: str
     side: str  # one of SIDES
     published: Duration | None = None
+    source: str | None = None  # addition to v1: scenario (default) or news (signal priority)
 
 
 @attrs.frozen
@@ -176,10 +178,13 @@ class Scenario:
     def start_unix_ns(self) -> int | None:
         if self.start is None:
             return None
-        return parse_start(self.start)
+        session = self.config.session
+        return parse_start(self.start, None if session is None else session.timezone)
 
 
-def parse_start(text: str) -> int:
+def parse_start(text: str, timezone: str | None = None) -> int:
+    """Unix ns of an ISO 8601 time. Without an offset it is read in ``timezone`` (the
+    session's, when the config has one); without either it is refused."""
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -189,6 +194,10 @@ def parse_start(text: str) -> int:
         elif "Invalid isoformat" in reason:
             reason = "expected e.g. 2025-11-03T14:30:00Z"
         raise UnitError(f"cannot parse {shown(text)} as an ISO 8601 time ({reason})") from None
+    if when.tzinfo is None and timezone is not None:
+        from ..kernel.risk.session import zone
+
+        when = when.replace(tzinfo=zone(timezone))
     if when.tzinfo is None:
         raise UnitError(f"{text!r} has no time zone (add Z or +00:00)")
     delta = when - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

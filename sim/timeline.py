@@ -46,7 +46,7 @@ class ScenarioSignals:
         for sig in self.signals:
             self.engine.call_at(sig.t, deliver,
                                 Signal(sig.symbol, sig.side, sig.t, sig.published,
-                                       source="scenario"))
+                                       source=sig.source or "scenario"))
         return None
 
 

@@ -41,7 +41,10 @@ class Weakening:
 def _evolve(obj: Any, keys: list[str], value: Any) -> Any:
     if len(keys) == 1:
         return attrs.evolve(obj, **{keys[0]: value})
-    return attrs.evolve(obj, **{keys[0]: _evolve(getattr(obj, keys[0]), keys[1:], value)})
+    inner = getattr(obj, keys[0])
+    if inner is None:  # the section is not set (config.session: null): nothing to remove
+        return obj
+    return attrs.evolve(obj, **{keys[0]: _evolve(inner, keys[1:], value)})
 
 
 WEAKENINGS: dict[str, Weakening] = {
@@ -91,6 +94,28 @@ WEAKENINGS: dict[str, Weakening] = {
         "no freshness window", config=(("entries.signal_freshness", Duration(10**15)),)),
     "unknown_tickers_ignored": Weakening(
         "unknown tickers ignored", Protections(discover_tickers=False)),
+    # sessions and the entry rules in time
+    "no_session_window": Weakening(
+        "entries at any time of day, any day", config=(
+            ("session.open", None), ("session.close", None), ("session.days", None),
+            ("session.entry_delay", Duration(0)), ("session.entry_cutoff", None)),
+        catches="no_entry_outside_session"),
+    "no_session_flatten": Weakening(
+        "positions are held through flatten_at", config=(("session.flatten_at", None),)),
+    "no_session_day_reset": Weakening(
+        "the daily loss limit counts the whole run, not the session day",
+        Protections(session_day_resets_daily_loss=False)),
+    "no_stop_loss_cooldown": Weakening(
+        "re-entry at once after a stop-loss exit", config=(("entries.stop_loss_cooldown", None),),
+        catches="no_entry_during_cooldown"),
+    "no_trade_threshold": Weakening(
+        "adds to an open trade however old it is", config=(("entries.trade_threshold", None),),
+        catches="no_add_after_trade_threshold"),
+    "no_clip": Weakening(
+        "no clip exit", config=(("exits.clip_activation", None), ("exits.clip_stop_loss", None))),
+    "no_signal_priority": Weakening(
+        "every source's intent is judged alone", config=(
+            ("signal_priority", None), ("signal_conflict_window", None))),
     # restarts
     "forget_on_restart": Weakening(
         "a restarted kernel forgets the day (P&L, kill switch, order ids)",

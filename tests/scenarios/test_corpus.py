@@ -41,6 +41,13 @@ INCIDENT_WEAKENING = {
     "restart_after_daily_loss": "forget_on_restart",
     "restart_over_cap": "no_restart_reconciliation",
     "crash_gap_venue_stop": "no_venue_stop",
+    "session_entry_window": "no_session_window",
+    "session_flatten": "no_session_flatten",
+    "session_day_reset": "no_session_day_reset",
+    "stop_loss_cooldown": "no_stop_loss_cooldown",
+    "trade_threshold": "no_trade_threshold",
+    "clip_exit": "no_clip",
+    "signal_priority": "no_signal_priority",
 }
 
 # regression file -> (the weakening that undoes its fix, the invariant or the start of

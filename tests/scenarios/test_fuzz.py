@@ -35,7 +35,10 @@ TEETH_SEED = 2
 TEETH_EXAMPLES = 300
 # the fill-time check alone matters only when a tiered cap shrinks under working
 # entries: rarer, so its hunt may take more examples (it stops at the first find)
-TEETH_BUDGET = {"fill_time_exposure_check": 1000}
+TEETH_BUDGET = {"fill_time_exposure_check": 1000,
+                # the session and entry rules are drawn in a quarter of the examples
+                "no_session_window": 1000, "no_stop_loss_cooldown": 1000,
+                "no_trade_threshold": 1000}
 
 _HUNTS: dict[str, tuple[fuzz.CampaignResult, fuzz.Written]] = {}
 
