@@ -1,18 +1,20 @@
 """The portfolio guard: the kill switches, the loss limits and the operator's flatten.
 
-These are the stops that act on the whole portfolio rather than on one order. Their
-state stays on the ``Kernel`` (``halt_reason``, ``close_all_active``,
-``cumulative_breached``, ``kill_switches``: everyone reads it there); the decisions
-live here, off the tick and report paths, and the ``Kernel`` keeps one-line methods
-for the public acts. The per-fill check (``Kernel.after_fill``) stays on the kernel
-and calls in only when a daily loss limit is configured.
+These are the stops that act on the whole portfolio rather than on one order. The
+decisions are the risk core's (``kernel/risk/killswitch.py``: the one kill-switch object
+the kernel holds as ``Kernel.ks``; ``kernel/risk/losses.py``: the loss limits); this
+module carries them out (journal, cancel, flatten), off the tick and report paths, and
+the ``Kernel`` keeps one-line methods for the public acts. The per-fill check
+(``Kernel.after_fill``) stays on the kernel and calls in only when a daily loss limit is
+configured.
 """
 from __future__ import annotations
 
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from .killswitch import KillAction
+from .risk.killswitch import KillAction
+from .risk.losses import open_pnl, reached
 
 if TYPE_CHECKING:
     from .runtime import Kernel
@@ -20,12 +22,8 @@ if TYPE_CHECKING:
 
 def day_pnl(k: "Kernel") -> int | Fraction:
     """Realized plus open P&L, each open position marked where its exit would fill."""
-    total = k.realized_total
-    for t in k.tickers.values():
-        if t.position.qty:
-            mark = (t.bid if t.position.qty > 0 else t.ask) or t.last
-            total += t.position.unrealized(mark)
-    return total
+    return k.realized_total + open_pnl((t.position, t.bid, t.ask, t.last)
+                                       for t in k.tickers.values())
 
 
 def check_daily_loss(k: "Kernel") -> None:
@@ -33,7 +31,7 @@ def check_daily_loss(k: "Kernel") -> None:
     limit = k.config.risk.daily_loss_limit
     if limit is None or k.close_all_active:
         return
-    if k.day_pnl() <= -limit:
+    if reached(k.day_pnl(), limit):
         k.kill_switch("daily_loss_limit", KillAction.CLOSE_ALL)
 
 
@@ -45,20 +43,16 @@ def kill_switch(k: "Kernel", reason: str, action: KillAction, by: str | None = N
     a person did it from outside the run (``ctl``: the control socket).
     """
     now = k.clock.now_ns()
-    if (reason, action) in k.kill_switches:
+    if not k.ks.fire(reason, action):
         return
-    k.kill_switches[(reason, action)] = None
     if by is None:
         k.journal.emit(now, "kill_switch", reason=reason, action=action.value)
     else:
         k.journal.emit(now, "kill_switch", reason=reason, action=action.value, by=by)
-    if k.halt_reason is None:
-        k.halt_reason = reason
     if action.includes(KillAction.CANCEL_ALL):
         for t in k.tickers.values():
             t.cancel_entries(f"kill switch: {reason}")
     if action.includes(KillAction.CLOSE_ALL):
-        k.close_all_active = True
         for t in k.tickers.values():
             if t.position.qty:
                 t.request_exit("kill_switch", None)
@@ -67,11 +61,7 @@ def kill_switch(k: "Kernel", reason: str, action: KillAction, by: str | None = N
 def restore_kill_switch(k: "Kernel", reason: str, action: KillAction) -> None:
     """A kill switch that fired before a restart is still in force (not journaled
     again: ``restarted`` lists it)."""
-    k.kill_switches[(reason, action)] = None
-    if k.halt_reason is None:
-        k.halt_reason = reason
-    if action.includes(KillAction.CLOSE_ALL):
-        k.close_all_active = True
+    k.ks.fire(reason, action)
     if reason == "max_loss_cumulative":
         k.cumulative_breached = True
 
@@ -80,10 +70,8 @@ def reset_kill_switch(k: "Kernel", who: str) -> None:
     """The manual reset: journaled, and only entries are re-allowed."""
     k.journal.emit(k.clock.now_ns(), "kill_switch_reset", by=who,
                  was=k.halt_reason or "")
-    k.halt_reason = None
-    k.close_all_active = False
+    k.ks.reset()
     k.cumulative_breached = False
-    k.kill_switches.clear()
 
 
 def operator_flatten(k: "Kernel", symbol: str, by: str | None = None) -> str:

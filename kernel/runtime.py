@@ -24,7 +24,9 @@ from .config import TradingConfig
 from .fee_ledger import FeeLedger
 from .instruments import Instrument
 from .journal import Journal
-from .killswitch import KillAction
+from .risk.freshness import all_stale
+from .risk.killswitch import KillAction, KillSwitch
+from .risk.losses import reached
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
 from .reconcile import Reconciler
@@ -94,16 +96,27 @@ class Kernel:
         self.news_filter = NewsAlertFilter(config.entries.signal_freshness)
         self.error_count = 0
         self.strategy_errors: list[tuple[str, str]] = []  # (symbol, text): the run fails
-        # kill switch state
-        self.halt_reason: str | None = None  # entries blocked while set
-        self.close_all_active = False
+        # the kill switch: every reason in force, in firing order (kernel/risk/killswitch.py)
+        self.ks = KillSwitch()
         self.cumulative_breached = False
         self._guard_timer: Any = None
-        # the kill switches in force, in firing order (a dict: ordered and deterministic)
-        self.kill_switches: dict[tuple[str, KillAction], None] = {}
         self.reconcile_at_start = reconcile_at_start
         self.reconciler = Reconciler(self)
         self.restore = restore
+
+    @property
+    def halt_reason(self) -> str | None:
+        """The first kill-switch reason in force: entries are blocked while it is set."""
+        return self.ks.halt_reason
+
+    @property
+    def close_all_active(self) -> bool:
+        return self.ks.close_all
+
+    @property
+    def kill_switches(self) -> dict[tuple[str, KillAction], None]:
+        """The (reason, action) pairs in force, in firing order."""
+        return self.ks.active
 
     # ------------------------------------------------------------ lifecycle
 
@@ -383,8 +396,8 @@ class Kernel:
 
     def on_feed_stale(self) -> None:
         """A ticker's feed went stale; when every feed is, stop opening anything."""
-        if (self.config.risk.stale_kill_switch and self.tickers
-                and all(t.stale for t in self.tickers.values())):
+        if self.config.risk.stale_kill_switch and all_stale(
+                t.stale for t in self.tickers.values()):
             self.kill_switch("stale_data", KillAction.STOP_NEW_TRADES)
 
     def _order_done(self, order: Order) -> None:
@@ -411,8 +424,8 @@ class Kernel:
 
     def after_fill(self, ticker: Ticker) -> None:
         risk = self.config.risk
-        if (risk.max_loss_cumulative is not None and not self.cumulative_breached
-                and self.realized_total <= -risk.max_loss_cumulative):
+        if not self.cumulative_breached and reached(self.realized_total,
+                                                    risk.max_loss_cumulative):
             self.cumulative_breached = True
             self.journal.emit(self.clock.now_ns(), "kill_switch", reason="max_loss_cumulative",
                               action=KillAction.STOP_NEW_TRADES.value)

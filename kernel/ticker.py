@@ -37,6 +37,8 @@ from ..strategies.driver import StrategyDriver
 from .instruments import Instrument
 from .orders import Order, Role, Side
 from .positions import Position
+from .risk.exposure import cap_reached_on_fill
+from .risk.freshness import feed_stale
 from .ticker_orders import emergency_loop, order_queue_loop
 from .ticker_rules import TickerRules
 from .units import fmt_units
@@ -295,7 +297,7 @@ class Ticker(TickerRules):
             # tiered sizing). Cancelling at exposure == cap, as a literal reading of
             # the design says, would also cancel entries that fit, on every fill.
             _, cap = self.sizing()
-            if abs(pos.qty) >= cap or exposure > cap:
+            if cap_reached_on_fill(pos.qty, exposure, cap):
                 self.cancel_entries("max_position_size reached on fill")
         if pos.qty == 0:
             self.exiting = False
@@ -352,7 +354,7 @@ class Ticker(TickerRules):
         self._stale_timer = None
         k = self.k
         now = k.clock.now_ns()
-        if now - self.last_ts < self._stale_after:
+        if not feed_stale(now, self.last_ts, self._stale_after):
             self._arm_stale()  # ticks came since this timer was set: look again later
             return
         if not self.stale:
