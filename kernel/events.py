@@ -239,7 +239,9 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("action", TEXT, "what it does", values=KILL_ACTIONS), _BY)),
     EventType("kill_switch_reset", "the kill switch was reset; entries allowed again", (
         _f("by", TEXT, "who reset it (operator: a scenario's operator act, ctl: a person "
-                       "through the control socket, reconciliation)"),
+                       "through the control socket, reconciliation, data_resumed: the "
+                       "stale feeds ticked again and lifted the stale_data switch, leaving "
+                       "any other reason in force)"),
         _f("was", TEXT, "the reason it had fired for"))),
     EventType("fault_injected", "simulated: a scenario fault took effect", (
         _f("kind", TEXT, "the fault's kind"),)),

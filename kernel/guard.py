@@ -62,16 +62,23 @@ def restore_kill_switch(k: "Kernel", reason: str, action: KillAction) -> None:
     """A kill switch that fired before a restart is still in force (not journaled
     again: ``restarted`` lists it)."""
     k.ks.fire(reason, action)
-    if reason == "max_loss_cumulative":
-        k.cumulative_breached = True
 
 
 def reset_kill_switch(k: "Kernel", who: str) -> None:
     """The manual reset: journaled, and only entries are re-allowed."""
     k.journal.emit(k.clock.now_ns(), "kill_switch_reset", by=who,
                  was=k.halt_reason or "")
+    errors = k.ks.errors
     k.ks.reset()
-    k.cumulative_breached = False
+    if not k.protections.error_count_restarts:
+        k.ks.errors = errors
+
+
+def lift_kill_switch(k: "Kernel", reason: str, by: str) -> None:
+    """A self-lifting reason (``stale_data``) is over: out of force and journaled as a
+    reset by ``by``; every other reason in force stays, and so does what it blocks."""
+    if k.ks.lift(reason):
+        k.journal.emit(k.clock.now_ns(), "kill_switch_reset", by=by, was=reason)
 
 
 def operator_flatten(k: "Kernel", symbol: str, by: str | None = None) -> str:

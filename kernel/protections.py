@@ -50,3 +50,9 @@ class Protections:
     """A restarted kernel rebuilds the day from the journal (P&L, kill switch, ids)."""
     reconcile_on_restart: bool = True
     """A restarted kernel reconciles with the venue before any entry."""
+    # --- the kill switch's counters and reset rules
+    error_count_restarts: bool = True
+    """The error count fires at ``>= max_errors`` and restarts at zero on a reset (off:
+    it fires only when the count equals the limit, so after a reset it never fires again)."""
+    stale_lifts_itself: bool = True
+    """The all-feeds-stale switch lifts itself when the stale feeds have resumed."""

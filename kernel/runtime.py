@@ -25,7 +25,7 @@ from .fee_ledger import FeeLedger
 from .instruments import Instrument
 from .journal import Journal
 from .risk.freshness import all_stale
-from .risk.killswitch import KillAction, KillSwitch
+from .risk.killswitch import CUMULATIVE, KillAction, KillSwitch
 from .risk.losses import reached
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
@@ -94,11 +94,9 @@ class Kernel:
         self._root: trio.Nursery | None = None
         self._starting: dict[str, list[Signal]] = {}
         self.news_filter = NewsAlertFilter(config.entries.signal_freshness)
-        self.error_count = 0
         self.strategy_errors: list[tuple[str, str]] = []  # (symbol, text): the run fails
         # the kill switch: every reason in force, in firing order (kernel/risk/killswitch.py)
         self.ks = KillSwitch()
-        self.cumulative_breached = False
         self._guard_timer: Any = None
         self.reconcile_at_start = reconcile_at_start
         self.reconciler = Reconciler(self)
@@ -108,6 +106,10 @@ class Kernel:
     def halt_reason(self) -> str | None:
         """The first kill-switch reason in force: entries are blocked while it is set."""
         return self.ks.halt_reason
+
+    @property
+    def cumulative_breached(self) -> bool:
+        return self.ks.has(CUMULATIVE)
 
     @property
     def close_all_active(self) -> bool:
@@ -218,10 +220,10 @@ class Kernel:
     def entry_block_reason(self) -> str | None:
         if self.reconciler.pending:
             return "reconciliation with the venue pending"
-        if self.halt_reason is not None:
-            return f"kill switch: {self.halt_reason}"
-        if self.cumulative_breached:
-            return "max_loss_cumulative breached"
+        halt = self.ks.halt_reason
+        if halt is not None:
+            # the cumulative loss keeps the words its refusals have always had
+            return "max_loss_cumulative breached" if halt == CUMULATIVE else f"kill switch: {halt}"
         if not self.connected:
             return "venue disconnected"
         return None
@@ -306,7 +308,7 @@ class Kernel:
         order = self.orders.get(report.order_id) or self._recent_done.get(report.order_id)
         now = self.clock.now_ns()  # when the kernel learned it, so the journal is ordered
         if order is None:
-            self.error_count += 1
+            self.count_error()
             self.journal.emit(now, "report_unknown_order", order_id=report.order_id,
                               kind=report.kind)
             return
@@ -326,7 +328,7 @@ class Kernel:
             try:
                 order.apply_fill(report.qty)
             except (IllegalTransition, Overfill) as exc:
-                self.error_count += 1
+                self.count_error()
                 self.journal.emit(now, "report_inconsistent", order_id=order.order_id,
                                   detail=str(exc))
                 return
@@ -357,7 +359,7 @@ class Kernel:
                 self.journal.emit(now, "report_late", order_id=order.order_id,
                                   kind=report.kind, state=order.state)
             else:
-                self.error_count += 1
+                self.count_error()
                 self.journal.emit(now, "report_inconsistent", order_id=order.order_id,
                                   detail=str(exc))
             return
@@ -367,8 +369,7 @@ class Kernel:
             fields["reason"] = report.reason
         self.journal.emit(now, _REPORT_EVENT[report.kind], **fields)
         if report.kind is ReportKind.REJECTED:
-            self.error_count += 1
-            self._check_errors()
+            self.count_error()
         if not order.is_working:
             self._order_done(order)
 
@@ -390,15 +391,32 @@ class Kernel:
         if delta > 0:
             self.after_fill(ticker)
 
+    def count_error(self) -> None:
+        """One more venue error (a reject, an impossible or unknown report, a failed
+        reconciliation): each is counted and the count is judged at once."""
+        self.ks.errors += 1
+        self._check_errors()
+
     def _check_errors(self) -> None:
-        if self.error_count == self.config.risk.max_errors:
+        limit = self.config.risk.max_errors
+        if (self.ks.errors_reached(limit) if self.protections.error_count_restarts
+                else self.ks.errors == limit):  # the old count, which a reset never restarted
             self.kill_switch("error_count", KillAction.CANCEL_ALL)
 
     def on_feed_stale(self) -> None:
         """A ticker's feed went stale; when every feed is, stop opening anything."""
         if self.config.risk.stale_kill_switch and all_stale(
                 t.stale for t in self.tickers.values()):
+            self.ks.stale_feeds = tuple(self.tickers)
             self.kill_switch("stale_data", KillAction.STOP_NEW_TRADES)
+
+    def on_feed_resumed(self) -> None:
+        """A ticker's feed is back: the all-feeds-stale switch is a data condition, not a
+        loss, so it lifts itself once every feed it judged stale has resumed (any other
+        reason in force stays)."""
+        if self.ks.active and self.protections.stale_lifts_itself and self.ks.stale_lifts(
+                {s for s, t in self.tickers.items() if t.stale}):
+            guard.lift_kill_switch(self, "stale_data", "data_resumed")
 
     def _order_done(self, order: Order) -> None:
         if self.orders.pop(order.order_id, None) is not None:
@@ -424,13 +442,13 @@ class Kernel:
 
     def after_fill(self, ticker: Ticker) -> None:
         risk = self.config.risk
-        if not self.cumulative_breached and reached(self.realized_total,
-                                                    risk.max_loss_cumulative):
-            self.cumulative_breached = True
-            self.journal.emit(self.clock.now_ns(), "kill_switch", reason="max_loss_cumulative",
-                              action=KillAction.STOP_NEW_TRADES.value)
+        if not self.ks.has(CUMULATIVE) and reached(self.realized_total,
+                                                   risk.max_loss_cumulative):
+            # the realized loss of the run is a kill switch like any other (in force
+            # until a person resets it); what is working is cancelled, not only blocked
+            self.kill_switch(CUMULATIVE, KillAction.STOP_NEW_TRADES)
             for t in self.tickers.values():
-                t.cancel_entries("kill switch: max_loss_cumulative")
+                t.cancel_entries(f"kill switch: {CUMULATIVE}")
         if self.config.risk.daily_loss_limit is not None:
             guard.check_daily_loss(self)
             guard.arm_guard(self)

@@ -146,6 +146,7 @@ class Ticker(TickerRules):
             self.stale = False
             self.k.journal.emit(ts, "feed_resumed", symbol=self.symbol)
             self._arm_stale()
+            self.k.on_feed_resumed()
         if self._bar_interval and last:
             if ts < self._bar_end:
                 if last > self._bar_high:

@@ -98,6 +98,13 @@ WEAKENINGS: dict[str, Weakening] = {
         "no daily loss limit", config=(("risk.daily_loss_limit", None),)),
     "entries_not_staggered": Weakening(
         "entries not staggered", config=(("entries.staggered_order_delay", Duration(0)),)),
+    # the kill switch's counters and reset rules
+    "error_count_never_restarts": Weakening(
+        "the error kill switch fires only when the count equals max_errors, and a reset "
+        "does not restart the count", Protections(error_count_restarts=False)),
+    "stale_switch_stays_manual": Weakening(
+        "the all-feeds-stale kill switch waits for a person's reset",
+        Protections(stale_lifts_itself=False)),
 }
 
 FUZZ_TARGETS: dict[str, Weakening] = {n: w for n, w in WEAKENINGS.items() if w.catches}

@@ -58,6 +58,10 @@ class KillSwitch:
 
     active: dict[tuple[str, KillAction], None] = attrs.Factory(dict)
     """Every (reason, action) in force, in firing order (a dict: ordered, deterministic)."""
+    errors: int = 0
+    """Venue errors since the start or the last reset."""
+    stale_feeds: tuple[str, ...] = ()
+    """The feeds the ``stale_data`` switch judged stale: it lifts when all have resumed."""
 
     # ------------------------------------------------------------ questions
 
@@ -100,6 +104,16 @@ class KillSwitch:
         self.active[key] = None
         return True
 
+    def errors_reached(self, max_errors: int) -> bool:
+        """The error count has reached ``max_errors`` (``>=``: a count that jumped past
+        the limit still fires) and the error kill switch is not already in force."""
+        return self.errors >= max_errors and not self.has("error_count")
+
+    def stale_lifts(self, still_stale: set[str]) -> bool:
+        """The ``stale_data`` switch is in force and none of the feeds it judged stale
+        is stale any more (``still_stale``: the symbols whose feed is stale now)."""
+        return self.has("stale_data") and not any(s in still_stale for s in self.stale_feeds)
+
     def lift(self, reason: str) -> bool:
         """Take a self-lifting reason out of force, leaving every other reason; False
         when it was not in force. Refuses (ValueError) a reason that only a person may
@@ -112,5 +126,8 @@ class KillSwitch:
         return bool(keys)
 
     def reset(self) -> None:
-        """The manual reset: every reason out of force."""
+        """The manual reset: every reason out of force, the counters back to zero (a
+        second burst of errors after a reset fires again)."""
         self.active.clear()
+        self.errors = 0
+        self.stale_feeds = ()

@@ -40,6 +40,9 @@ INCIDENT_WEAKENING = {
     "crash_entry_fills_while_down": "no_restart_reconciliation",
     "restart_after_daily_loss": "forget_on_restart",
     "restart_over_cap": "no_restart_reconciliation",
+    # the kill switch's counters and reset rules
+    "error_count_after_reset": "error_count_never_restarts",
+    "trading_halt_resume": "stale_switch_stays_manual",
 }
 
 # regression file -> (the weakening that undoes its fix, the invariant or the start of

@@ -51,3 +51,33 @@ def test_the_manual_reset_clears_every_reason() -> None:
     ks.reset()
     assert ks.active == {} and ks.halt_reason is None and ks.action is None
     assert ks.fire("operator", CLOSE)  # and it can fire again
+
+
+def test_the_error_count_fires_at_or_past_the_limit_once_per_burst() -> None:
+    ks = KillSwitch()
+    ks.errors = 2
+    assert not ks.errors_reached(3)
+    ks.errors = 11  # counted past the limit without a check in between: still fires
+    assert ks.errors_reached(3)
+    ks.fire("error_count", CANCEL)
+    ks.errors += 1
+    assert not ks.errors_reached(3)  # already in force
+
+
+def test_a_reset_restarts_the_error_count_so_it_can_fire_again() -> None:
+    ks = KillSwitch()
+    ks.errors = 3
+    ks.fire("error_count", CANCEL)
+    ks.reset()
+    assert ks.errors == 0 and not ks.errors_reached(3)
+    ks.errors = 3
+    assert ks.errors_reached(3)
+
+
+def test_the_stale_switch_lifts_when_every_feed_it_judged_stale_is_back() -> None:
+    ks = KillSwitch()
+    assert not ks.stale_lifts(set())  # not in force: nothing to lift
+    ks.stale_feeds = ("A", "B")
+    ks.fire("stale_data", STOP)
+    assert not ks.stale_lifts({"B"})  # B is still silent
+    assert ks.stale_lifts(set())
