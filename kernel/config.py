@@ -111,6 +111,9 @@ class Exits:
 class Monitor:
     check_interval: Duration = Duration(NS_PER_S)
     gap_threshold_pct: Decimal = Decimal(2)
+    # addition to v1: a last-trade print outside its own quote's [bid, ask] widened by
+    # this many percent is refused (quote_rejected), like a crossed or non-positive quote
+    bad_print_pct: Decimal = Decimal(5)
     stale_after: Duration = Duration(60 * NS_PER_S)
 
 
@@ -444,6 +447,8 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
                                               f"below the minimum {fmt_duration(MIN_INTERVAL)}"))
     if cfg.monitor.gap_threshold_pct <= 0:
         problems.append((f"{path}.monitor.gap_threshold_pct", "must be positive"))
+    if not 0 <= cfg.monitor.bad_print_pct < 100:
+        problems.append((f"{path}.monitor.bad_print_pct", "must be at least 0 and below 100"))
     if cfg.entries.entry_order_ttl <= 0:
         problems.append((f"{path}.entries.entry_order_ttl", "must be positive"))
     if cfg.exits.exit_order_ttl <= 0:

@@ -205,6 +205,14 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("pct", DEC, "the jump in percent"))),
     EventType("feed_stale", "no market data for monitor.stale_after", (_SYMBOL,)),
     EventType("feed_resumed", "market data is flowing again after a stale period", (_SYMBOL,)),
+    EventType("quote_rejected", "a quote the kernel refused to believe: dropped whole, its "
+              "bid, ask and last left as they were (no bar, gap check or strategy saw it)", (
+        _SYMBOL, _f("bid", DEC, "the quote's bid (0: that side empty)"),
+        _f("ask", DEC, "the quote's ask (0: that side empty)"),
+        _f("last", DEC, "the quote's last-trade price"),
+        _f("reason", TEXT, "non-positive last price, negative bid or ask, bid above ask "
+                           "(crossed quote), or last price outside [bid, ask] widened by "
+                           "monitor.bad_print_pct (a bad print)"))),
     EventType("venue_disconnected", "the venue session dropped", (_REASON,)),
     EventType("venue_reconnected", "the venue session is back", (_REASON,)),
     EventType("reconciled", "our books compared with the venue's (at start, periodically, "

@@ -42,6 +42,10 @@ class Protections:
     """An action refused because the session is down uses no order-rate budget."""
     stale_blocks_entries: bool = True
     """No entry goes out on a ticker whose feed is stale."""
+    rejects_bad_quotes: bool = True
+    """A crossed or non-positive quote is refused (``quote_rejected``), prices unchanged."""
+    rejects_bad_prints: bool = True
+    """A last-trade print outside its own book (widened by ``bad_print_pct``) is refused."""
     # --- tickers
     discover_tickers: bool = True
     """A signal for a symbol not traded yet starts a supervisor for it."""

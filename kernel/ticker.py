@@ -39,6 +39,7 @@ from .orders import Order, Role, Side
 from .positions import Position
 from .risk.exposure import cap_reached_on_fill
 from .risk.freshness import feed_stale
+from .risk.quotes import band, quote_problem
 from .ticker_orders import emergency_loop, order_queue_loop
 from .ticker_rules import TickerRules
 from .units import fmt_units
@@ -102,6 +103,10 @@ class Ticker(TickerRules):
         self._gap_num = frac.numerator
         self._gap_den = frac.denominator
         self._stale_after = cfg.monitor.stale_after
+        # bad data (kernel/risk/quotes.py): the print band, and whether quotes are vetted
+        self._vet_quotes = kernel.protections.rejects_bad_quotes
+        self._band = band(cfg.monitor.bad_print_pct) if kernel.protections.rejects_bad_prints \
+            else (0, 1 << 128, 1)  # weakened: any print believed
         # trading state
         self.position = Position(self.symbol)
         self.trade_realized: int | Fraction = 0
@@ -137,6 +142,9 @@ class Ticker(TickerRules):
     def on_quote(self, ts: int, bid: int, ask: int, last: int, bid_size: int,
                  ask_size: int) -> None:
         """The tick path: synchronous, no allocation on a quiet tick."""
+        if not 0 < last or not 0 <= bid <= last <= ask:  # suspect: ask the quote rule
+            if self._vet_quotes and self._refused(ts, bid, ask, last):
+                return
         prev = self.last
         self.bid = bid
         self.ask = ask
@@ -184,6 +192,17 @@ class Ticker(TickerRules):
                 self.driver.answer(ts, "on_price", answer)
         elif self._driver_tick is not None:
             self._driver_tick(ts, bid, ask, last, bid_size, ask_size)
+
+    def _refused(self, ts: int, bid: int, ask: int, last: int) -> bool:
+        """A suspect quote: journal and drop it if the quote rule refuses it."""
+        problem = quote_problem(bid, ask, last, *self._band)
+        if problem is None:
+            return False  # an empty side, say
+        places = self.inst.price_places
+        self.k.journal.emit(ts, "quote_rejected", symbol=self.symbol,
+                            bid=fmt_units(bid, places), ask=fmt_units(ask, places),
+                            last=fmt_units(last, places), reason=problem)
+        return True
 
     def _on_intent(self, ts: int, intent: "Intent") -> None:
         self.k.strategy_intent(self.symbol, intent, ts)

@@ -102,6 +102,10 @@ WEAKENINGS: dict[str, Weakening] = {
     "error_count_never_restarts": Weakening(
         "the error kill switch fires only when the count equals max_errors, and a reset "
         "does not restart the count", Protections(error_count_restarts=False)),
+    "bad_quotes_believed": Weakening(
+        "crossed and non-positive quotes are traded on", Protections(rejects_bad_quotes=False)),
+    "bad_prints_believed": Weakening(
+        "a print outside its own book is traded on", Protections(rejects_bad_prints=False)),
     "stale_switch_stays_manual": Weakening(
         "the all-feeds-stale kill switch waits for a person's reset",
         Protections(stale_lifts_itself=False)),

@@ -43,6 +43,9 @@ INCIDENT_WEAKENING = {
     # the kill switch's counters and reset rules
     "error_count_after_reset": "error_count_never_restarts",
     "trading_halt_resume": "stale_switch_stays_manual",
+    # bad data
+    "bad_quote_refused": "bad_quotes_believed",
+    "bad_print_ignored": "bad_prints_believed",
 }
 
 # regression file -> (the weakening that undoes its fix, the invariant or the start of
