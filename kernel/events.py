@@ -145,7 +145,14 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _SYMBOL, _f("via", TEXT, "how it was found (discovery: a signal named it; reconciliation: "
                         "the venue holds it; restart: the journal held it)"))),
     EventType("risk_rejected", "an entry refused by a risk rule before it was sent", (
-        _SYMBOL, _REASON)),
+        _SYMBOL, _REASON,
+        _f("limit", TEXT, "a portfolio limit: max_gross_exposure, max_open_positions or "
+                          "buying_power (absent for the other rules)", False),
+        _f("qty", DEC, "a portfolio limit: the entry's quantity (0: re-checked before "
+                       "sending, the entry already counted)", False),
+        _f("value", DEC, "a portfolio limit: what the entry would take it to (money, or a "
+                         "count of open tickers)", False),
+        _f("max", DEC, "a portfolio limit: the limit", False))),
     EventType("entry_dropped", "a queued entry dropped before it was sent", (
         _SYMBOL, _ORDER_SIDE, _f("qty", DEC, "its quantity"), _REASON)),
     EventType("order_submitted", "an order handed to the venue", (

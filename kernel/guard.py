@@ -14,7 +14,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .risk.killswitch import KillAction
-from .risk.losses import open_pnl, reached
+from .risk.losses import mark, open_pnl, reached
+from .risk.portfolio import Book, Refusal, drawdown_reached, entry_refusal
 
 if TYPE_CHECKING:
     from .runtime import Kernel
@@ -33,6 +34,42 @@ def check_daily_loss(k: "Kernel") -> None:
         return
     if reached(k.day_pnl(), limit):
         k.kill_switch("daily_loss_limit", KillAction.CLOSE_ALL)
+
+
+def portfolio_refusal(k: "Kernel", symbol: str, qty: int, price: int) -> Refusal | None:
+    """The portfolio limits asked for an entry of ``qty`` on ``symbol`` (0: re-checked
+    before sending, when the entry is counted in its ticker's books already)."""
+    books = [Book(s, t.exposure(), t.last, t.committed()) for s, t in k.tickers.items()]
+    return entry_refusal(k.config.risk, books, symbol, qty, price, k.cash)
+
+
+def journal_refusal(k: "Kernel", symbol: str, qty: int, limit: Refusal) -> None:
+    k.journal.emit(k.clock.now_ns(), "risk_rejected", symbol=symbol, reason=limit.text,
+                   limit=limit.limit, qty=str(qty), value=limit.fmt(limit.value),
+                   max=limit.fmt(limit.maximum))
+
+
+def equity(k: "Kernel") -> int | Fraction:
+    """Cash plus every position marked where its exit would fill (fees are in the cash)."""
+    assert k.cash is not None
+    total: int | Fraction = k.cash
+    for t in k.tickers.values():
+        qty = t.position.qty
+        if qty:
+            total += qty * mark(qty, t.bid, t.ask, t.last)
+    return total
+
+
+def check_drawdown(k: "Kernel") -> None:
+    """Equity this many percent below its peak closes everything (kill switch close_all)."""
+    pct = k.config.risk.max_drawdown_pct
+    if pct is None or k.cash is None or k.close_all_active:
+        return
+    now = equity(k)
+    if k.equity_peak is None or now > k.equity_peak:
+        k.equity_peak = now
+    if drawdown_reached(int(now), int(k.equity_peak), pct):
+        k.kill_switch("max_drawdown", KillAction.CLOSE_ALL)
 
 
 def kill_switch(k: "Kernel", reason: str, action: KillAction, by: str | None = None) -> None:
@@ -70,6 +107,7 @@ def reset_kill_switch(k: "Kernel", who: str) -> None:
                  was=k.halt_reason or "")
     errors = k.ks.errors
     k.ks.reset()
+    k.equity_peak = None  # the drawdown is measured again from the equity at the reset
     if not k.protections.error_count_restarts:
         k.ks.errors = errors
 
@@ -115,4 +153,5 @@ def _guard_fire(k: "Kernel") -> None:
     k._guard_timer = None
     if any(t.position.qty for t in k.tickers.values()):
         check_daily_loss(k)
+        check_drawdown(k)
         arm_guard(k)

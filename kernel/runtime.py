@@ -97,6 +97,14 @@ class Kernel:
         self.strategy_errors: list[tuple[str, str]] = []  # (symbol, text): the run fails
         # the kill switch: every reason in force, in firing order (kernel/risk/killswitch.py)
         self.ks = KillSwitch()
+        # portfolio limits (kernel/risk/portfolio.py): cash is asked of the venue at the
+        # start only when a limit needs it, and then follows every fill
+        risk = config.risk
+        self.portfolio_limits = (risk.max_gross_exposure is not None
+                                 or risk.max_open_positions is not None
+                                 or bool(risk.buying_power))
+        self.cash: int | None = None
+        self.equity_peak: int | Fraction | None = None
         self._guard_timer: Any = None
         self.reconcile_at_start = reconcile_at_start
         self.reconciler = Reconciler(self)
@@ -130,6 +138,9 @@ class Kernel:
                 await root.start(serve)
             await self.venue.connect(self)
             self.connected = True
+            if self.config.risk.buying_power or self.config.risk.max_drawdown_pct is not None:
+                self.cash = await self.venue.cash()
+                self.equity_peak = self.cash
             symbols = self.config.tickers or list(self.instruments)
             for sym in symbols:
                 await self.start_ticker(self.instruments[sym])
@@ -200,6 +211,13 @@ class Kernel:
             self._signal(sig, False, refusal)
             self.journal.emit(now, "risk_rejected", symbol=sig.symbol, reason=refusal)
             return
+        if self.portfolio_limits:
+            price = (ticker.ask if side is Side.BUY else ticker.bid) or ticker.last
+            limit = guard.portfolio_refusal(self, sig.symbol, qty, price)
+            if limit is not None:
+                self._signal(sig, False, limit.text)
+                guard.journal_refusal(self, sig.symbol, qty, limit)
+                return
         self._signal(sig, True, "entry")
         ticker.queue_entry(side, qty, sig.source)
 
@@ -266,6 +284,13 @@ class Kernel:
             refusal = self.entry_block_reason()
             if refusal is None and self.protections.recheck_entry_after_pacing:
                 refusal = self.tickers[order.symbol].fit_entry(order)
+            if refusal is None and self.portfolio_limits:
+                limit = guard.portfolio_refusal(self, order.symbol, 0, 0)
+                if limit is not None:
+                    order.transition(OrderState.REJECTED)
+                    guard.journal_refusal(self, order.symbol, 0, limit)
+                    self._order_done(order)
+                    return
             if refusal is not None:
                 order.transition(OrderState.REJECTED)
                 self.journal.emit(self.clock.now_ns(), "risk_rejected", symbol=order.symbol,
@@ -341,6 +366,8 @@ class Kernel:
             if fee_source is not None:
                 fields.update(fee=fmt_units(fee), fee_source=fee_source)
             self.journal.emit(now, "fill", **fields)
+            if self.cash is not None:  # the account's cash follows every fill and its fee
+                self.cash -= order.side.sign * report.qty * report.price + fee
             ticker = self.tickers[order.symbol]
             ticker.on_fill(order, report.qty, report.price, now, fee)
             if not order.is_working:
@@ -382,6 +409,8 @@ class Kernel:
         delta = report.fee - charged
         ticker = self.tickers[order.symbol]
         if delta:
+            if self.cash is not None:
+                self.cash -= delta
             ticker.position.charge(delta)
             ticker.trade_realized -= delta
             self.realized_total -= delta
@@ -451,6 +480,9 @@ class Kernel:
                 t.cancel_entries(f"kill switch: {CUMULATIVE}")
         if self.config.risk.daily_loss_limit is not None:
             guard.check_daily_loss(self)
+            guard.arm_guard(self)
+        if self.config.risk.max_drawdown_pct is not None:
+            guard.check_drawdown(self)
             guard.arm_guard(self)
 
     def day_pnl(self) -> int | Fraction:

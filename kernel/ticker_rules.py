@@ -122,6 +122,16 @@ class TickerRules:
         order.qty = qty
         return None
 
+    def committed(self) -> int:
+        """Money the working and queued entries commit: each working one's remaining
+        quantity at its limit price, each queued one's at the touch it would go at."""
+        total = 0
+        for o in self.entries.values():
+            total += o.remaining * (o.price or self.last)
+        for side, qty, _ in self.pending_entries:
+            total += qty * ((self.ask if side is Side.BUY else self.bid) or self.last)
+        return total
+
     def queue_entry(self, side: Side, qty: int, source: str) -> None:
         self.pending_entries.append((side, qty, source))
         self.wake_queue.set()

@@ -102,6 +102,14 @@ WEAKENINGS: dict[str, Weakening] = {
     "error_count_never_restarts": Weakening(
         "the error kill switch fires only when the count equals max_errors, and a reset "
         "does not restart the count", Protections(error_count_restarts=False)),
+    "no_gross_exposure_limit": Weakening(
+        "no portfolio gross exposure limit", config=(("risk.max_gross_exposure", None),)),
+    "no_open_positions_limit": Weakening(
+        "no limit on open positions", config=(("risk.max_open_positions", None),)),
+    "no_buying_power": Weakening(
+        "entries may commit more than the account's cash", config=(("risk.buying_power", None),)),
+    "no_drawdown_limit": Weakening(
+        "no drawdown kill switch", config=(("risk.max_drawdown_pct", None),)),
     "bad_quotes_believed": Weakening(
         "crossed and non-positive quotes are traded on", Protections(rejects_bad_quotes=False)),
     "bad_prints_believed": Weakening(
