@@ -81,6 +81,9 @@ fills and the P&L replay; adopted orders (``order_adopted``) count as working.
 
 ``liveness`` (the runner's watchdog: a livelock) is reported by the runner.
 
+Portfolio and bad data (``invariants_portfolio.py``): ``open_positions``,
+``committed_cash`` and ``quote_rejected_unchanged``.
+
 Vocabulary:
 
 ``journal_catalogue``
@@ -105,6 +108,7 @@ from ..kernel.events import event_problems
 from ..kernel.journal import Journal
 from ..kernel.units import NS_PER_S, to_units
 from .invariants_liveness import RunFacts, on_shutdown
+from .invariants_portfolio import PortfolioChecks
 from .invariants_restart import on_adopted_order, on_adopted_position, on_restarted, on_start_reconciled
 from .invariants_text import BUY, CLOSE_ALL, ENTRY, as_text, money, oid_key, secs
 
@@ -152,6 +156,7 @@ class InvariantChecker:
         self._adopted_since_restart: set[str] = set()  # membership only
         # exit liveness: symbol -> (since, deadline)
         self._exiting: dict[str, tuple[int, int]] = {}
+        self.portfolio = PortfolioChecks(scenario)  # invariants_portfolio.py
 
     # ------------------------------------------------------------ dispatch
 
@@ -208,6 +213,7 @@ class InvariantChecker:
                 self._start_exiting(sym, ev["ts_ns"])
         elif t == "shutdown":
             on_shutdown(self, ev)
+        self.portfolio.on_event(ev, self.position, self._violate)
 
     # ------------------------------------------------------------ orders
 

@@ -105,9 +105,11 @@ WEAKENINGS: dict[str, Weakening] = {
     "no_gross_exposure_limit": Weakening(
         "no portfolio gross exposure limit", config=(("risk.max_gross_exposure", None),)),
     "no_open_positions_limit": Weakening(
-        "no limit on open positions", config=(("risk.max_open_positions", None),)),
+        "no limit on open positions", config=(("risk.max_open_positions", None),),
+        catches="open_positions"),
     "no_buying_power": Weakening(
-        "entries may commit more than the account's cash", config=(("risk.buying_power", None),)),
+        "entries may commit more than the account's cash", config=(("risk.buying_power", None),),
+        catches="committed_cash"),
     "no_drawdown_limit": Weakening(
         "no drawdown kill switch", config=(("risk.max_drawdown_pct", None),)),
     "bad_quotes_believed": Weakening(

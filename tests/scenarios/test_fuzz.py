@@ -35,7 +35,8 @@ TEETH_SEED = 2
 TEETH_EXAMPLES = 300
 # the fill-time check alone matters only when a tiered cap shrinks under working
 # entries: rarer, so its hunt may take more examples (it stops at the first find)
-TEETH_BUDGET = {"fill_time_exposure_check": 1000}
+# buying power is drawn in a quarter of the untiered examples and binds in fewer still
+TEETH_BUDGET = {"fill_time_exposure_check": 1000, "no_buying_power": 1000}
 
 _HUNTS: dict[str, tuple[fuzz.CampaignResult, fuzz.Written]] = {}
 

@@ -37,7 +37,8 @@ def _parse_budget(text: str | None) -> float | None:
 def _weakening_names() -> list[str]:
     # the names only (importing sim.fuzz here would slow down every CLI start)
     return ["fill_time_exposure_check", "naive_exposure", "single_exit_lock", "emergency_once",
-            "forget_on_restart", "no_restart_reconciliation"]
+            "forget_on_restart", "no_restart_reconciliation", "no_open_positions_limit",
+            "no_buying_power"]
 
 
 @click.command()
