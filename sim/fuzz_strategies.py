@@ -17,6 +17,7 @@ so a worker runs well above 50 examples a second.
 """
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -326,11 +327,13 @@ def _parse_ms(text: str) -> int:
 
 def portfolio_knobs(scn: dict[str, Any], starts: dict[str, int]) -> None:
     """Portfolio limits, an account's cash and bad feed data, each in about a quarter
-    of the examples. They come from a generator seeded by the example's run seed, not
-    from Hypothesis' choices: the choice sequence of every example (and so the examples
+    of the untiered examples. They come from a generator seeded by the example drawn so
+    far, not from Hypothesis' choices: the choice sequence of every example (and so the examples
     the planted-bug hunts explore, and the seeds that find them) stays what it was, and
     a shrunk find still holds them as written values."""
-    rng = random.Random(scn["seed"] * 2 + 1)
+    # seeded by the whole example so far (Hypothesis often repeats small run seeds);
+    # a str seed is hashed with SHA-512, the same in every process
+    rng = random.Random(json.dumps(scn, sort_keys=True))
     risk = scn["config"]["risk"]
     unit = scn["config"]["sizing"]["unit_position_size"]
     ticks = {i["symbol"]: int(i["tick_size"].replace(".", "")) for i in scn["instruments"]}

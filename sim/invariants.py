@@ -213,7 +213,7 @@ class InvariantChecker:
                 self._start_exiting(sym, ev["ts_ns"])
         elif t == "shutdown":
             on_shutdown(self, ev)
-        self.portfolio.on_event(ev, self.position, self._violate)
+        self.portfolio.on_event(ev, self.position, self.orders, self._violate)
 
     # ------------------------------------------------------------ orders
 

@@ -46,18 +46,23 @@ class PortfolioChecks:
         self.cash: int | None = None
         if risk is not None and risk.buying_power and scenario is not None:
             self.cash = scenario.account.cash
-        self.entries: dict[str, tuple[str, int, int]] = {}  # oid -> (symbol, left, price)
+        self.prices: dict[str, int] = {}  # entry order id -> its limit price
         self.rejected: dict[str, tuple[int, str]] = {}  # symbol -> (ts, last) refused
 
-    def on_event(self, ev: dict[str, Any], position: dict[str, int], violate: Violate) -> None:
+    def on_event(self, ev: dict[str, Any], position: dict[str, int],
+                 orders: dict[str, dict[str, Any]], violate: Violate) -> None:
+        """``position`` and ``orders`` are the checker's own (its live orders: an order
+        the venue no longer has after a restart is gone from them too)."""
         t = ev["type"]
         if t == "order_submitted":
             if as_text(ev["role"]) == ENTRY:
-                self._on_entry(ev, position, violate)
+                self._on_entry(ev, position, orders, violate)
         elif t == "fill":
             self._on_fill(ev)
+            if ev["order_id"] not in orders:  # filled: forgotten, memory stays flat
+                self.prices.pop(ev["order_id"], None)
         elif t in ("order_cancelled", "order_rejected", "order_expired"):
-            self.entries.pop(ev["order_id"], None)
+            self.prices.pop(ev["order_id"], None)
         elif t == "fee_reported" and self.cash is not None:
             self.cash -= to_units(ev["fee"]) - to_units(ev["model_fee"])
         elif t == "restarted":
@@ -75,18 +80,19 @@ class PortfolioChecks:
                 violate(ev, "quote_rejected_unchanged",
                         f"{ev['symbol']}: a bar with a price that is not positive")
 
-    def _on_entry(self, ev: dict[str, Any], position: dict[str, int], violate: Violate) -> None:
-        sym = ev["symbol"]
-        price = to_units(ev["price"]) if "price" in ev else 0
-        self.entries[ev["order_id"]] = (sym, int(ev["qty"]), price)
+    def _on_entry(self, ev: dict[str, Any], position: dict[str, int],
+                  orders: dict[str, dict[str, Any]], violate: Violate) -> None:
+        self.prices[ev["order_id"]] = to_units(ev["price"]) if "price" in ev else 0
+        entries = [(oid, o) for oid, o in orders.items() if o["role"] == ENTRY and o["live"]]
         if self.max_open is not None:
-            opened = {s for s, q in position.items() if q} | {s for s, _, _ in self.entries.values()}
+            opened = {s for s, q in position.items() if q} | {o["symbol"] for _, o in entries}
             if len(opened) > self.max_open:
                 violate(ev, "open_positions",
                         f"{len(opened)} tickers open ({', '.join(sorted(opened))}) above "
                         f"max_open_positions {self.max_open}")
         if self.cash is not None:
-            committed = sum(left * px for _, left, px in self.entries.values())
+            committed = sum((o["qty"] - o["filled"]) * self.prices.get(oid, 0)
+                            for oid, o in entries)
             if committed > self.cash:
                 violate(ev, "committed_cash",
                         f"working entries commit {money(committed)}, above the cash "
@@ -99,10 +105,3 @@ class PortfolioChecks:
             self.cash -= (qty if as_text(ev["side"]) == BUY else -qty) * price
             if "fee" in ev:
                 self.cash -= to_units(ev["fee"])
-        entry = self.entries.get(ev["order_id"])
-        if entry is not None:
-            sym, left, px = entry
-            if left - qty > 0:
-                self.entries[ev["order_id"]] = (sym, left - qty, px)
-            else:
-                del self.entries[ev["order_id"]]
