@@ -142,7 +142,7 @@ class Ticker(TickerRules):
     def on_quote(self, ts: int, bid: int, ask: int, last: int, bid_size: int,
                  ask_size: int) -> None:
         """The tick path: synchronous, no allocation on a quiet tick."""
-        if not 0 < last or not 0 <= bid <= last <= ask:  # suspect: ask the quote rule
+        if not 0 < bid <= last <= ask:  # suspect (or an empty side): ask the quote rule
             if self._vet_quotes and self._refused(ts, bid, ask, last):
                 return
         prev = self.last

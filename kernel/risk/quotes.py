@@ -21,9 +21,10 @@ A bad print is one reason of ``quote_rejected`` (not an event of its own): one u
 from the feed is one quote, and half-applying it (the new book, the old print) would
 mix two moments.
 
-The tick path calls these only when a cheap comparison says the quote is suspect
-(``last <= 0``, ``bid > ask``, ``bid < 0``, a print outside the unwidened book), so a
-normal tick pays a few integer comparisons and no call.
+The tick path calls these only when one chained comparison fails
+(``0 < bid <= last <= ask``: an empty bid, a print outside the unwidened book, and
+every refused quote fail it), so a normal tick pays three integer comparisons and no
+call.
 """
 from __future__ import annotations
 
