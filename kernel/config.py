@@ -147,6 +147,9 @@ class Exits:
 class Monitor:
     check_interval: Duration = Duration(NS_PER_S)
     gap_threshold_pct: Decimal = Decimal(2)
+    # addition to v1: a last-trade print outside its own quote's [bid, ask] widened by
+    # this many percent is refused (quote_rejected), like a crossed or non-positive quote
+    bad_print_pct: Decimal = Decimal(5)
     stale_after: Duration = Duration(60 * NS_PER_S)
 
 
@@ -167,6 +170,11 @@ class Risk:
     # a clean reconciliation after a reconnect lifts the disconnect kill switch (journaled
     # as kill_switch_reset by "reconciliation"); off by default: a human decides
     resume_after_reconnect: bool = False
+    # portfolio limits across every ticker (kernel/risk/portfolio.py); each null = off
+    max_gross_exposure: Money | None = None
+    max_open_positions: int | None = None
+    buying_power: bool | None = None
+    max_drawdown_pct: Decimal | None = None
 
 
 FOREIGN_ORDER_POLICIES = ("adopt", "cancel", "halt")
@@ -502,6 +510,8 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
                                               f"below the minimum {fmt_duration(MIN_INTERVAL)}"))
     if cfg.monitor.gap_threshold_pct <= 0:
         problems.append((f"{path}.monitor.gap_threshold_pct", "must be positive"))
+    if not 0 <= cfg.monitor.bad_print_pct < 100:
+        problems.append((f"{path}.monitor.bad_print_pct", "must be at least 0 and below 100"))
     if cfg.entries.entry_order_ttl <= 0:
         problems.append((f"{path}.entries.entry_order_ttl", "must be positive"))
     if cfg.exits.exit_order_ttl <= 0:
@@ -510,6 +520,11 @@ def validate_config(cfg: TradingConfig, path: str = "config") -> list[tuple[str,
         problems.append((f"{path}.risk.max_errors", "must be positive"))
     if cfg.risk.max_order_rate <= 0:
         problems.append((f"{path}.risk.max_order_rate", "must be positive"))
+    if cfg.risk.max_open_positions is not None and cfg.risk.max_open_positions <= 0:
+        problems.append((f"{path}.risk.max_open_positions", "must be positive"))
+    dd = cfg.risk.max_drawdown_pct
+    if dd is not None and not 0 < dd < 100:
+        problems.append((f"{path}.risk.max_drawdown_pct", "must be above 0 and below 100"))
     if cfg.reconcile.foreign_orders not in FOREIGN_ORDER_POLICIES:
         problems.append((f"{path}.reconcile.foreign_orders",
                          f"must be {', '.join(FOREIGN_ORDER_POLICIES[:-1])} or "

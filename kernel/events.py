@@ -185,7 +185,14 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("realized_pnl", DEC, "the run's realized P&L at the start of the day, from which "
            "the day's P&L counts"))),
     EventType("risk_rejected", "an entry refused by a risk rule before it was sent", (
-        _SYMBOL, _REASON)),
+        _SYMBOL, _REASON,
+        _f("limit", TEXT, "a portfolio limit: max_gross_exposure, max_open_positions or "
+                          "buying_power (absent for the other rules)", False),
+        _f("qty", DEC, "a portfolio limit: the entry's quantity (0: re-checked before "
+                       "sending, the entry already counted)", False),
+        _f("value", DEC, "a portfolio limit: what the entry would take it to (money, or a "
+                         "count of open tickers)", False),
+        _f("max", DEC, "a portfolio limit: the limit", False))),
     EventType("entry_dropped", "a queued entry dropped before it was sent", (
         _SYMBOL, _ORDER_SIDE, _f("qty", DEC, "its quantity"), _REASON)),
     EventType("order_submitted", "an order handed to the venue", (
@@ -247,6 +254,14 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("pct", DEC, "the jump in percent"))),
     EventType("feed_stale", "no market data for monitor.stale_after", (_SYMBOL,)),
     EventType("feed_resumed", "market data is flowing again after a stale period", (_SYMBOL,)),
+    EventType("quote_rejected", "a quote the kernel refused to believe: dropped whole, its "
+              "bid, ask and last left as they were (no bar, gap check or strategy saw it)", (
+        _SYMBOL, _f("bid", DEC, "the quote's bid (0: that side empty)"),
+        _f("ask", DEC, "the quote's ask (0: that side empty)"),
+        _f("last", DEC, "the quote's last-trade price"),
+        _f("reason", TEXT, "non-positive last price, negative bid or ask, bid above ask "
+                           "(crossed quote), or last price outside [bid, ask] widened by "
+                           "monitor.bad_print_pct (a bad print)"))),
     EventType("venue_disconnected", "the venue session dropped", (_REASON,)),
     EventType("venue_reconnected", "the venue session is back", (_REASON,)),
     EventType("reconciled", "our books compared with the venue's (at start, periodically, "
@@ -281,7 +296,9 @@ CATALOGUE: dict[str, EventType] = {e.name: e for e in (
         _f("action", TEXT, "what it does", values=KILL_ACTIONS), _BY)),
     EventType("kill_switch_reset", "the kill switch was reset; entries allowed again", (
         _f("by", TEXT, "who reset it (operator: a scenario's operator act, ctl: a person "
-                       "through the control socket, reconciliation)"),
+                       "through the control socket, reconciliation, data_resumed: the "
+                       "stale feeds ticked again and lifted the stale_data switch, leaving "
+                       "any other reason in force)"),
         _f("was", TEXT, "the reason it had fired for"))),
     EventType("fault_injected", "simulated: a scenario fault took effect", (
         _f("kind", TEXT, "the fault's kind"),)),

@@ -1,18 +1,21 @@
 """The portfolio guard: the kill switches, the loss limits and the operator's flatten.
 
-These are the stops that act on the whole portfolio rather than on one order. Their
-state stays on the ``Kernel`` (``halt_reason``, ``close_all_active``,
-``cumulative_breached``, ``kill_switches``: everyone reads it there); the decisions
-live here, off the tick and report paths, and the ``Kernel`` keeps one-line methods
-for the public acts. The per-fill check (``Kernel.after_fill``) stays on the kernel
-and calls in only when a daily loss limit is configured.
+These are the stops that act on the whole portfolio rather than on one order. The
+decisions are the risk core's (``kernel/risk/killswitch.py``: the one kill-switch object
+the kernel holds as ``Kernel.ks``; ``kernel/risk/losses.py``: the loss limits); this
+module carries them out (journal, cancel, flatten), off the tick and report paths, and
+the ``Kernel`` keeps one-line methods for the public acts. The per-fill check
+(``Kernel.after_fill``) stays on the kernel and calls in only when a daily loss limit is
+configured.
 """
 from __future__ import annotations
 
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from .killswitch import KillAction
+from .risk.killswitch import KillAction
+from .risk.losses import mark, open_pnl, reached
+from .risk.portfolio import Book, Refusal, drawdown_reached, entry_refusal
 
 if TYPE_CHECKING:
     from .runtime import Kernel
@@ -20,12 +23,9 @@ if TYPE_CHECKING:
 
 def day_pnl(k: "Kernel") -> int | Fraction:
     """Realized plus open P&L, each open position marked where its exit would fill."""
-    total = k.realized_total - k.day_pnl_base  # the day's: from when the session day began
-    for t in k.tickers.values():
-        if t.position.qty:
-            mark = (t.bid if t.position.qty > 0 else t.ask) or t.last
-            total += t.position.unrealized(mark)
-    return total
+    # the day's: from when the session day began (kernel/rulebook.py moves the base)
+    return k.realized_total - k.day_pnl_base + open_pnl((t.position, t.bid, t.ask, t.last)
+                                                        for t in k.tickers.values())
 
 
 def check_daily_loss(k: "Kernel") -> None:
@@ -33,8 +33,44 @@ def check_daily_loss(k: "Kernel") -> None:
     limit = k.config.risk.daily_loss_limit
     if limit is None or k.close_all_active:
         return
-    if k.day_pnl() <= -limit:
+    if reached(k.day_pnl(), limit):
         k.kill_switch("daily_loss_limit", KillAction.CLOSE_ALL)
+
+
+def portfolio_refusal(k: "Kernel", symbol: str, qty: int, price: int) -> Refusal | None:
+    """The portfolio limits asked for an entry of ``qty`` on ``symbol`` (0: re-checked
+    before sending, when the entry is counted in its ticker's books already)."""
+    books = [Book(s, t.exposure(), t.last, t.committed()) for s, t in k.tickers.items()]
+    return entry_refusal(k.config.risk, books, symbol, qty, price, k.cash)
+
+
+def journal_refusal(k: "Kernel", symbol: str, qty: int, limit: Refusal) -> None:
+    k.journal.emit(k.clock.now_ns(), "risk_rejected", symbol=symbol, reason=limit.text,
+                   limit=limit.limit, qty=str(qty), value=limit.fmt(limit.value),
+                   max=limit.fmt(limit.maximum))
+
+
+def equity(k: "Kernel") -> int | Fraction:
+    """Cash plus every position marked where its exit would fill (fees are in the cash)."""
+    assert k.cash is not None
+    total: int | Fraction = k.cash
+    for t in k.tickers.values():
+        qty = t.position.qty
+        if qty:
+            total += qty * mark(qty, t.bid, t.ask, t.last)
+    return total
+
+
+def check_drawdown(k: "Kernel") -> None:
+    """Equity this many percent below its peak closes everything (kill switch close_all)."""
+    pct = k.config.risk.max_drawdown_pct
+    if pct is None or k.cash is None or k.close_all_active:
+        return
+    now = equity(k)
+    if k.equity_peak is None or now > k.equity_peak:
+        k.equity_peak = now
+    if drawdown_reached(int(now), int(k.equity_peak), pct):
+        k.kill_switch("max_drawdown", KillAction.CLOSE_ALL)
 
 
 def kill_switch(k: "Kernel", reason: str, action: KillAction, by: str | None = None) -> None:
@@ -45,20 +81,16 @@ def kill_switch(k: "Kernel", reason: str, action: KillAction, by: str | None = N
     a person did it from outside the run (``ctl``: the control socket).
     """
     now = k.clock.now_ns()
-    if (reason, action) in k.kill_switches:
+    if not k.ks.fire(reason, action):
         return
-    k.kill_switches[(reason, action)] = None
     if by is None:
         k.journal.emit(now, "kill_switch", reason=reason, action=action.value)
     else:
         k.journal.emit(now, "kill_switch", reason=reason, action=action.value, by=by)
-    if k.halt_reason is None:
-        k.halt_reason = reason
     if action.includes(KillAction.CANCEL_ALL):
         for t in k.tickers.values():
             t.cancel_entries(f"kill switch: {reason}")
     if action.includes(KillAction.CLOSE_ALL):
-        k.close_all_active = True
         for t in k.tickers.values():
             if t.position.qty:
                 t.request_exit("kill_switch", None)
@@ -67,23 +99,25 @@ def kill_switch(k: "Kernel", reason: str, action: KillAction, by: str | None = N
 def restore_kill_switch(k: "Kernel", reason: str, action: KillAction) -> None:
     """A kill switch that fired before a restart is still in force (not journaled
     again: ``restarted`` lists it)."""
-    k.kill_switches[(reason, action)] = None
-    if k.halt_reason is None:
-        k.halt_reason = reason
-    if action.includes(KillAction.CLOSE_ALL):
-        k.close_all_active = True
-    if reason == "max_loss_cumulative":
-        k.cumulative_breached = True
+    k.ks.fire(reason, action)
 
 
 def reset_kill_switch(k: "Kernel", who: str) -> None:
     """The manual reset: journaled, and only entries are re-allowed."""
     k.journal.emit(k.clock.now_ns(), "kill_switch_reset", by=who,
                  was=k.halt_reason or "")
-    k.halt_reason = None
-    k.close_all_active = False
-    k.cumulative_breached = False
-    k.kill_switches.clear()
+    errors = k.ks.errors
+    k.ks.reset()
+    k.equity_peak = None  # the drawdown is measured again from the equity at the reset
+    if not k.protections.error_count_restarts:
+        k.ks.errors = errors
+
+
+def lift_kill_switch(k: "Kernel", reason: str, by: str) -> None:
+    """A self-lifting reason (``stale_data``) is over: out of force and journaled as a
+    reset by ``by``; every other reason in force stays, and so does what it blocks."""
+    if k.ks.lift(reason):
+        k.journal.emit(k.clock.now_ns(), "kill_switch_reset", by=by, was=reason)
 
 
 def operator_flatten(k: "Kernel", symbol: str, by: str | None = None) -> str:
@@ -120,4 +154,5 @@ def _guard_fire(k: "Kernel") -> None:
     k._guard_timer = None
     if any(t.position.qty for t in k.tickers.values()):
         check_daily_loss(k)
+        check_drawdown(k)
         arm_guard(k)

@@ -1,24 +1,10 @@
-"""Kill-switch actions: a closed, ordered set.
+"""Kill-switch actions: kept importable here; the kill switch itself is kernel/risk/killswitch.py.
 
-Each action includes the ones below it: ``stop_new_trades`` blocks entries,
-``cancel_all`` also cancels the working entries, ``close_all`` also flattens every
-position. The kernel asks "at least cancel_all?" rather than comparing strings, so a
-misspelt action cannot quietly mean "do nothing". The values are the words the
-journal and scenario files use.
+The enum moved into the risk core beside the one kill-switch object that uses it; this
+name stays so that code and tests written against it keep working unchanged.
 """
 from __future__ import annotations
 
-import enum
+from .risk.killswitch import KillAction
 
-
-class KillAction(enum.StrEnum):
-    STOP_NEW_TRADES = "stop_new_trades"
-    CANCEL_ALL = "cancel_all"
-    CLOSE_ALL = "close_all"
-
-    def includes(self, other: KillAction) -> bool:
-        """Whether firing this action also does everything ``other`` does."""
-        return _RANK[self] >= _RANK[other]
-
-
-_RANK = {action: i for i, action in enumerate(KillAction)}
+__all__ = ["KillAction"]

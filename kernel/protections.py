@@ -46,6 +46,10 @@ class Protections:
     """No entry goes out on a ticker whose feed is stale."""
     session_day_resets_daily_loss: bool = True
     """With a session calendar, the daily loss limit counts from each session day's start."""
+    rejects_bad_quotes: bool = True
+    """A crossed or non-positive quote is refused (``quote_rejected``), prices unchanged."""
+    rejects_bad_prints: bool = True
+    """A last-trade print outside its own book (widened by ``bad_print_pct``) is refused."""
     # --- tickers
     discover_tickers: bool = True
     """A signal for a symbol not traded yet starts a supervisor for it."""
@@ -54,3 +58,9 @@ class Protections:
     """A restarted kernel rebuilds the day from the journal (P&L, kill switch, ids)."""
     reconcile_on_restart: bool = True
     """A restarted kernel reconciles with the venue before any entry."""
+    # --- the kill switch's counters and reset rules
+    error_count_restarts: bool = True
+    """The error count fires at ``>= max_errors`` and restarts at zero on a reset (off:
+    it fires only when the count equals the limit, so after a reset it never fires again)."""
+    stale_lifts_itself: bool = True
+    """The all-feeds-stale switch lifts itself when the stale feeds have resumed."""

@@ -57,8 +57,7 @@ async def after_reconnect(k: "Kernel") -> None:
             open_orders = await k.venue.open_orders()
         except VenueError as exc:
             k.journal.emit(k.clock.now_ns(), "reconcile_failed", reason=str(exc))
-            k.error_count += 1
-            k._check_errors()
+            k.count_error()
             mismatches = None
             break
         open_count = len(open_orders)

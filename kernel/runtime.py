@@ -25,7 +25,9 @@ from .fee_ledger import FeeLedger
 from .handoff import Handoff
 from .instruments import Instrument
 from .journal import Journal
-from .killswitch import KillAction
+from .risk.freshness import all_stale
+from .risk.killswitch import CUMULATIVE, KillAction, KillSwitch
+from .risk.losses import reached
 from .orders import IllegalTransition, Order, OrderIds, OrderState, OrderType, Overfill, Role, Side
 from .protections import Protections
 from .reconcile import Reconciler
@@ -98,15 +100,18 @@ class Kernel:
         self._root: trio.Nursery | None = None
         self._starting: dict[str, list[Signal]] = {}
         self.news_filter = NewsAlertFilter(config.entries.signal_freshness)
-        self.error_count = 0
         self.strategy_errors: list[tuple[str, str]] = []  # (symbol, text): the run fails
-        # kill switch state
-        self.halt_reason: str | None = None  # entries blocked while set
-        self.close_all_active = False
-        self.cumulative_breached = False
+        # the kill switch: every reason in force, in firing order (kernel/risk/killswitch.py)
+        self.ks = KillSwitch()
+        # portfolio limits (kernel/risk/portfolio.py): cash is asked of the venue at the
+        # start only when a limit needs it, and then follows every fill
+        risk = config.risk
+        self.portfolio_limits = (risk.max_gross_exposure is not None
+                                 or risk.max_open_positions is not None
+                                 or bool(risk.buying_power))
+        self.cash: int | None = None
+        self.equity_peak: int | Fraction | None = None
         self._guard_timer: Any = None
-        # the kill switches in force, in firing order (a dict: ordered and deterministic)
-        self.kill_switches: dict[tuple[str, KillAction], None] = {}
         self.reconcile_at_start = reconcile_at_start
         self.reconciler = Reconciler(self)
         self.restore = restore
@@ -118,6 +123,24 @@ class Kernel:
         self.rules: RuleBook | None = RuleBook(self, epoch_ns) if RuleBook.wanted(config) else None
         self.day_pnl_base: int | Fraction = 0  # realized P&L when the session day began
 
+    @property
+    def halt_reason(self) -> str | None:
+        """The first kill-switch reason in force: entries are blocked while it is set."""
+        return self.ks.halt_reason
+
+    @property
+    def cumulative_breached(self) -> bool:
+        return self.ks.has(CUMULATIVE)
+
+    @property
+    def close_all_active(self) -> bool:
+        return self.ks.close_all
+
+    @property
+    def kill_switches(self) -> dict[tuple[str, KillAction], None]:
+        """The (reason, action) pairs in force, in firing order."""
+        return self.ks.active
+
     # ------------------------------------------------------------ lifecycle
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -128,6 +151,9 @@ class Kernel:
                 await root.start(serve)
             await self.venue.connect(self)
             self.connected = True
+            if self.config.risk.buying_power or self.config.risk.max_drawdown_pct is not None:
+                self.cash = await self.venue.cash()
+                self.equity_peak = self.cash
             symbols = self.config.tickers or list(self.instruments)
             for sym in symbols:
                 await self.start_ticker(self.instruments[sym])
@@ -203,6 +229,13 @@ class Kernel:
             self._signal(sig, False, refusal)
             self.journal.emit(now, "risk_rejected", symbol=sig.symbol, reason=refusal)
             return
+        if self.portfolio_limits:
+            price = (ticker.ask if side is Side.BUY else ticker.bid) or ticker.last
+            limit = guard.portfolio_refusal(self, sig.symbol, qty, price)
+            if limit is not None:
+                self._signal(sig, False, limit.text)
+                guard.journal_refusal(self, sig.symbol, qty, limit)
+                return
         self._signal(sig, True, "entry")
         if self.rules is not None:
             self.rules.accepted(sig, now)
@@ -225,10 +258,10 @@ class Kernel:
     def entry_block_reason(self) -> str | None:
         if self.reconciler.pending:
             return "reconciliation with the venue pending"
-        if self.halt_reason is not None:
-            return f"kill switch: {self.halt_reason}"
-        if self.cumulative_breached:
-            return "max_loss_cumulative breached"
+        halt = self.ks.halt_reason
+        if halt is not None:
+            # the cumulative loss keeps the words its refusals have always had
+            return "max_loss_cumulative breached" if halt == CUMULATIVE else f"kill switch: {halt}"
         if not self.connected:
             return "venue disconnected"
         if self.rules is not None:
@@ -283,6 +316,13 @@ class Kernel:
             refusal = self.entry_block_reason()
             if refusal is None and self.protections.recheck_entry_after_pacing:
                 refusal = self.tickers[order.symbol].fit_entry(order)
+            if refusal is None and self.portfolio_limits:
+                limit = guard.portfolio_refusal(self, order.symbol, 0, 0)
+                if limit is not None:
+                    order.transition(OrderState.REJECTED)
+                    guard.journal_refusal(self, order.symbol, 0, limit)
+                    self._order_done(order)
+                    return
             if refusal is not None:
                 order.transition(OrderState.REJECTED)
                 self.journal.emit(self.clock.now_ns(), "risk_rejected", symbol=order.symbol,
@@ -325,7 +365,7 @@ class Kernel:
         order = self.orders.get(report.order_id) or self._recent_done.get(report.order_id)
         now = self.clock.now_ns()  # when the kernel learned it, so the journal is ordered
         if order is None:
-            self.error_count += 1
+            self.count_error()
             self.journal.emit(now, "report_unknown_order", order_id=report.order_id,
                               kind=report.kind)
             return
@@ -345,7 +385,7 @@ class Kernel:
             try:
                 order.apply_fill(report.qty)
             except (IllegalTransition, Overfill) as exc:
-                self.error_count += 1
+                self.count_error()
                 self.journal.emit(now, "report_inconsistent", order_id=order.order_id,
                                   detail=str(exc))
                 return
@@ -360,6 +400,8 @@ class Kernel:
             if self.journal_exec_ids and report.exec_id:
                 fields["exec_id"] = report.exec_id
             self.journal.emit(now, "fill", **fields)
+            if self.cash is not None:  # the account's cash follows every fill and its fee
+                self.cash -= order.side.sign * report.qty * report.price + fee
             ticker = self.tickers[order.symbol]
             ticker.on_fill(order, report.qty, report.price, now, fee)
             if not order.is_working:
@@ -378,7 +420,7 @@ class Kernel:
                 self.journal.emit(now, "report_late", order_id=order.order_id,
                                   kind=report.kind, state=order.state)
             else:
-                self.error_count += 1
+                self.count_error()
                 self.journal.emit(now, "report_inconsistent", order_id=order.order_id,
                                   detail=str(exc))
             return
@@ -388,8 +430,7 @@ class Kernel:
             fields["reason"] = report.reason
         self.journal.emit(now, _REPORT_EVENT[report.kind], **fields)
         if report.kind is ReportKind.REJECTED:
-            self.error_count += 1
-            self._check_errors()
+            self.count_error()
         if not order.is_working:
             self._order_done(order)
 
@@ -410,6 +451,8 @@ class Kernel:
         delta = report.fee - charged
         ticker = self.tickers[order.symbol]
         if delta:
+            if self.cash is not None:
+                self.cash -= delta
             ticker.position.charge(delta)
             ticker.trade_realized -= delta
             self.realized_total -= delta
@@ -419,15 +462,32 @@ class Kernel:
         if delta > 0:
             self.after_fill(ticker)
 
+    def count_error(self) -> None:
+        """One more venue error (a reject, an impossible or unknown report, a failed
+        reconciliation): each is counted and the count is judged at once."""
+        self.ks.errors += 1
+        self._check_errors()
+
     def _check_errors(self) -> None:
-        if self.error_count == self.config.risk.max_errors:
+        limit = self.config.risk.max_errors
+        if (self.ks.errors_reached(limit) if self.protections.error_count_restarts
+                else self.ks.errors == limit):  # the old count, which a reset never restarted
             self.kill_switch("error_count", KillAction.CANCEL_ALL)
 
     def on_feed_stale(self) -> None:
         """A ticker's feed went stale; when every feed is, stop opening anything."""
-        if (self.config.risk.stale_kill_switch and self.tickers
-                and all(t.stale for t in self.tickers.values())):
+        if self.config.risk.stale_kill_switch and all_stale(
+                t.stale for t in self.tickers.values()):
+            self.ks.stale_feeds = tuple(self.tickers)
             self.kill_switch("stale_data", KillAction.STOP_NEW_TRADES)
+
+    def on_feed_resumed(self) -> None:
+        """A ticker's feed is back: the all-feeds-stale switch is a data condition, not a
+        loss, so it lifts itself once every feed it judged stale has resumed (any other
+        reason in force stays)."""
+        if self.ks.active and self.protections.stale_lifts_itself and self.ks.stale_lifts(
+                {s for s, t in self.tickers.items() if t.stale}):
+            guard.lift_kill_switch(self, "stale_data", "data_resumed")
 
     def _order_done(self, order: Order) -> None:
         if self.orders.pop(order.order_id, None) is not None:
@@ -453,15 +513,18 @@ class Kernel:
 
     def after_fill(self, ticker: Ticker) -> None:
         risk = self.config.risk
-        if (risk.max_loss_cumulative is not None and not self.cumulative_breached
-                and self.realized_total <= -risk.max_loss_cumulative):
-            self.cumulative_breached = True
-            self.journal.emit(self.clock.now_ns(), "kill_switch", reason="max_loss_cumulative",
-                              action=KillAction.STOP_NEW_TRADES.value)
+        if not self.ks.has(CUMULATIVE) and reached(self.realized_total,
+                                                   risk.max_loss_cumulative):
+            # the realized loss of the run is a kill switch like any other (in force
+            # until a person resets it); what is working is cancelled, not only blocked
+            self.kill_switch(CUMULATIVE, KillAction.STOP_NEW_TRADES)
             for t in self.tickers.values():
-                t.cancel_entries("kill switch: max_loss_cumulative")
+                t.cancel_entries(f"kill switch: {CUMULATIVE}")
         if self.config.risk.daily_loss_limit is not None:
             guard.check_daily_loss(self)
+            guard.arm_guard(self)
+        if self.config.risk.max_drawdown_pct is not None:
+            guard.check_drawdown(self)
             guard.arm_guard(self)
 
     def day_pnl(self) -> int | Fraction:

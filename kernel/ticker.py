@@ -38,6 +38,9 @@ from .handoff import OrderWakeup
 from .instruments import Instrument
 from .orders import Order, Role, Side
 from .positions import Position
+from .risk.exposure import cap_reached_on_fill
+from .risk.freshness import feed_stale
+from .risk.quotes import band, quote_problem
 from .ticker_orders import emergency_loop, order_queue_loop
 from .ticker_rules import TickerRules
 from .units import fmt_units
@@ -102,6 +105,10 @@ class Ticker(TickerRules):
         self._gap_num = frac.numerator
         self._gap_den = frac.denominator
         self._stale_after = cfg.monitor.stale_after
+        # bad data (kernel/risk/quotes.py): the print band, and whether quotes are vetted
+        self._vet_quotes = kernel.protections.rejects_bad_quotes
+        self._band = band(cfg.monitor.bad_print_pct) if kernel.protections.rejects_bad_prints \
+            else (0, 1 << 128, 1)  # weakened: any print believed
         # trading state
         self.position = Position(self.symbol)
         self.trade_realized: int | Fraction = 0
@@ -143,6 +150,9 @@ class Ticker(TickerRules):
     def on_quote(self, ts: int, bid: int, ask: int, last: int, bid_size: int,
                  ask_size: int) -> None:
         """The tick path: synchronous, no allocation on a quiet tick."""
+        if not 0 < bid <= last <= ask:  # suspect (or an empty side): ask the quote rule
+            if self._vet_quotes and self._refused(ts, bid, ask, last):
+                return
         prev = self.last
         self.bid = bid
         self.ask = ask
@@ -152,6 +162,7 @@ class Ticker(TickerRules):
             self.stale = False
             self.k.journal.emit(ts, "feed_resumed", symbol=self.symbol)
             self._arm_stale()
+            self.k.on_feed_resumed()
         if self._bar_interval and last:
             if ts < self._bar_end:
                 if last > self._bar_high:
@@ -189,6 +200,17 @@ class Ticker(TickerRules):
                 self.driver.answer(ts, "on_price", answer)
         elif self._driver_tick is not None:
             self._driver_tick(ts, bid, ask, last, bid_size, ask_size)
+
+    def _refused(self, ts: int, bid: int, ask: int, last: int) -> bool:
+        """A suspect quote: journal and drop it if the quote rule refuses it."""
+        problem = quote_problem(bid, ask, last, *self._band)
+        if problem is None:
+            return False  # an empty side, say
+        places = self.inst.price_places
+        self.k.journal.emit(ts, "quote_rejected", symbol=self.symbol,
+                            bid=fmt_units(bid, places), ask=fmt_units(ask, places),
+                            last=fmt_units(last, places), reason=problem)
+        return True
 
     def _on_intent(self, ts: int, intent: "Intent") -> None:
         self.k.strategy_intent(self.symbol, intent, ts)
@@ -309,7 +331,7 @@ class Ticker(TickerRules):
             # tiered sizing). Cancelling at exposure == cap, as a literal reading of
             # the design says, would also cancel entries that fit, on every fill.
             _, cap = self.sizing()
-            if abs(pos.qty) >= cap or exposure > cap:
+            if cap_reached_on_fill(pos.qty, exposure, cap):
                 self.cancel_entries("max_position_size reached on fill")
         if pos.qty == 0:
             self.exiting = False
@@ -372,7 +394,7 @@ class Ticker(TickerRules):
         self._stale_timer = None
         k = self.k
         now = k.clock.now_ns()
-        if now - self.last_ts < self._stale_after:
+        if not feed_stale(now, self.last_ts, self._stale_after):
             self._arm_stale()  # ticks came since this timer was set: look again later
             return
         if not self.stale:

@@ -14,6 +14,7 @@ import trio
 
 from . import venue_stop
 from .orders import OrderType, Role, Side
+from .risk import exposure as exposure_rules
 
 if TYPE_CHECKING:
     from .ticker import Ticker
@@ -98,8 +99,8 @@ async def _send_entry(t: Ticker, side: Side, qty: int) -> None:
         return
     # re-check the cap at send time: fills may have landed since the signal
     _, cap = t.sizing()
-    room = cap - t.exposure()  # this entry has left the queue: it is not counted
-    qty = t.inst.round_lots(min(qty, room))
+    # this entry has left the queue: it is not counted in the exposure
+    qty = t.inst.round_lots(min(qty, exposure_rules.room(cap, t.exposure())))
     if qty <= 0:
         k.journal.emit(now, "risk_rejected", symbol=t.symbol,
                        reason=f"max_position_size {cap} reached")

@@ -1,7 +1,9 @@
 """One ticker's risk rules: exposure and sizing, the entry checks, the exit rules.
 
 The decisions a ticker makes about what it may hold and when it must get out, pure and
-synchronous: no loop, no timer, no await. They read and write the ticker's own state,
+synchronous: no loop, no timer, no await. The rules themselves are in the risk core
+(``kernel/risk/``: sizing, exposure, exits, losses); these methods hand them the ticker's
+plain values and act on the answer. They read and write the ticker's own state,
 so they are methods of ``Ticker`` (kernel/ticker.py), which takes them from this class
 by inheritance. A mixin rather than a helper object because ``exposure``, ``sizing``
 and ``check_exits`` run on the report path and from the gap check of the tick path:
@@ -13,13 +15,17 @@ The annotations below name the ticker state these rules use; ``Ticker.__init__``
 from __future__ import annotations
 
 from collections import deque
-from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable
 
 from .instruments import Instrument
 from .orders import Order, Side
 from .positions import Position
+from .risk import exits as exit_rules
+from .risk import exposure as exposure_rules
+from .risk.losses import mark as exit_mark
+from .risk.losses import reached
+from .risk.sizing import unit_and_cap
 from .wakeup import Wakeup
 
 if TYPE_CHECKING:
@@ -69,17 +75,12 @@ class TickerRules:
         """Filled position plus working (and queued) entries: what risk limits count."""
         if not self.k.protections.exposure_counts_working:  # the naive, overshooting design
             return abs(self.position.qty)
-        return abs(self.position.qty) + self.working_entry_qty() + self.pending_entry_qty()
+        return exposure_rules.exposure(self.position.qty, self.working_entry_qty(),
+                                       self.pending_entry_qty())
 
     def sizing(self) -> tuple[int, int]:
         """(unit size, max size) for the current price, from the tier list if any."""
-        s = self.k.config.sizing
-        if s.tier_list and self.last:
-            px = Decimal(self.last) / Decimal(10**8)
-            for tier in s.tier_list:
-                if tier.price_min <= px <= tier.price_max:
-                    return tier.unit_position_size, tier.max_position_size
-        return s.unit_position_size, s.max_position_size
+        return unit_and_cap(self.k.config.sizing, self.last)
 
     # ------------------------------------------------------------ entries
 
@@ -111,7 +112,7 @@ class TickerRules:
             if self.inst.round_lots(size) <= 0:
                 return 0, f"size {size} is below the lot size {self.inst.lot_size}"
             unit = size
-        qty = self.inst.round_lots(min(unit, cap - self.exposure()))
+        qty = self.inst.round_lots(min(unit, exposure_rules.room(cap, self.exposure())))
         if qty <= 0:
             return 0, f"max_position_size {cap} reached"
         return qty, None
@@ -120,12 +121,22 @@ class TickerRules:
         """Re-check the cap for an entry about to go out (after the order-rate wait):
         trim it to the room left, or say why it cannot go at all."""
         _, cap = self.sizing()
-        room = cap - (self.exposure() - order.remaining)  # the order itself is counted
-        qty = self.inst.round_lots(min(order.qty, room))
+        qty = self.inst.round_lots(exposure_rules.fit(order.qty, cap, self.exposure(),
+                                                      order.remaining))
         if qty <= 0:
             return f"max_position_size {cap} reached"
         order.qty = qty
         return None
+
+    def committed(self) -> int:
+        """Money the working and queued entries commit: each working one's remaining
+        quantity at its limit price, each queued one's at the touch it would go at."""
+        total = 0
+        for o in self.entries.values():
+            total += o.remaining * (o.price or self.last)
+        for side, qty, _ in self.pending_entries:
+            total += qty * ((self.ask if side is Side.BUY else self.bid) or self.last)
+        return total
 
     def queue_entry(self, side: Side, qty: int, source: str) -> None:
         self.pending_entries.append((side, qty, source))
@@ -159,16 +170,7 @@ class TickerRules:
         key = (pos.qty, pos.cost, self.hwm)
         if key == self._levels_key:
             return self._levels
-        ex = self.k.config.exits
-        avg = int(pos.avg_price)
-        out: dict[str, int] = {}
-        sign = 1 if pos.qty > 0 else -1
-        if ex.stop_loss is not None:
-            out["stop_loss"] = avg - sign * ex.stop_loss.below(avg)
-        if ex.take_profit is not None:
-            out["take_profit"] = avg + sign * ex.take_profit.below(avg)
-        if ex.trailing_stop is not None and self.hwm:
-            out["trailing_stop"] = self.hwm - sign * ex.trailing_stop.below(self.hwm)
+        out = exit_rules.exit_levels(pos.qty, int(pos.avg_price), self.hwm, self.k.config.exits)
         self._levels_key, self._levels = key, out
         return out
 
@@ -179,31 +181,20 @@ class TickerRules:
             return
         k = self.k
         now = k.clock.now_ns()
-        long = pos.qty > 0
-        mark = (self.bid if long else self.ask) or self.last
+        mark = exit_mark(pos.qty, self.bid, self.ask, self.last)
         reason: str | None = None
-        risk = k.config.risk
-        if risk.max_loss_per_trade is not None:
-            pnl = self.trade_realized + pos.unrealized(mark)
-            if pnl <= -risk.max_loss_per_trade:
-                reason = "max_loss"
-        if reason is None and mark:
-            for rule, level in self.exit_levels().items():
-                if rule == "take_profit":
-                    hit = mark >= level if long else mark <= level
-                else:
-                    hit = mark <= level if long else mark >= level
-                if hit:
-                    reason = rule
-                    break
+        limit = k.config.risk.max_loss_per_trade
+        if limit is not None and reached(self.trade_realized + pos.unrealized(mark), limit):
+            reason = "max_loss"
+        if reason is None:
+            reason = exit_rules.price_exit(pos.qty > 0, mark, self.exit_levels())
         rules = k.rules
         if reason is None and rules is not None and rules.clip is not None and mark:
             if rules.clip_exit(self.symbol, self.trade_realized + pos.unrealized(mark), now):
                 reason = "clip"
-        hold = k.config.exits.hold_threshold
-        if reason is None and hold is not None and pos.opened_ns is not None:
-            if now - pos.opened_ns >= hold:
-                reason = "hold_time"
+        if reason is None and exit_rules.hold_expired(pos.opened_ns, now,
+                                                      k.config.exits.hold_threshold):
+            reason = "hold_time"
         if reason is not None:
             self.request_exit(reason, via)
 

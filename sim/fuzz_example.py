@@ -83,6 +83,8 @@ class Metrics:
             seen.add(f"refused:{ev['reason'].split(':', 1)[0]}")
         elif t == "exit_triggered" and ev["reason"] in ("clip", "session_end"):
             seen.add(f"exit:{ev['reason']}")
+        elif t == "risk_rejected" and "limit" in ev:
+            seen.add(f"risk_rejected:{ev['limit']}")
         else:
             seen.add(t)
         if t == "position_changed":
@@ -117,7 +119,7 @@ def features_of(data: dict[str, Any]) -> set[str]:
         if f["kind"] == "reject":
             out.add(f"reject_role:{f.get('role', 'ANY')}")
     markets = data.get("market", {}).values()
-    for key in ("gaps", "halts", "walk", "ticks"):
+    for key in ("gaps", "halts", "walk", "ticks", "bad_quotes"):
         if any(key in m for m in markets):
             out.add(f"market:{key}")
     if len(data.get("instruments", ())) > 1:
@@ -130,7 +132,8 @@ def features_of(data: dict[str, Any]) -> set[str]:
     if cfg.get("strategies"):
         out.add("strategy:ma_cross")
     risk = cfg.get("risk", {})
-    for key in ("max_loss_per_trade", "max_loss_cumulative", "daily_loss_limit"):
+    for key in ("max_loss_per_trade", "max_loss_cumulative", "daily_loss_limit",
+                "max_gross_exposure", "max_open_positions", "buying_power", "max_drawdown_pct"):
         if key in risk:
             out.add(f"risk:{key}")
     if data.get("operator"):

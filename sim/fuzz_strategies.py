@@ -17,6 +17,8 @@ so a worker runs well above 50 examples a second.
 """
 from __future__ import annotations
 
+import json
+import random
 from typing import Any
 
 from hypothesis import strategies as st
@@ -388,6 +390,53 @@ def entry_rules(draw: Any, scn: dict[str, Any]) -> None:
         scn["signals"].sort(key=lambda s: _parse_ms(s["t"]))
 
 
+def portfolio_knobs(scn: dict[str, Any], starts: dict[str, int]) -> None:
+    """Portfolio limits, an account's cash and bad feed data, each in about a quarter
+    of the untiered examples. They come from a generator seeded by the example drawn so
+    far, not from Hypothesis' choices: the choice sequence of every example (and so the examples
+    the planted-bug hunts explore, and the seeds that find them) stays what it was, and
+    a shrunk find still holds them as written values."""
+    # seeded by the whole example so far (Hypothesis often repeats small run seeds);
+    # a str seed is hashed with SHA-512, the same in every process
+    rng = random.Random(json.dumps(scn, sort_keys=True))
+    risk = scn["config"]["risk"]
+    unit = scn["config"]["sizing"]["unit_position_size"]
+    ticks = {i["symbol"]: int(i["tick_size"].replace(".", "")) for i in scn["instruments"]}
+    # cents of one unit entry at the highest start price
+    notional = max(unit * starts[s] * ticks[s] for s in ticks)
+    if rng.randrange(4) == 0:
+        risk["max_open_positions"] = rng.randint(1, len(ticks))
+    if rng.randrange(4) == 0:
+        risk["max_gross_exposure"] = money(max(1, notional * rng.randint(1, 12) // 2))
+    cash = rng.randrange(4) == 0
+    if cash:
+        risk["buying_power"] = True
+    if rng.randrange(4) == 0:
+        risk["max_drawdown_pct"] = rng.choice(("0.5", "1", "2", "5"))
+        cash = True
+    if cash:
+        scn["account"] = {"cash": money(max(100, notional * rng.randint(1, 12) // 2))}
+    if rng.randrange(4) == 0:
+        duration_ms = _parse_ms(scn["duration"])
+        for sym, tc in ticks.items():
+            if rng.randrange(2):
+                continue
+            p = starts[sym] * tc
+            bad = []
+            for _ in range(rng.randint(1, 3)):
+                kind = rng.choice(("crossed", "zero", "print"))
+                t = dur(rng.randint(0, duration_ms // 100) * 100)
+                if kind == "crossed":
+                    bad.append({"t": t, "bid": money(p + tc), "ask": money(max(1, p - tc)),
+                                "last": money(p)})
+                elif kind == "zero":
+                    bad.append({"t": t, "bid": money(p), "ask": money(p + tc), "last": "0"})
+                else:
+                    far = p * rng.choice((2, 3, 10))
+                    bad.append({"t": t, "bid": money(p), "ask": money(p + tc), "last": money(far)})
+            scn["market"][sym]["bad_quotes"] = sorted(bad, key=lambda b: _parse_ms(b["t"]))
+
+
 MARKET_FEATURES = ("explicit", "walk", "gaps", "halts", "thin")
 OTHER_FEATURES = ("discovery", "tiers", "loss_limits", "operator", "strategy")
 
@@ -459,6 +508,8 @@ def scenarios(draw: Any) -> dict[str, Any]:
         cfg["exits"]["venue_stop"] = VENUE_STOPS[scn["seed"] // 4 % len(VENUE_STOPS)]
     if draw(st.booleans()):  # the session and entry rules (drawn last: see SESSION_ZONES)
         draw(entry_rules(scn))
+    if not tiers:  # a tiered example hunts a shrinking cap: no other limit in its way
+        portfolio_knobs(scn, starts)
     # order signals by time (the loader does not require it; it reads better)
     scn["signals"].sort(key=lambda s: _parse_ms(s["t"]))
     if not scn["signals"]:

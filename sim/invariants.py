@@ -93,6 +93,9 @@ fills and the P&L replay; adopted orders (``order_adopted``) count as working.
 
 ``liveness`` (the runner's watchdog: a livelock) is reported by the runner.
 
+Portfolio and bad data (``invariants_portfolio.py``): ``open_positions``,
+``committed_cash`` and ``quote_rejected_unchanged``.
+
 Vocabulary:
 
 ``journal_catalogue``
@@ -119,6 +122,7 @@ from ..kernel.units import NS_PER_S
 from .idset import IdSet
 from .invariants_liveness import RunFacts, on_shutdown
 from .invariants_rules import RulesWatch
+from .invariants_portfolio import PortfolioChecks
 from .invariants_restart import on_adopted_order, on_adopted_position, on_restarted, on_start_reconciled
 from .invariants_text import BUY, CLOSE_ALL, ENTRY, as_text, money, oid_key, secs
 from .invariants_text import text_units as to_units
@@ -174,6 +178,7 @@ class InvariantChecker:
         # before it needs no look at each exiting ticker (1 000 tickers: every event)
         self._exit_due = _NEVER
         self.rules_watch = RulesWatch.build(scenario)  # None unless the scenario uses them
+        self.portfolio = PortfolioChecks(scenario)  # invariants_portfolio.py
 
     # ------------------------------------------------------------ dispatch
 
@@ -198,6 +203,7 @@ class InvariantChecker:
         handler = _DISPATCH.get(t)
         if handler is not None:
             handler(self, ev)
+        self.portfolio.on_event(ev, self.position, self.orders, self._violate)
 
     # the event types the dispatch table sends to a handler of their own (below)
 

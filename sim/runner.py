@@ -256,6 +256,10 @@ async def _main(scn: Scenario, seed: int, journal: Journal, engine: Engine,
     specs = market_path_specs(scn)
     for sym, m in scn.market.items():
         exchange.books[exchange.index[sym]].slippage = m.slippage_ticks * instruments[sym].tick_units
+    for sym, m in scn.market.items():  # bad feed data: to the kernel only, never the book
+        for bq in m.bad_quotes:
+            engine.call_at(bq.t, venue.deliver_feed_only,
+                           (bq.t, exchange.index[sym], bq.bid, bq.ask, bq.last, m.depth, m.depth))
     for sym, spec in specs.items():
         idx = exchange.index[sym]
         for start, end in spec.halts:

@@ -105,6 +105,9 @@ def validate(s: Scenario) -> list[tuple[str, str]]:
                     out.append((f"{tp}.{key}", "must not be negative"))
             if tk.bid is not None and tk.ask is not None and tk.bid > tk.ask:
                 out.append((tp, "bid is above ask (crossed quote)"))
+        for j, bq in enumerate(m.bad_quotes):
+            if bq.t > s.duration:
+                out.append((f"{p}.bad_quotes[{j}].t", "is after the scenario's duration"))
         if m.walk is not None:
             wp = f"{p}.walk"
             if m.walk.every <= 0:

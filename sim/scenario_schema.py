@@ -77,6 +77,18 @@ class HaltSpec:
 
 
 @attrs.frozen
+class BadQuoteSpec:
+    """Addition to v1: a quote the feed delivers to the kernel as written (crossed,
+    non-positive, a print outside its book) without it ever being the exchange's book:
+    bad data the kernel must refuse. ``bid``/``ask`` 0: that side empty."""
+
+    t: Duration
+    last: SignedMoney
+    bid: SignedMoney = SignedMoney(0)
+    ask: SignedMoney = SignedMoney(0)
+
+
+@attrs.frozen
 class MarketSpec:
     spread: Price = Price(0)
     depth: int = 1_000_000
@@ -93,6 +105,7 @@ class MarketSpec:
     file: str | None = None
     format: str | None = None
     bar_interval: Duration | None = None
+    bad_quotes: list[BadQuoteSpec] = attrs.Factory(list)  # addition to v1: bad feed data
 
 
 DATA_FORMATS = ("ticks", "bars")

@@ -139,6 +139,16 @@ class SimVenue:
             if handler is not None:
                 handler(tick[0], tick[2], tick[3], tick[4], tick[5], tick[6])
 
+    def deliver_feed_only(self, tick: tuple[int, ...]) -> None:
+        """A bad quote of the scenario (``market.SYM.bad_quotes``): the feed's error, so
+        it reaches the kernel (after the data latency, while the session is up) but
+        never the exchange's book, which stays the real market. Scheduled at its own
+        time, so "now" is its time stamp."""
+        if self._data_latency:
+            self.engine.call_at(self.engine.now + self._data_latency, self._to_kernel, tick)
+        else:
+            self._to_kernel(tick)
+
     def _to_kernel(self, tick: tuple[int, ...]) -> None:
         if self.up:
             handler = self.handlers[tick[1]]

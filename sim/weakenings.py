@@ -128,6 +128,27 @@ WEAKENINGS: dict[str, Weakening] = {
         "no daily loss limit", config=(("risk.daily_loss_limit", None),)),
     "entries_not_staggered": Weakening(
         "entries not staggered", config=(("entries.staggered_order_delay", Duration(0)),)),
+    # the kill switch's counters and reset rules
+    "error_count_never_restarts": Weakening(
+        "the error kill switch fires only when the count equals max_errors, and a reset "
+        "does not restart the count", Protections(error_count_restarts=False)),
+    "no_gross_exposure_limit": Weakening(
+        "no portfolio gross exposure limit", config=(("risk.max_gross_exposure", None),)),
+    "no_open_positions_limit": Weakening(
+        "no limit on open positions", config=(("risk.max_open_positions", None),),
+        catches="open_positions"),
+    "no_buying_power": Weakening(
+        "entries may commit more than the account's cash", config=(("risk.buying_power", None),),
+        catches="committed_cash"),
+    "no_drawdown_limit": Weakening(
+        "no drawdown kill switch", config=(("risk.max_drawdown_pct", None),)),
+    "bad_quotes_believed": Weakening(
+        "crossed and non-positive quotes are traded on", Protections(rejects_bad_quotes=False)),
+    "bad_prints_believed": Weakening(
+        "a print outside its own book is traded on", Protections(rejects_bad_prints=False)),
+    "stale_switch_stays_manual": Weakening(
+        "the all-feeds-stale kill switch waits for a person's reset",
+        Protections(stale_lifts_itself=False)),
 }
 
 FUZZ_TARGETS: dict[str, Weakening] = {n: w for n, w in WEAKENINGS.items() if w.catches}

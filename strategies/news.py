@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..kernel.risk.freshness import signal_age_refusal
+
 
 class NewsAlertFilter:
     """Accept an alert once, and only while it is fresh."""
@@ -21,11 +23,9 @@ class NewsAlertFilter:
 
     def judge(self, symbol: str, side: str, now_ns: int, published_ns: int) -> tuple[bool, str]:
         """(accepted, reason) for an alert published at ``published_ns`` seen at ``now_ns``."""
-        age = now_ns - published_ns
-        if age > self.freshness_ns:
-            return False, f"stale: published {age // 1_000_000}ms ago"
-        if age < 0:
-            return False, "published in the future (clock skew?)"
+        refusal = signal_age_refusal(now_ns - published_ns, self.freshness_ns)
+        if refusal is not None:
+            return False, refusal
         key = (symbol, side, published_ns)
         if key in self._seen:
             return False, "duplicate alert"

@@ -48,6 +48,17 @@ INCIDENT_WEAKENING = {
     "trade_threshold": "no_trade_threshold",
     "clip_exit": "no_clip",
     "signal_priority": "no_signal_priority",
+    # the kill switch's counters and reset rules
+    "error_count_after_reset": "error_count_never_restarts",
+    "trading_halt_resume": "stale_switch_stays_manual",
+    # portfolio limits
+    "portfolio_burst_gross_cap": "no_gross_exposure_limit",
+    "portfolio_open_positions": "no_open_positions_limit",
+    "portfolio_buying_power": "no_buying_power",
+    "portfolio_drawdown": "no_drawdown_limit",
+    # bad data
+    "bad_quote_refused": "bad_quotes_believed",
+    "bad_print_ignored": "bad_prints_believed",
 }
 
 # regression file -> (the weakening that undoes its fix, the invariant or the start of

@@ -38,7 +38,10 @@ TEETH_EXAMPLES = 300
 TEETH_BUDGET = {"fill_time_exposure_check": 1000,
                 # the session and entry rules are drawn in a quarter of the examples
                 "no_session_window": 1000, "no_stop_loss_cooldown": 1000,
-                "no_trade_threshold": 1000}
+                "no_trade_threshold": 1000,
+                # buying power is drawn in a quarter of the untiered examples and binds
+                # in fewer still
+                "no_buying_power": 1000}
 
 _HUNTS: dict[str, tuple[fuzz.CampaignResult, fuzz.Written]] = {}
 

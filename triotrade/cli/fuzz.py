@@ -38,7 +38,8 @@ def _weakening_names() -> list[str]:
     # the names only (importing sim.fuzz here would slow down every CLI start)
     return ["fill_time_exposure_check", "naive_exposure", "single_exit_lock", "emergency_once",
             "forget_on_restart", "no_restart_reconciliation", "venue_stop_not_cancelled",
-            "no_session_window", "no_stop_loss_cooldown", "no_trade_threshold"]
+            "no_session_window", "no_stop_loss_cooldown", "no_trade_threshold",
+            "no_open_positions_limit", "no_buying_power"]
 
 
 @click.command()
