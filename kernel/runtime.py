@@ -144,34 +144,41 @@ class Kernel:
     # ------------------------------------------------------------ lifecycle
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as root:
-            self._root = root
-            serve = getattr(self.clock, "serve", None)
-            if serve is not None:  # a clock whose timers need a task (the live clock)
-                await root.start(serve)
-            await self.venue.connect(self)
-            self.connected = True
-            if self.config.risk.buying_power or self.config.risk.max_drawdown_pct is not None:
-                self.cash = await self.venue.cash()
-                self.equity_peak = self.cash
-            symbols = self.config.tickers or list(self.instruments)
-            for sym in symbols:
-                await self.start_ticker(self.instruments[sym])
-            if self.restore is not None:
-                await start_held_tickers(self, self.restore)
-                apply_day(self, self.restore)
-            if self.reconcile_at_start:
-                await self.reconciler.at_start()
-                root.start_soon(self.reconciler.periodic)
-            if self.restore is not None:
-                resume_exits(self, self.restore)
-            if self.close_all_active:  # a close_all in force before the restart
-                for t in self.tickers.values():
-                    if t.position.qty:
-                        t.request_exit("kill_switch", "restart")
-            if self.rules is not None:
-                self.rules.start()
-            task_status.started()
+        try:
+            async with trio.open_nursery() as root:
+                self._root = root
+                serve = getattr(self.clock, "serve", None)
+                if serve is not None:  # a clock whose timers need a task (the live clock)
+                    await root.start(serve)
+                await self.venue.connect(self)
+                self.connected = True
+                if self.config.risk.buying_power or self.config.risk.max_drawdown_pct is not None:
+                    self.cash = await self.venue.cash()
+                    self.equity_peak = self.cash
+                symbols = self.config.tickers or list(self.instruments)
+                for sym in symbols:
+                    await self.start_ticker(self.instruments[sym])
+                if self.restore is not None:
+                    await start_held_tickers(self, self.restore)
+                    apply_day(self, self.restore)
+                if self.reconcile_at_start:
+                    await self.reconciler.at_start()
+                    root.start_soon(self.reconciler.periodic)
+                if self.restore is not None:
+                    resume_exits(self, self.restore)
+                if self.close_all_active:  # a close_all in force before the restart
+                    for t in self.tickers.values():
+                        if t.position.qty:
+                            t.request_exit("kill_switch", "restart")
+                if self.rules is not None:
+                    self.rules.start()
+                task_status.started()
+        finally:
+            # a dead kernel (cancelled, or crashed in a simulation) checks nothing more:
+            # the guard's timer would otherwise fire on tickers whose nurseries are gone
+            if self._guard_timer is not None:
+                self._guard_timer.cancel()
+                self._guard_timer = None
 
     async def start_ticker(self, inst: Instrument) -> Ticker:
         strategy = self.strategy_factory(inst.symbol) if self.strategy_factory else None

@@ -364,6 +364,7 @@ class Ticker(TickerRules):
                     timer.cancel()
             # the open bar's data stays: the kernel flushes it when the run finishes
             self._monitor_timer = self._stale_timer = self._bar_timer = None
+            self._nursery = None  # closed: nothing may start in it any more
 
     # ------------------------------------------------------------ timers
 

@@ -94,8 +94,9 @@ def test_a_spent_shrink_budget_is_not_reported_as_nondeterminism() -> None:
     run (and passed) used to be refused too when the shrinker came back to it, Hypothesis
     saw the same choices turn invalid and called it flaky, and the batch reported a
     "nondeterminism" find for a scenario that gives one digest every time. This batch
-    of the teeth hunt (campaign seed 5, batch 2) did exactly that."""
-    job = fuzz.BatchJob(2, 10045500378089019735, 250, "fill_time_exposure_check",
+    of a teeth hunt (campaign seed 5, batch 1; re-pinned when the generator grew
+    the venue stop, session and portfolio knobs) spends its shrink budget the same way."""
+    job = fuzz.BatchJob(1, 14885856364425251043, 250, "fill_time_exposure_check",
                         shrink_runs=200)
     res = fuzz.run_batch(job)
     assert [f.invariant for f in res.finds] == ["exposure_cap"], res.finds
