@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..kernel.units import to_units
 from .invariants_text import BUY, ENTRY, as_text, money
+from .invariants_text import text_units as to_units
 
 if TYPE_CHECKING:
     from .scenario import Scenario
