@@ -72,7 +72,9 @@ async def after_reconnect(k: "Kernel") -> None:
         if mismatches:
             k.kill_switch("reconciliation_mismatch", KillAction.STOP_NEW_TRADES)
         elif (k.config.risk.resume_after_reconnect
-              and k.halt_reason == "venue_disconnected" and not k.close_all_active):
+              # the disconnect alone: a loss limit or a person's kill switch that fired
+              # meanwhile (or before) stays in force, for a person to reset
+              and k.ks.reasons == ["venue_disconnected"] and not k.close_all_active):
             k.reset_kill_switch("reconciliation")
     # entries the disconnect kept us from cancelling
     for ticker in k.tickers.values():
