@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import PYTHON, cli_env
-from replay_support import Broker, check_recorded, replay, scripted_session
+from replay_support import Broker, check_recorded, events, replay, scripted_session
 from tws_support import gateway, scenario
 
 from triotrade.venues.ibkr import IbkrVenue
@@ -93,6 +93,8 @@ async def test_a_fill_the_simulator_prices_otherwise_is_the_named_divergence(
     config = config.replace("risk: {resume_after_reconnect: true}",
                             'risk: {resume_after_reconnect: true, max_loss_cumulative: "710"}')
     journal = await _session(tmp_path, config, slippage_ticks=5)
+    # the cumulative loss switch outlives the reconnect (only the disconnect is lifted)
+    assert not any(e["type"] == "kill_switch_reset" for e in events(journal))
     r = replay(journal, "--mode", "execution")
     assert r.returncode == 0, r.stdout + r.stderr
     r = replay(journal, "--mode", "estimated")
